@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module graph (see README.md): HTTP1 and Metrics know nothing about sockets;
+// Router and Application build on them; engines depend on EngineCore; the
+// `switchyard` executable wires everything together.
+
+let package = Package(
+    name: "Switchyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "Metrics"),
+        .target(name: "HTTP1", dependencies: ["Metrics"]),
+        .target(name: "Router", dependencies: ["HTTP1"]),
+        .target(name: "Application", dependencies: ["HTTP1", "Router", "Metrics"]),
+        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics"]),
+        .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"]),
+        .executableTarget(
+            name: "switchyard",
+            dependencies: [
+                "EngineCore", "ThreadsEngine", "Application", "HTTP1",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Counts malloc calls in-process; linked only into the benchmark.
+        .target(name: "CMallocCounter"),
+        .executableTarget(
+            name: "SwitchyardBench",
+            dependencies: ["CMallocCounter", "HTTP1", "Router", "Application", "Metrics"]
+        ),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Metrics"]),
+        .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["EngineCore", "ThreadsEngine", "Application", "HTTP1", "Metrics"]
+        ),
+    ]
+)
