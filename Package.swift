@@ -13,9 +13,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     ],
     targets: [
-        .target(name: "Metrics"),
+        .target(name: "Metrics", dependencies: [.product(name: "Atomics", package: "swift-atomics")]),
         .target(name: "HTTP1", dependencies: ["Metrics"]),
         .target(name: "Router", dependencies: ["HTTP1"]),
         .target(name: "Application", dependencies: ["HTTP1", "Router", "Metrics"]),

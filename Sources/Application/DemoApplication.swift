@@ -1,0 +1,117 @@
+import Glibc
+import HTTP1
+import Metrics
+import Router
+
+/// Settings of the built-in application.
+public struct DemoConfiguration: Sendable {
+    /// Directory served under `/static/`; nil disables the route's files (404).
+    public var staticDirectory: String?
+    /// Upper bound for `/work?us=N`, so one request cannot occupy a thread forever.
+    public var maxWorkMicroseconds = 1_000_000
+
+    public init(staticDirectory: String? = nil) {
+        self.staticDirectory = staticDirectory
+    }
+}
+
+extension Application {
+    /// The application every experiment measures:
+    ///
+    /// | route | answer |
+    /// |---|---|
+    /// | `GET /plaintext` | "Hello, World!" (text/plain, a static body) |
+    /// | `GET /json` | `{"message":"Hello, World!"}` (serialized per request) |
+    /// | `POST /echo` | the request body, with its Content-Type |
+    /// | `GET /work?us=N` | burns N µs of CPU: service-time experiments |
+    /// | `GET /users/:id` | shows the captured parameter |
+    /// | `GET /static/*path` | files under the static directory |
+    /// | `GET /health` | "ok" |
+    /// | `GET /metrics` | Prometheus text format |
+    public static func demo(_ configuration: DemoConfiguration = DemoConfiguration(),
+                            metrics: MetricsRegistry = .shared) throws -> Application {
+        let app = Application()
+        app.use(RequestCounter())
+        app.use(ServerHeader())
+
+        try app.route(.get, "/plaintext") { _, _, writer in
+            writer.respond(.ok, contentType: .textPlain, body: Bodies.helloWorld)
+        }
+        try app.route(.get, "/json") { _, _, writer in
+            writer.respond(.ok, contentType: .json) { body in
+                body.write("{\"message\":\"")
+                body.writeJSONStringContents(Bodies.helloWorld.buffer)
+                body.write("\"}")
+            }
+        }
+        try app.route(.post, "/echo") { request, _, writer in
+            writer.head(.ok)
+            if let type = request.headers.first("content-type") {
+                writer.header("Content-Type", type)
+                writer.body(contentType: nil, request.body)
+            } else {
+                writer.body(contentType: .octetStream, request.body)
+            }
+        }
+        let maxWork = configuration.maxWorkMicroseconds
+        try app.route(.get, "/work") { request, _, writer in
+            guard let us = request.queryValue("us")?.decimalValue, us <= maxWork else {
+                writer.respond(.badRequest, contentType: .textPlain) { body in
+                    body.write("query parameter us must be an integer from 0 to ")
+                    body.write(decimal: maxWork)
+                    body.write("\n")
+                }
+                return
+            }
+            burnCPU(microseconds: us)
+            writer.respond(.ok, contentType: .textPlain) { body in
+                body.write("worked ")
+                body.write(decimal: us)
+                body.write(" us\n")
+            }
+        }
+        try app.route(.get, "/users/:id") { _, parameters, writer in
+            writer.respond(.ok, contentType: .textPlain) { body in
+                body.write("user ")
+                body.write(parameters[0])
+                body.write("\n")
+            }
+        }
+        let files = try configuration.staticDirectory.map { try StaticFiles(root: $0) }
+        try app.route(.get, "/static/*path") { request, parameters, writer in
+            guard let files else {
+                writer.respond(.notFound, contentType: .textPlain, body: StaticFiles.notConfigured)
+                return
+            }
+            files.serve(parameters["path"] ?? UnsafeRawBufferPointer(start: nil, count: 0), &writer)
+        }
+        try app.route(.get, "/health") { _, _, writer in
+            writer.respond(.ok, contentType: .textPlain, body: Bodies.ok)
+        }
+        try app.route(.get, "/metrics") { _, _, writer in
+            let text = metrics.prometheusText()
+            writer.respond(.ok, contentType: Bodies.prometheusType) { body in body.write(text) }
+        }
+        return app
+    }
+}
+
+extension Bodies {
+    static let prometheusType = StaticHeader(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+}
+
+/// Spins on the CPU (not sleeping) for the given time, as a handler doing
+/// real work would: the thread stays busy and unavailable.
+func burnCPU(microseconds: Int) {
+    guard microseconds > 0 else { return }
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    let deadline = Int64(start.tv_sec) * 1_000_000_000 + Int64(start.tv_nsec) + Int64(microseconds) * 1000
+    var now = start
+    var sink: UInt64 = 0
+    repeat {
+        for i in 0..<64 { sink = sink &* 6364136223846793005 &+ UInt64(i) }
+        clock_gettime(CLOCK_MONOTONIC, &now)
+    } while Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) < deadline
+    withExtendedLifetime(sink) {}
+}

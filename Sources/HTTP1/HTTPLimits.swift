@@ -1,0 +1,34 @@
+/// Size limits applied while parsing a request. Every one is a CLI flag.
+public struct HTTPLimits: Sendable, Equatable {
+    /// Longest request line accepted; longer gets 414.
+    public var maxRequestLineBytes: Int = 8 * 1024
+    /// Largest header section (all field lines, excluding the request line); 431 beyond.
+    public var maxHeaderBytes: Int = 16 * 1024
+    /// Longest single field line; 431 beyond.
+    public var maxFieldBytes: Int = 8 * 1024
+    /// Most field lines in one header (or trailer) section; 431 beyond.
+    public var maxFieldCount: Int = 100
+    /// Largest request body, after removing chunked framing; 413 beyond.
+    public var maxBodyBytes: Int = 1024 * 1024
+
+    public init() {}
+
+    public init(maxRequestLineBytes: Int = 8 * 1024, maxHeaderBytes: Int = 16 * 1024,
+                maxFieldBytes: Int = 8 * 1024, maxFieldCount: Int = 100, maxBodyBytes: Int = 1024 * 1024) {
+        self.maxRequestLineBytes = maxRequestLineBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxFieldBytes = maxFieldBytes
+        self.maxFieldCount = maxFieldCount
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// The most bytes a request head can occupy in the input buffer.
+    var maxHeadBytes: Int { maxRequestLineBytes + maxHeaderBytes + 4 }
+}
+
+/// The protocol version of a request. HTTP/1.x with a minor version above 1 is
+/// treated as 1.1 (RFC 9110 section 6.2); any other major version is answered 505.
+public enum HTTPVersion: Sendable, Equatable {
+    case http10
+    case http11
+}

@@ -1,0 +1,307 @@
+import Glibc
+import Metrics
+
+/// What the engine should do next with a connection.
+public enum SessionAction: Equatable, Sendable {
+    /// Read more bytes into `readSpace()` and report them with `didRead`.
+    case read
+    /// Write `pendingOutput`, report with `didWrite`, then call `process` again.
+    case write
+    /// All output is written; close the connection.
+    case close
+}
+
+/// The sans-I/O HTTP/1.1 connection: bytes in, bytes out, and what to do next.
+///
+/// An engine owns the socket and calls, in a loop:
+///
+///     switch session.process() {
+///     case .read:  n = read(fd, session.readSpace()); session.didRead(n)
+///     case .write: n = write(fd, session.pendingOutput); session.didWrite(n)
+///     case .close: close(fd)
+///     }
+///
+/// `process` parses every complete request in the input (pipelining), hands
+/// each to the responder in order, and queues the responses in one output
+/// buffer, so many pipelined requests leave as one write. It stops taking
+/// requests while more than `outputHighWater` bytes wait to be written
+/// (backpressure), and after a response that closes the connection.
+///
+/// Buffers: the input buffer belongs to the session. The engine may write into
+/// `readSpace()` between `process` calls (the kernel owns that region while a
+/// read is in flight); requests handed to the responder point into the same
+/// buffer and are valid until their response is serialized.
+/// Ownership: one thread at a time (the connection's).
+public final class HTTPSession {
+    public let limits: HTTPLimits
+    let responder: any HTTPResponder
+    unowned(unsafe) let worker: WorkerContext
+    public let output: OutputBuffer
+
+    /// Stop taking new requests while this much output is unsent.
+    public var outputHighWater = 256 * 1024
+
+    // safety: `input` holds `inputCapacity` bytes; `[start, end)` are
+    // received and not yet consumed. Reallocated only in `makeRoom`, when no
+    // request view is alive.
+    private var input: UnsafeMutableRawPointer
+    private var inputCapacity: Int
+    private let initialInputCapacity: Int
+    private var start = 0
+    private var end = 0
+    private let maxInputCapacity: Int
+
+    private var parser: RequestParser
+    private var decoder: ChunkedDecoder
+    private enum Phase { case head, body }
+    private var phase = Phase.head
+    private var sentContinue = false
+    private var closeAfterOutput = false
+    private var draining = false
+
+    public init(responder: any HTTPResponder, worker: WorkerContext, limits: HTTPLimits = HTTPLimits(),
+                inputCapacity: Int = 16 * 1024, outputCapacity: Int = 16 * 1024) {
+        self.limits = limits
+        self.responder = responder
+        self.worker = worker
+        self.output = OutputBuffer(capacity: outputCapacity)
+        let slots = UnsafeMutablePointer<FieldSlot>.allocate(capacity: max(limits.maxFieldCount, 1))
+        parser = RequestParser(limits: limits, fields: slots)
+        decoder = ChunkedDecoder(limits: limits)
+        initialInputCapacity = inputCapacity
+        self.inputCapacity = inputCapacity
+        input = .allocate(byteCount: inputCapacity, alignment: 16)
+        // Head, body and one framing line or trailer field must fit at once.
+        maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + limits.maxHeaderBytes + 8192
+    }
+
+    deinit {
+        input.deallocate()
+        parser.fields.deallocate()
+    }
+
+    // MARK: input
+
+    /// Free space at the end of the input buffer for the next read; never empty.
+    public func readSpace() -> UnsafeMutableRawBufferPointer {
+        if end == inputCapacity { makeRoom(atLeast: 1) }
+        return UnsafeMutableRawBufferPointer(start: input + end, count: inputCapacity - end)
+    }
+
+    /// Reports `count` bytes read into `readSpace()`.
+    public func didRead(_ count: Int) {
+        precondition(count >= 0 && end + count <= inputCapacity, "read past readSpace()")
+        end += count
+        worker.counters.recordBytesIn(count)
+    }
+
+    /// Copies bytes in (tests and tools; engines read into `readSpace()`).
+    public func receive(_ bytes: some Collection<UInt8>) {
+        var remaining = bytes[...]
+        while !remaining.isEmpty {
+            let space = readSpace()
+            let n = min(space.count, remaining.count)
+            space.copyBytes(from: remaining.prefix(n))
+            didRead(n)
+            remaining = remaining.dropFirst(n)
+        }
+    }
+
+    // MARK: output
+
+    public var pendingOutput: UnsafeRawBufferPointer { output.pending }
+
+    public func didWrite(_ count: Int) {
+        output.didWrite(count)
+        worker.counters.recordBytesOut(count)
+    }
+
+    // MARK: state
+
+    /// No partial request buffered and no output pending: closing now loses nothing.
+    public var isIdle: Bool { start == end && phase == .head && output.pendingCount == 0 }
+
+    /// The server is shutting down: the next response says `Connection: close`
+    /// and an idle connection should be closed.
+    public func beginDraining() { draining = true }
+
+    /// True when the connection will close once the output is written.
+    public var willClose: Bool { closeAfterOutput }
+
+    /// Parses and answers what the input holds, then says what to do next.
+    public func process() -> SessionAction {
+        while !closeAfterOutput && output.pendingCount < outputHighWater {
+            if !step() { break }
+        }
+        compactInput()
+        if output.pendingCount > 0 { return .write }
+        if closeAfterOutput || (draining && isIdle) { return .close }
+        return .read
+    }
+
+    /// Takes one step on the current request; false when more input is needed.
+    private func step() -> Bool {
+        let available = end - start
+        let request = input + start
+        switch phase {
+        case .head:
+            guard available > 0 else { return false }
+            switch parser.parseHead(request, count: available) {
+            case .needMore:
+                return false
+            case .failure(let status):
+                respondWithError(status)
+                return false
+            case .complete:
+                let head = parser.head
+                switch head.framing {
+                case .none:
+                    dispatch(bodyRange: head.headLength..<head.headLength, consumed: head.headLength)
+                case .contentLength:
+                    phase = .body
+                case .chunked:
+                    phase = .body
+                    decoder.start(at: head.headLength)
+                }
+                return true
+            }
+        case .body:
+            let head = parser.head
+            switch head.framing {
+            case .contentLength(let length):
+                let needed = head.headLength + length
+                if available >= needed {
+                    dispatch(bodyRange: head.headLength..<needed, consumed: needed)
+                    return true
+                }
+                sendContinueIfExpected()
+                if needed > inputCapacity - start { makeRoom(atLeast: needed - available) }
+                return false
+            case .chunked:
+                switch decoder.decode(request, count: available) {
+                case .complete:
+                    dispatch(bodyRange: decoder.body, consumed: decoder.scan)
+                    return true
+                case .failure(let status):
+                    respondWithError(status)
+                    return false
+                case .needMore:
+                    sendContinueIfExpected()
+                    reclaimChunkFraming()
+                    return false
+                }
+            case .none:
+                preconditionFailure("body phase without a body")
+            }
+        }
+    }
+
+    /// Hands a complete request to the responder and consumes it.
+    private func dispatch(bodyRange: Range<Int>, consumed: Int) {
+        let head = parser.head
+        let base = input + start
+        let request = HTTPRequest(
+            base: base, head: head, fields: parser.fields,
+            body: UnsafeRawBufferPointer(start: base + bodyRange.lowerBound, count: bodyRange.count),
+            worker: worker)
+        var writer = ResponseWriter(
+            output: output, date: worker.date, isHead: head.method == .head,
+            isHTTP10: head.version == .http10, closeConnection: !head.keepAlive || draining)
+        responder.respond(to: request, writer: &writer)
+        if !writer.hasResponded { finishAbandoned(&writer) }
+        worker.counters.recordResponse(status: writer.status.code)
+        closeAfterOutput = writer.closeConnection
+        start += consumed
+        parser.reset()
+        phase = .head
+        sentContinue = false
+    }
+
+    /// The responder returned without completing a response: a bug in the
+    /// application, answered rather than left hanging.
+    private func finishAbandoned(_ writer: inout ResponseWriter) {
+        if !writer.hasStarted {
+            writer.closeAfterResponse()
+            writer.respond(.internalServerError, contentType: .textPlain, body: ErrorBodies.body(for: .internalServerError))
+        } else {
+            writer.closeAfterResponse()
+            writer.body(contentType: nil, UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// Answers a request that cannot be parsed, then closes: after a framing
+    /// error the rest of the stream cannot be trusted (RFC 9112 section 6.3).
+    private func respondWithError(_ status: HTTPStatus) {
+        var writer = ResponseWriter(
+            output: output, date: worker.date, isHead: parser.head.method == .head && status.code != 400,
+            isHTTP10: false, closeConnection: true)
+        writer.respond(status, contentType: .textPlain, body: ErrorBodies.body(for: status))
+        worker.counters.recordResponse(status: status.code)
+        closeAfterOutput = true
+        // Nothing after a bad request is processed.
+        start = end
+    }
+
+    /// `Expect: 100-continue`: the client waits for this before the body.
+    private func sendContinueIfExpected() {
+        let head = parser.head
+        guard head.expectContinue, !sentContinue, head.version == .http11 else { return }
+        output.append("HTTP/1.1 100 Continue\r\n\r\n" as StaticString)
+        sentContinue = true
+    }
+
+    // MARK: buffer management
+
+    /// Moves unconsumed bytes to the front, so reads always land after them.
+    private func compactInput() {
+        if start == end {
+            start = 0
+            end = 0
+            if inputCapacity > 4 * initialInputCapacity && phase == .head {
+                // A large body grew the buffer; give the memory back.
+                input.deallocate()
+                inputCapacity = initialInputCapacity
+                input = .allocate(byteCount: inputCapacity, alignment: 16)
+            }
+        } else if start > 0 {
+            memmove(input, input + start, end - start)
+            end -= start
+            start = 0
+        }
+    }
+
+    /// Makes at least `extra` free bytes after `end`, compacting or growing.
+    private func makeRoom(atLeast extra: Int) {
+        compactInput()
+        guard inputCapacity - end < extra else { return }
+        var newCapacity = inputCapacity
+        while newCapacity - end < extra { newCapacity *= 2 }
+        newCapacity = min(newCapacity, max(maxInputCapacity, inputCapacity))
+        precondition(newCapacity - end >= extra, "input larger than the configured limits allow")
+        let newInput = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        newInput.copyMemory(from: input, byteCount: end)
+        input.deallocate()
+        input = newInput
+        inputCapacity = newCapacity
+    }
+
+    /// Cuts already-decoded chunk framing out of the buffer so a body sent in
+    /// many small chunks needs no more room than the body itself.
+    private func reclaimChunkFraming() {
+        let (from, count) = decoder.reclaimable
+        guard count > 0 else { return }
+        let p = input + start
+        memmove(p + from, p + from + count, end - start - from - count)
+        end -= count
+        decoder.didReclaim(count)
+    }
+}
+
+/// Plain-text bodies for error responses, built once.
+enum ErrorBodies {
+    static let bodies: [StaticBytes] = (0..<600).map { StaticBytes("\($0) \(HTTPStatus($0).reasonPhrase)\n") }
+
+    static func body(for status: HTTPStatus) -> StaticBytes {
+        bodies[status.code >= 0 && status.code < 600 ? status.code : 500]
+    }
+}

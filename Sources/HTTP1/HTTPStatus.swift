@@ -1,0 +1,84 @@
+/// A response status code with its reason phrase.
+public struct HTTPStatus: Sendable, Equatable, Hashable {
+    public let code: Int
+
+    public init(_ code: Int) { self.code = code }
+
+    public static let `continue` = HTTPStatus(100)
+    public static let ok = HTTPStatus(200)
+    public static let created = HTTPStatus(201)
+    public static let noContent = HTTPStatus(204)
+    public static let movedPermanently = HTTPStatus(301)
+    public static let notModified = HTTPStatus(304)
+    public static let badRequest = HTTPStatus(400)
+    public static let forbidden = HTTPStatus(403)
+    public static let notFound = HTTPStatus(404)
+    public static let methodNotAllowed = HTTPStatus(405)
+    public static let requestTimeout = HTTPStatus(408)
+    public static let lengthRequired = HTTPStatus(411)
+    public static let contentTooLarge = HTTPStatus(413)
+    public static let uriTooLong = HTTPStatus(414)
+    public static let expectationFailed = HTTPStatus(417)
+    public static let headerFieldsTooLarge = HTTPStatus(431)
+    public static let internalServerError = HTTPStatus(500)
+    public static let notImplemented = HTTPStatus(501)
+    public static let serviceUnavailable = HTTPStatus(503)
+    public static let versionNotSupported = HTTPStatus(505)
+
+    public var reasonPhrase: String {
+        switch code {
+        case 100: "Continue"
+        case 101: "Switching Protocols"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 206: "Partial Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 411: "Length Required"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 417: "Expectation Failed"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: "Unknown"
+        }
+    }
+
+    /// 1xx, 204 and 304 responses never carry a body or Content-Length
+    /// (RFC 9110 sections 8.6 and 15).
+    public var allowsBody: Bool { code >= 200 && code != 204 && code != 304 }
+}
+
+/// Pre-serialized "HTTP/1.1 NNN Reason\r\n" lines, built once.
+///
+/// Responses always carry HTTP/1.1: a server sends the highest minor version it
+/// supports, also to HTTP/1.0 clients (RFC 9110 section 6.2).
+enum StatusLines {
+    static let lines: [StaticBytes] = (0..<600).map { code in
+        StaticBytes("HTTP/1.1 \(code) \(HTTPStatus(code).reasonPhrase)\r\n")
+    }
+
+    @inline(__always)
+    static func line(for status: HTTPStatus) -> StaticBytes {
+        let code = status.code >= 100 && status.code < 600 ? status.code : 500
+        return lines.withUnsafeBufferPointer { $0[code] }
+    }
+}

@@ -1,0 +1,336 @@
+import Glibc
+
+/// The result of feeding bytes to a parser.
+enum ParseOutcome: Equatable {
+    /// The bytes so far are a valid prefix; call again with more.
+    case needMore
+    /// A complete head (or body) is available.
+    case complete
+    /// The request is invalid: answer with this status and close the connection.
+    case failure(HTTPStatus)
+}
+
+/// Incremental parser of a request head (request line and header section).
+///
+/// It works a line at a time and remembers how far it has scanned, so bytes
+/// that arrive later continue the scan where it stopped: a request split at
+/// any byte boundary parses identically and nothing is rescanned from the
+/// start. Fields are recorded as offsets into caller-owned slots: no
+/// allocation per request. All offsets are relative to the request's first
+/// byte, so the session may move the unconsumed bytes between calls.
+///
+/// Validation is strict (RFC 9112 / RFC 9110): lines must end in CRLF, field
+/// names must be tokens with no whitespace before the colon, values may not
+/// hold controls, obs-fold is rejected, framing headers are cross-checked.
+struct RequestParser {
+    let limits: HTTPLimits
+    // safety: `limits.maxFieldCount` slots, owned by the session that owns
+    // this parser and freed with it.
+    let fields: UnsafeMutablePointer<FieldSlot>
+
+    private(set) var head = RequestHead()
+
+    private enum Phase { case requestLine, fields, done }
+    private var phase = Phase.requestLine
+    /// Start of the line being assembled.
+    private var lineStart = 0
+    /// Bytes before this offset have been searched for LF already.
+    private var scanned = 0
+    /// Where the header section begins (after the request line).
+    private var sectionStart = 0
+
+    // Framing headers, cross-checked when the head ends.
+    private var contentLength = -1
+    private var transferEncodingSeen = false
+    private var chunkedCount = 0
+    private var lastCodingIsChunked = false
+    private var unsupportedCoding = false
+    private var unsupportedExpectation = false
+
+    init(limits: HTTPLimits, fields: UnsafeMutablePointer<FieldSlot>) {
+        self.limits = limits
+        self.fields = fields
+    }
+
+    /// Forget the previous request; the fields storage is reused.
+    mutating func reset() {
+        self = RequestParser(limits: limits, fields: fields)
+    }
+
+    /// True when no byte of a new request has been looked at.
+    var isAtStart: Bool { phase == .requestLine && scanned == 0 }
+
+    /// Parses the head from `p` (the request's first byte) and `count` bytes.
+    mutating func parseHead(_ p: UnsafeRawPointer, count: Int) -> ParseOutcome {
+        while phase != .done {
+            let searchFrom = scanned
+            guard searchFrom < count,
+                  let hit = memchr(p + searchFrom, 0x0A, count - searchFrom)
+            else {
+                scanned = count
+                return limitFailure(pendingLineLength: count - lineStart, buffered: count) ?? .needMore
+            }
+            let lf = UnsafeRawPointer(hit) - p
+            scanned = lf + 1
+            // RFC 9112 section 2.2 lets a recipient accept a bare LF; we do
+            // not, because servers that disagree on line ends enable smuggling.
+            guard lf > lineStart, p.load(fromByteOffset: lf - 1, as: UInt8.self) == 0x0D else {
+                return .failure(.badRequest)
+            }
+            let line = UnsafeRawBufferPointer(start: p + lineStart, count: lf - 1 - lineStart)
+            let lineOffset = lineStart
+            lineStart = lf + 1
+            if let failure = limitFailure(pendingLineLength: line.count, buffered: lf + 1) {
+                return failure
+            }
+            switch phase {
+            case .requestLine:
+                // A server SHOULD ignore empty lines before the request line
+                // (RFC 9112 section 2.2); the line limit bounds how many.
+                if line.count == 0 {
+                    if lineStart > limits.maxRequestLineBytes { return .failure(.badRequest) }
+                    continue
+                }
+                if let failure = parseRequestLine(line, at: lineOffset) { return failure }
+                phase = .fields
+                sectionStart = lineStart
+            case .fields:
+                if line.count == 0 {
+                    phase = .done
+                    head.headLength = lineStart
+                    return finishHead()
+                }
+                if let failure = parseField(line, at: lineOffset) { return failure }
+            case .done:
+                break
+            }
+        }
+        return .complete
+    }
+
+    /// Checks the size limits for the line being assembled and the section.
+    private func limitFailure(pendingLineLength: Int, buffered: Int) -> ParseOutcome? {
+        switch phase {
+        case .requestLine:
+            if pendingLineLength > limits.maxRequestLineBytes { return .failure(.uriTooLong) }
+        case .fields:
+            if pendingLineLength > limits.maxFieldBytes { return .failure(.headerFieldsTooLarge) }
+            if buffered - sectionStart > limits.maxHeaderBytes + 2 { return .failure(.headerFieldsTooLarge) }
+        case .done:
+            break
+        }
+        return nil
+    }
+
+    // MARK: request line
+
+    /// method SP request-target SP HTTP-version (RFC 9112 section 3).
+    private mutating func parseRequestLine(_ line: UnsafeRawBufferPointer, at offset: Int) -> ParseOutcome? {
+        var i = 0
+        while i < line.count && ByteClass.token.contains(byte: line[i]) { i += 1 }
+        let methodEnd = i
+        guard methodEnd > 0, i < line.count, line[i] == 0x20 else { return .failure(.badRequest) }
+        i += 1
+        let targetStart = i
+        while i < line.count && ByteClass.target.contains(byte: line[i]) { i += 1 }
+        let targetEnd = i
+        guard targetEnd > targetStart, i < line.count, line[i] == 0x20 else { return .failure(.badRequest) }
+        i += 1
+        // HTTP-version = "HTTP/" DIGIT "." DIGIT, exactly, to the end of the line.
+        guard line.count - i == 8,
+              line[i] == 0x48, line[i + 1] == 0x54, line[i + 2] == 0x54, line[i + 3] == 0x50,
+              line[i + 4] == 0x2F, line[i + 6] == 0x2E,
+              isDigit(line[i + 5]), isDigit(line[i + 7])
+        else { return .failure(.badRequest) }
+        let major = line[i + 5] - 0x30, minor = line[i + 7] - 0x30
+        guard major == 1 else { return .failure(.versionNotSupported) }
+        head.version = minor == 0 ? .http10 : .http11
+
+        guard let method = HTTPMethod(token: UnsafeRawBufferPointer(rebasing: line[0..<methodEnd])) else {
+            return .failure(.notImplemented)
+        }
+        // We are an origin server, not a proxy: no tunnels.
+        if method == .connect { return .failure(.notImplemented) }
+        head.method = method
+        head.targetStart = offset + targetStart
+        head.targetLength = targetEnd - targetStart
+        return parseTarget(UnsafeRawBufferPointer(rebasing: line[targetStart..<targetEnd]), at: offset + targetStart)
+    }
+
+    /// Splits the target into path and query; accepts origin-form,
+    /// absolute-form (http/https) and asterisk-form for OPTIONS.
+    private mutating func parseTarget(_ target: UnsafeRawBufferPointer, at offset: Int) -> ParseOutcome? {
+        var pathStart = 0
+        if target[0] == 0x2F {
+            pathStart = 0
+        } else if target.count == 1 && target[0] == 0x2A {  // "*"
+            guard head.method == .options else { return .failure(.badRequest) }
+            head.pathStart = offset
+            head.pathLength = 1
+            return nil
+        } else {
+            // absolute-form: scheme "://" authority [path] ["?" query]
+            let scheme: Int
+            if startsWithLowercase(target, "http://") { scheme = 7 }
+            else if startsWithLowercase(target, "https://") { scheme = 8 }
+            else { return .failure(.badRequest) }
+            var j = scheme
+            while j < target.count && target[j] != 0x2F && target[j] != 0x3F { j += 1 }
+            guard j > scheme else { return .failure(.badRequest) }  // empty authority
+            pathStart = j
+        }
+        var q = pathStart
+        while q < target.count && target[q] != 0x3F { q += 1 }
+        head.pathStart = offset + pathStart
+        head.pathLength = q - pathStart  // 0: absolute-form without path, which means "/"
+        if q < target.count {
+            head.queryStart = offset + q + 1
+            head.queryLength = target.count - q - 1
+        }
+        return nil
+    }
+
+    // MARK: header fields
+
+    /// field-name ":" OWS field-value OWS (RFC 9112 section 5).
+    private mutating func parseField(_ line: UnsafeRawBufferPointer, at offset: Int) -> ParseOutcome? {
+        guard let (nameLength, valueStart, valueEnd) = Self.splitField(line) else { return .failure(.badRequest) }
+        guard head.fieldCount < limits.maxFieldCount else { return .failure(.headerFieldsTooLarge) }
+        fields[head.fieldCount] = FieldSlot(
+            nameStart: UInt32(offset), nameLength: UInt32(nameLength),
+            valueStart: UInt32(offset + valueStart), valueLength: UInt32(valueEnd - valueStart))
+        head.fieldCount += 1
+        let name = UnsafeRawBufferPointer(rebasing: line[0..<nameLength])
+        let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+        return interpret(name: name, value: value)
+    }
+
+    /// Validates one field line; returns the name length and the trimmed
+    /// value's bounds, or nil when the line is malformed. Also used for trailers.
+    static func splitField(_ line: UnsafeRawBufferPointer) -> (Int, Int, Int)? {
+        var i = 0
+        while i < line.count && ByteClass.token.contains(byte: line[i]) { i += 1 }
+        // Rejects an empty name, whitespace before the colon, obs-fold (a
+        // line starting with whitespace) and a line without a colon.
+        guard i > 0, i < line.count, line[i] == 0x3A else { return nil }
+        let nameLength = i
+        var start = i + 1
+        var end = line.count
+        while start < end && isWhitespace(line[start]) { start += 1 }
+        while end > start && isWhitespace(line[end - 1]) { end -= 1 }
+        for k in start..<end where !ByteClass.fieldValue.contains(byte: line[k]) { return nil }
+        return (nameLength, start, end)
+    }
+
+    /// Records what the framing and connection-management fields say.
+    private mutating func interpret(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> ParseOutcome? {
+        switch name.count {
+        case 4 where equalsLowercase(name, "host"):
+            head.hostCount += 1
+            for b in value where !ByteClass.host.contains(byte: b) { return .failure(.badRequest) }
+        case 6 where equalsLowercase(name, "expect"):
+            if equalsLowercase(value, "100-continue") { head.expectContinue = true } else { unsupportedExpectation = true }
+        case 10 where equalsLowercase(name, "connection"):
+            forEachListElement(value) { token in
+                if equalsLowercase(token, "close") { head.connectionClose = true }
+                else if equalsLowercase(token, "keep-alive") { head.connectionKeepAlive = true }
+                return true
+            }
+        case 14 where equalsLowercase(name, "content-length"):
+            return parseContentLength(value)
+        case 17 where equalsLowercase(name, "transfer-encoding"):
+            transferEncodingSeen = true
+            let wellFormed = forEachListElement(value) { element in
+                // transfer-coding = token *( OWS ";" OWS transfer-parameter )
+                var n = 0
+                while n < element.count && ByteClass.token.contains(byte: element[n]) { n += 1 }
+                guard n > 0 else { return false }
+                let coding = UnsafeRawBufferPointer(rebasing: element[0..<n])
+                if equalsLowercase(coding, "chunked") {
+                    chunkedCount += 1
+                    lastCodingIsChunked = n == element.count
+                } else {
+                    unsupportedCoding = true  // gzip, deflate...: we decode only chunked
+                    lastCodingIsChunked = false
+                }
+                return true
+            }
+            if !wellFormed { return .failure(.badRequest) }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Content-Length = 1*DIGIT; a list of identical values is one value
+    /// (RFC 9110 section 8.6); any other difference, sign, hex digit or
+    /// overflow is an error.
+    private mutating func parseContentLength(_ value: UnsafeRawBufferPointer) -> ParseOutcome? {
+        var ok = true
+        let wellFormed = forEachListElement(value, allowEmpty: false) { element in
+            guard element.count > 0, element.count <= 18 else { ok = false; return false }
+            var n = 0
+            for b in element {
+                guard isDigit(b) else { ok = false; return false }
+                n = n * 10 + Int(b - 0x30)
+            }
+            if contentLength >= 0 && contentLength != n { ok = false; return false }
+            contentLength = n
+            return true
+        }
+        return wellFormed && ok ? nil : .failure(.badRequest)
+    }
+
+    /// Cross-checks the head once the blank line arrived.
+    private mutating func finishHead() -> ParseOutcome {
+        if head.version == .http11 && head.hostCount != 1 { return .failure(.badRequest) }
+        if head.hostCount > 1 { return .failure(.badRequest) }
+        if transferEncodingSeen {
+            // Both framings at once is a smuggling vector (RFC 9112 section 6.3);
+            // HTTP/1.0 has no chunked framing, so its TE means faulty framing.
+            if contentLength >= 0 || head.version == .http10 { return .failure(.badRequest) }
+            if !lastCodingIsChunked || chunkedCount != 1 { return .failure(.badRequest) }
+            if unsupportedCoding { return .failure(.notImplemented) }
+            head.framing = .chunked
+        } else if contentLength > limits.maxBodyBytes {
+            return .failure(.contentTooLarge)
+        } else if contentLength > 0 {
+            head.framing = .contentLength(contentLength)
+        }
+        if unsupportedExpectation { return .failure(.expectationFailed) }
+        return .complete
+    }
+}
+
+@inline(__always) func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+
+@inline(__always)
+func startsWithLowercase(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+    let n = prefix.utf8CodeUnitCount
+    guard bytes.count >= n else { return false }
+    return equalsLowercase(UnsafeRawBufferPointer(rebasing: bytes[0..<n]), prefix)
+}
+
+/// Calls `body` with each element of a comma-separated list, trimmed of
+/// optional whitespace. Empty elements are skipped (RFC 9110 section 5.6.1)
+/// unless `allowEmpty` is false. Returns false if `body` did.
+@discardableResult
+@inline(__always)
+func forEachListElement(_ value: UnsafeRawBufferPointer, allowEmpty: Bool = true,
+                        _ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+    var start = 0
+    while start <= value.count {
+        var end = start
+        while end < value.count && value[end] != 0x2C { end += 1 }
+        var a = start, b = end
+        while a < b && isWhitespace(value[a]) { a += 1 }
+        while b > a && isWhitespace(value[b - 1]) { b -= 1 }
+        if a < b {
+            if !body(UnsafeRawBufferPointer(rebasing: value[a..<b])) { return false }
+        } else if !allowEmpty {
+            return false
+        }
+        start = end + 1
+    }
+    return true
+}

@@ -1,0 +1,255 @@
+/// Serializes one response straight into the connection's output buffer.
+///
+/// A responder is lent a writer for the duration of one request. Use either
+/// the one-call `respond(...)` or the steps `head(_:)`, `header(...)`*, then
+/// one `body(...)` / `chunkedBody(...)`. Middleware may `addHeader` before the
+/// head is written. Nothing here allocates: static headers and bodies are
+/// bytes prepared at start-up, `Date` comes from the worker's cache.
+public struct ResponseWriter: ~Copyable {
+    // safety: the session owns these and outlives the writer, which exists
+    // only during one `respond` call on the session's thread.
+    unowned(unsafe) let output: OutputBuffer
+    unowned(unsafe) let date: DateCache
+
+    /// A HEAD request: headers as for GET, no body bytes.
+    public let isHead: Bool
+    let isHTTP10: Bool
+    /// True when the connection closes after this response.
+    public private(set) var closeConnection: Bool
+    /// The status sent (valid once `head` ran).
+    public private(set) var status = HTTPStatus.internalServerError
+
+    enum Stage { case initial, head, done }
+    private(set) var stage = Stage.initial
+    private var extraHeaders: InlineArray<4, StaticHeader?> = [nil, nil, nil, nil]
+    private var extraCount = 0
+
+    init(output: OutputBuffer, date: DateCache, isHead: Bool, isHTTP10: Bool, closeConnection: Bool) {
+        self.output = output
+        self.date = date
+        self.isHead = isHead
+        self.isHTTP10 = isHTTP10
+        self.closeConnection = closeConnection
+    }
+
+    /// True once a complete response has been written.
+    public var hasResponded: Bool { stage == .done }
+    /// True once the status line has been written.
+    public var hasStarted: Bool { stage != .initial }
+
+    /// Queues a pre-serialized header to go out with the head (middleware use;
+    /// up to four).
+    public mutating func addHeader(_ header: StaticHeader) {
+        precondition(stage == .initial, "addHeader after the head was written")
+        precondition(extraCount < 4, "at most four queued headers")
+        extraHeaders[extraCount] = header
+        extraCount += 1
+    }
+
+    /// Asks for the connection to be closed after this response.
+    public mutating func closeAfterResponse() {
+        precondition(stage != .done, "response already complete")
+        closeConnection = true
+    }
+
+    /// Writes the status line, `Date` and queued headers.
+    public mutating func head(_ status: HTTPStatus) {
+        precondition(stage == .initial, "head written twice")
+        self.status = status
+        stage = .head
+        output.append(StatusLines.line(for: status))
+        output.append(date.headerLine)
+        for i in 0..<extraCount {
+            if let header = extraHeaders[i] { output.append(header.line) }
+        }
+    }
+
+    public mutating func header(_ header: StaticHeader) {
+        precondition(stage == .head, "header outside the head")
+        output.append(header.line)
+    }
+
+    public mutating func header(_ name: StaticString, _ value: UnsafeRawBufferPointer) {
+        precondition(stage == .head, "header outside the head")
+        output.append(name)
+        output.append(": " as StaticString)
+        output.append(value)
+        output.append("\r\n" as StaticString)
+    }
+
+    public mutating func header(_ name: StaticString, _ value: Int) {
+        precondition(stage == .head, "header outside the head")
+        output.append(name)
+        output.append(": " as StaticString)
+        output.appendDecimal(value)
+        output.append("\r\n" as StaticString)
+    }
+
+    /// Content-Type (optional), Content-Length, Connection, end of head.
+    private mutating func endHead(contentType: StaticHeader?, contentLength: Int?) {
+        precondition(stage == .head, "body before head")
+        if let contentType { output.append(contentType.line) }
+        if let contentLength, status.allowsBody {
+            output.append("Content-Length: " as StaticString)
+            output.appendDecimal(contentLength)
+            output.append("\r\n" as StaticString)
+        }
+        appendConnectionHeader()
+        output.append("\r\n" as StaticString)
+    }
+
+    private func appendConnectionHeader() {
+        if closeConnection {
+            output.append("Connection: close\r\n" as StaticString)
+        } else if isHTTP10 {
+            output.append("Connection: keep-alive\r\n" as StaticString)
+        }
+    }
+
+    /// Ends the response with a body known in full.
+    public mutating func body(contentType: StaticHeader?, _ bytes: UnsafeRawBufferPointer) {
+        endHead(contentType: contentType, contentLength: bytes.count)
+        if !isHead && status.allowsBody { output.append(bytes) }
+        stage = .done
+    }
+
+    public mutating func body(contentType: StaticHeader?, _ bytes: StaticBytes) {
+        body(contentType: contentType, bytes.buffer)
+    }
+
+    /// Ends the response with a body produced by `fill`. Its length is
+    /// measured afterwards and Content-Length moved in front of it (a
+    /// memmove of the body, cheaper than a second buffer).
+    public mutating func body(contentType: StaticHeader?, writing fill: (inout BodyWriter) -> Void) {
+        precondition(stage == .head, "body before head")
+        if let contentType { output.append(contentType.line) }
+        appendConnectionHeader()
+        let bodyStart = output.mark
+        var writer = BodyWriter(output: output)
+        fill(&writer)
+        let length = output.mark - bodyStart
+        if isHead || !status.allowsBody { output.truncate(to: bodyStart) }
+        var lengthLine: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)  // 48 bytes: "Content-Length: " + up to 19 digits + 2 CRLF
+        let lineCount = withUnsafeMutableBytes(of: &lengthLine) { scratch -> Int in
+            var n = 0
+            if status.allowsBody {
+                let prefix: StaticString = "Content-Length: "
+                for i in 0..<prefix.utf8CodeUnitCount { scratch[n] = prefix.utf8Start[i]; n += 1 }
+                var digits = 0, v = length
+                repeat { digits += 1; v /= 10 } while v > 0
+                v = length
+                for k in stride(from: digits - 1, through: 0, by: -1) { scratch[n + k] = UInt8(0x30 + v % 10); v /= 10 }
+                n += digits
+                scratch[n] = 0x0D; scratch[n + 1] = 0x0A; n += 2
+            }
+            scratch[n] = 0x0D; scratch[n + 1] = 0x0A; n += 2
+            return n
+        }
+        let gap = output.openGap(at: bodyStart, count: lineCount)
+        withUnsafeBytes(of: &lengthLine) { gap.copyMemory(from: $0.baseAddress!, byteCount: lineCount) }
+        stage = .done
+    }
+
+    /// Ends the response with a chunked body (HTTP/1.1), or a measured body
+    /// for an HTTP/1.0 client, which does not know chunked framing.
+    public mutating func chunkedBody(contentType: StaticHeader?, writing fill: (inout ChunkedBodyWriter) -> Void) {
+        if isHTTP10 {
+            body(contentType: contentType) { plain in
+                var writer = ChunkedBodyWriter(output: plain.output, framed: false, discard: false)
+                fill(&writer)
+            }
+            return
+        }
+        precondition(stage == .head, "body before head")
+        if let contentType { output.append(contentType.line) }
+        let framed = status.allowsBody
+        if framed { output.append("Transfer-Encoding: chunked\r\n" as StaticString) }
+        appendConnectionHeader()
+        output.append("\r\n" as StaticString)
+        var writer = ChunkedBodyWriter(output: output, framed: framed, discard: isHead || !framed)
+        fill(&writer)
+        if framed && !isHead { output.append("0\r\n\r\n" as StaticString) }
+        stage = .done
+    }
+
+    /// A whole response in one call.
+    public mutating func respond(_ status: HTTPStatus, contentType: StaticHeader?, body bytes: StaticBytes) {
+        head(status)
+        body(contentType: contentType, bytes.buffer)
+    }
+
+    public mutating func respond(_ status: HTTPStatus, contentType: StaticHeader?, body bytes: UnsafeRawBufferPointer) {
+        head(status)
+        body(contentType: contentType, bytes)
+    }
+
+    public mutating func respond(_ status: HTTPStatus, contentType: StaticHeader?, writing fill: (inout BodyWriter) -> Void) {
+        head(status)
+        body(contentType: contentType, writing: fill)
+    }
+}
+
+/// Appends body bytes to the output buffer.
+public struct BodyWriter: ~Copyable {
+    unowned(unsafe) let output: OutputBuffer
+
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) { output.append(bytes) }
+    public mutating func write(_ bytes: StaticBytes) { output.append(bytes) }
+    public mutating func write(_ text: StaticString) { output.append(text) }
+    /// Lets `fill` write up to `capacity` bytes in place (a `read(2)` from a
+    /// file, say) and keeps the number it returns.
+    public mutating func write(upTo capacity: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int) {
+        output.reserve(capacity)
+        let space = UnsafeMutableRawBufferPointer(start: output.bytes + output.count, count: capacity)
+        let n = fill(space)
+        precondition(n >= 0 && n <= capacity, "filled more than reserved")
+        output.advance(by: n)
+    }
+    public mutating func write(decimal value: Int) {
+        if value < 0 { output.append(byte: 0x2D); output.appendDecimal(0 &- value) } else { output.appendDecimal(value) }
+    }
+    /// Allocates the String's bytes only if it is not already contiguous UTF-8.
+    public mutating func write(_ text: String) {
+        var text = text
+        text.withUTF8 { output.append(UnsafeRawBufferPointer($0)) }
+    }
+    /// Writes `bytes` as the contents of a JSON string, escaping as RFC 8259 requires.
+    public mutating func writeJSONStringContents(_ bytes: UnsafeRawBufferPointer) {
+        for b in bytes {
+            switch b {
+            case 0x22: output.append("\\\"" as StaticString)
+            case 0x5C: output.append("\\\\" as StaticString)
+            case 0x0A: output.append("\\n" as StaticString)
+            case 0x0D: output.append("\\r" as StaticString)
+            case 0x09: output.append("\\t" as StaticString)
+            case 0..<0x20:
+                output.append("\\u00" as StaticString)
+                output.append(byte: b < 0x10 ? 0x30 : 0x31)
+                let d = b & 0xF
+                output.append(byte: d < 10 ? 0x30 + d : 0x57 + d)
+            default: output.append(byte: b)
+            }
+        }
+    }
+}
+
+/// Appends chunks of a chunked body.
+public struct ChunkedBodyWriter: ~Copyable {
+    unowned(unsafe) let output: OutputBuffer
+    /// Whether to frame each write as a chunk (false for HTTP/1.0).
+    let framed: Bool
+    /// HEAD, 204, 304: measure nothing, send nothing.
+    let discard: Bool
+
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !discard, bytes.count > 0 else { return }  // a zero-size chunk would end the body
+        if framed {
+            output.appendHex(bytes.count)
+            output.append("\r\n" as StaticString)
+        }
+        output.append(bytes)
+        if framed { output.append("\r\n" as StaticString) }
+    }
+
+    public mutating func write(_ bytes: StaticBytes) { write(bytes.buffer) }
+}

@@ -1,0 +1,89 @@
+import Synchronization
+
+/// Every worker's counters, aggregated only when someone reads them.
+///
+/// Registration and retirement take a lock, but they happen when a worker
+/// starts or ends (a connection for the `threads` engine), never per request.
+/// Retired workers are folded into `retired` so totals never go backwards.
+public final class MetricsRegistry: Sendable {
+    public static let shared = MetricsRegistry()
+
+    private struct State {
+        var live: [ObjectIdentifier: WorkerCounters] = [:]
+        var retired = CounterSnapshot()
+        var gauges: [String: String] = [:]
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func register(_ counters: WorkerCounters) {
+        state.withLock { $0.live[ObjectIdentifier(counters)] = counters }
+    }
+
+    /// Folds the worker's final counts into the totals and forgets it.
+    public func retire(_ counters: WorkerCounters) {
+        let last = counters.snapshot()
+        state.withLock {
+            $0.live[ObjectIdentifier(counters)] = nil
+            $0.retired = $0.retired + last
+        }
+    }
+
+    /// Static facts shown as an info metric (engine name, threads...).
+    public func setInfo(_ key: String, _ value: String) {
+        state.withLock { $0.gauges[key] = value }
+    }
+
+    public func totals() -> CounterSnapshot {
+        let (workers, retired) = state.withLock { (Array($0.live.values), $0.retired) }
+        return workers.reduce(retired) { $0 + $1.snapshot() }
+    }
+
+    /// Renders the Prometheus text exposition format (version 0.0.4).
+    public func prometheusText() -> String {
+        let (workers, retired, info) = state.withLock { (Array($0.live.values), $0.retired, $0.gauges) }
+        let total = workers.reduce(retired) { $0 + $1.snapshot() }
+        var out = ""
+        out += "# HELP switchyard_http_responses_total Responses sent, by status code.\n"
+        out += "# TYPE switchyard_http_responses_total counter\n"
+        for (status, count) in total.responsesByStatus {
+            out += "switchyard_http_responses_total{status=\"\(status.map(String.init) ?? "other")\"} \(count)\n"
+        }
+        out += "# HELP switchyard_routed_requests_total Requests that reached the router.\n"
+        out += "# TYPE switchyard_routed_requests_total counter\n"
+        out += "switchyard_routed_requests_total \(total.routedRequests)\n"
+        out += "# HELP switchyard_connections_open Connections currently open.\n"
+        out += "# TYPE switchyard_connections_open gauge\n"
+        out += "switchyard_connections_open \(total.connectionsOpen)\n"
+        out += "# HELP switchyard_connections_total Connections accepted.\n"
+        out += "# TYPE switchyard_connections_total counter\n"
+        out += "switchyard_connections_total \(total.connectionsOpened)\n"
+        out += "# HELP switchyard_bytes_received_total Bytes read from clients.\n"
+        out += "# TYPE switchyard_bytes_received_total counter\n"
+        out += "switchyard_bytes_received_total \(total.bytesIn)\n"
+        out += "# HELP switchyard_bytes_sent_total Bytes written to clients.\n"
+        out += "# TYPE switchyard_bytes_sent_total counter\n"
+        out += "switchyard_bytes_sent_total \(total.bytesOut)\n"
+        let named = workers.filter { $0.name != nil }.sorted { $0.name! < $1.name! }
+        if !named.isEmpty {
+            out += "# HELP switchyard_worker_responses_total Responses sent by each long-lived worker.\n"
+            out += "# TYPE switchyard_worker_responses_total counter\n"
+            for w in named {
+                out += "switchyard_worker_responses_total{worker=\"\(w.name!)\"} \(w.snapshot().responses)\n"
+            }
+            out += "# HELP switchyard_worker_connections_open Connections open on each long-lived worker.\n"
+            out += "# TYPE switchyard_worker_connections_open gauge\n"
+            for w in named {
+                out += "switchyard_worker_connections_open{worker=\"\(w.name!)\"} \(w.snapshot().connectionsOpen)\n"
+            }
+        }
+        if !info.isEmpty {
+            out += "# HELP switchyard_info Static facts about this server.\n"
+            out += "# TYPE switchyard_info gauge\n"
+            let labels = info.sorted { $0.key < $1.key }.map { "\($0.key)=\"\($0.value)\"" }.joined(separator: ",")
+            out += "switchyard_info{\(labels)} 1\n"
+        }
+        return out
+    }
+}

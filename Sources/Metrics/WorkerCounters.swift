@@ -1,0 +1,122 @@
+import Atomics
+
+/// Counters owned by one worker thread.
+///
+/// Ownership: only the owning thread writes (plain relaxed load + store, no
+/// read-modify-write, so an increment costs two ordinary moves on x86); any
+/// thread may read with relaxed loads when `/metrics` aggregates. Nothing on the
+/// hot path takes a lock or shares a cache line with another worker.
+public final class WorkerCounters: @unchecked Sendable {
+    /// Shown as a per-worker series in `/metrics` when set (reactor loops);
+    /// nil for short-lived workers such as a connection's own thread.
+    public let name: String?
+
+    // safety: `storage` is allocated once, holds `Slot.count` atomics and is
+    // freed in deinit; no one holds a pointer past the object's lifetime.
+    private let storage: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+
+    public init(name: String? = nil) {
+        self.name = name
+        storage = .allocate(capacity: Slot.count)
+        storage.initialize(repeating: .init(0), count: Slot.count)
+    }
+
+    deinit {
+        storage.deinitialize(count: Slot.count)
+        storage.deallocate()
+    }
+
+    @inline(__always)
+    private func atomic(_ slot: Int) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: storage + slot)
+    }
+
+    /// Owner thread only: adds without a locked instruction.
+    @inline(__always)
+    func add(_ value: UInt64, to slot: Int) {
+        let counter = atomic(slot)
+        counter.store(counter.load(ordering: .relaxed) &+ value, ordering: .relaxed)
+    }
+
+    /// Any thread.
+    @inline(__always)
+    func read(_ slot: Int) -> UInt64 { atomic(slot).load(ordering: .relaxed) }
+
+    // MARK: what the hot path records
+
+    @inline(__always) public func recordResponse(status: Int) { add(1, to: Slot.status(status)) }
+    @inline(__always) public func recordBytesIn(_ count: Int) { add(UInt64(count), to: Slot.bytesIn) }
+    @inline(__always) public func recordBytesOut(_ count: Int) { add(UInt64(count), to: Slot.bytesOut) }
+    @inline(__always) public func recordConnectionOpened() { add(1, to: Slot.connectionsOpened) }
+    @inline(__always) public func recordConnectionClosed() { add(1, to: Slot.connectionsClosed) }
+    @inline(__always) public func recordRoutedRequest() { add(1, to: Slot.routedRequests) }
+
+    /// A consistent-enough copy for reporting (each counter is read atomically;
+    /// the set is not a snapshot across counters, which Prometheus tolerates).
+    public func snapshot() -> CounterSnapshot {
+        var s = CounterSnapshot()
+        for i in 0..<Slot.count { s.values[i] = read(i) }
+        return s
+    }
+}
+
+/// Indices into a worker's counter array.
+enum Slot {
+    /// Status codes we count individually; anything else lands in `otherStatus`.
+    static let trackedStatuses: [Int] = [
+        100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308,
+        400, 401, 403, 404, 405, 408, 411, 413, 414, 415, 417, 431,
+        500, 501, 502, 503, 504, 505,
+    ]
+    static let otherStatus = trackedStatuses.count
+    static let bytesIn = otherStatus + 1
+    static let bytesOut = bytesIn + 1
+    static let connectionsOpened = bytesOut + 1
+    static let connectionsClosed = connectionsOpened + 1
+    static let routedRequests = connectionsClosed + 1
+    static let count = routedRequests + 1
+
+    /// Status code to slot, built once; a 600-entry byte table keeps the hot
+    /// path to one load.
+    static let statusIndex: [UInt8] = {
+        var table = [UInt8](repeating: UInt8(otherStatus), count: 600)
+        for (i, code) in trackedStatuses.enumerated() { table[code] = UInt8(i) }
+        return table
+    }()
+
+    @inline(__always)
+    static func status(_ code: Int) -> Int {
+        guard code >= 0 && code < 600 else { return otherStatus }
+        return Int(statusIndex.withUnsafeBufferPointer { $0[code] })
+    }
+}
+
+/// Plain values copied out of one or more workers' counters.
+public struct CounterSnapshot: Sendable {
+    var values = [UInt64](repeating: 0, count: Slot.count)
+
+    public init() {}
+
+    public static func + (a: CounterSnapshot, b: CounterSnapshot) -> CounterSnapshot {
+        var s = a
+        for i in 0..<Slot.count { s.values[i] &+= b.values[i] }
+        return s
+    }
+
+    /// Responses by status code, only codes seen; `nil` key for "other".
+    public var responsesByStatus: [(status: Int?, count: UInt64)] {
+        var out: [(Int?, UInt64)] = []
+        for (i, code) in Slot.trackedStatuses.enumerated() where values[i] > 0 { out.append((code, values[i])) }
+        if values[Slot.otherStatus] > 0 { out.append((nil, values[Slot.otherStatus])) }
+        return out
+    }
+    public var responses: UInt64 { values[0...Slot.otherStatus].reduce(0, &+) }
+    public var bytesIn: UInt64 { values[Slot.bytesIn] }
+    public var bytesOut: UInt64 { values[Slot.bytesOut] }
+    public var connectionsOpened: UInt64 { values[Slot.connectionsOpened] }
+    public var connectionsClosed: UInt64 { values[Slot.connectionsClosed] }
+    public var routedRequests: UInt64 { values[Slot.routedRequests] }
+    public var connectionsOpen: UInt64 {
+        connectionsOpened >= connectionsClosed ? connectionsOpened - connectionsClosed : 0
+    }
+}
