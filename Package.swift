@@ -20,12 +20,15 @@ let package = Package(
         .target(name: "HTTP1", dependencies: ["Metrics"]),
         .target(name: "Router", dependencies: ["HTTP1"]),
         .target(name: "Application", dependencies: ["HTTP1", "Router", "Metrics"]),
-        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics"]),
+        // Linux interfaces missing from `import Glibc` (GNU extensions, epoll).
+        .systemLibrary(name: "CSystem"),
+        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem"]),
         .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"]),
+        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine"]),
         .executableTarget(
             name: "switchyard",
             dependencies: [
-                "EngineCore", "ThreadsEngine", "Application", "HTTP1",
+                "EngineCore", "Engines", "Application", "HTTP1", "Metrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,7 +42,7 @@ let package = Package(
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["EngineCore", "ThreadsEngine", "Application", "HTTP1", "Metrics"]
+            dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics"]
         ),
     ]
 )

@@ -125,6 +125,17 @@ public final class HTTPSession {
     /// and an idle connection should be closed.
     public func beginDraining() { draining = true }
 
+    /// The client went quiet past the engine's deadline. With part of a
+    /// request buffered it gets 408 (then close); otherwise the connection
+    /// was idle and closes silently.
+    public func readTimedOut() {
+        if !isIdle && !closeAfterOutput {
+            respondWithError(.requestTimeout)
+        } else {
+            closeAfterOutput = true
+        }
+    }
+
     /// True when the connection will close once the output is written.
     public var willClose: Bool { closeAfterOutput }
 

@@ -1,0 +1,71 @@
+import HTTP1
+import Metrics
+
+/// Settings shared by every engine; each is a `switchyard serve` flag.
+public struct EngineConfiguration: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    /// 0 asks the kernel for a free port (tests); read it back from `boundPort`.
+    public var port = 8080
+    /// Worker threads for engines with a fixed pool (event loops); the
+    /// `threads` engine runs one thread per connection and does not use it.
+    public var threads = 1
+    /// Connections served at once; more wait in the listen backlog.
+    public var maxConnections = 1024
+    public var backlog = 1024
+    /// Seconds a connection may wait for the client's next bytes; 0 disables.
+    public var readTimeout = 60.0
+    /// Seconds a graceful stop waits for in-flight requests before forcing.
+    public var drainTimeout = 10.0
+    public var limits = HTTPLimits()
+
+    public init() {}
+}
+
+/// Why an engine could not start, worded for the operator.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// An I/O engine: owns sockets, buffers and threads, and drives one
+/// `HTTPSession` per connection. It knows nothing of HTTP beyond that.
+///
+/// Life cycle: `start()` binds and begins accepting (it returns once the
+/// listening socket is ready, so `boundPort` is valid); `stop()` begins a
+/// graceful stop from any thread (stop accepting, finish responses in flight,
+/// close idle keep-alive connections) and returns at once;
+/// `waitUntilStopped()` blocks until every connection is closed and every
+/// thread has ended.
+public protocol Engine: AnyObject, Sendable {
+    func start() throws(EngineError)
+    var boundPort: Int { get }
+    func stop()
+    func waitUntilStopped()
+}
+
+/// Whether an engine can run on this machine, and why not.
+public enum Availability: Sendable, Equatable {
+    case available
+    case unavailable(reason: String)
+
+    public var isAvailable: Bool { self == .available }
+}
+
+/// One entry of the engine registry.
+public struct EngineDescriptor: Sendable {
+    public let name: String
+    public let summary: String
+    /// Probed when asked, so the answer reflects this machine now.
+    public let availability: @Sendable () -> Availability
+    /// Builds the engine; its workers record into `metrics`.
+    public let make: @Sendable (EngineConfiguration, any HTTPResponder, MetricsRegistry) -> any Engine
+
+    public init(name: String, summary: String,
+                availability: @escaping @Sendable () -> Availability,
+                make: @escaping @Sendable (EngineConfiguration, any HTTPResponder, MetricsRegistry) -> any Engine) {
+        self.name = name
+        self.summary = summary
+        self.availability = availability
+        self.make = make
+    }
+}

@@ -1,0 +1,82 @@
+import Glibc
+
+/// Opening listening sockets, with errors an operator can act on.
+public enum Listener {
+    /// Binds and listens on `host:port`; returns the socket and the bound port.
+    public static func open(host: String, port: Int, backlog: Int, reusePort: Bool = false) throws(EngineError) -> (fd: Int32, port: Int) {
+        guard (0...65535).contains(port) else {
+            throw EngineError("--port \(port): must be from 0 to 65535")
+        }
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &result)
+        guard status == 0, let first = result else {
+            throw EngineError("--host \(host): cannot resolve (\(String(cString: gai_strerror(status))))")
+        }
+        defer { freeaddrinfo(result) }
+
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw EngineError("cannot create a socket: \(errnoText())") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let text = errnoText()
+            let hint = errno == EADDRINUSE ? " (another server is using it; choose another --port)" : ""
+            Glibc.close(fd)
+            throw EngineError("cannot listen on \(host):\(port): \(text)\(hint)")
+        }
+        guard listen(fd, Int32(backlog)) == 0 else {
+            let text = errnoText()
+            Glibc.close(fd)
+            throw EngineError("listen on \(host):\(port) failed: \(text)")
+        }
+        return (fd, boundPort(of: fd))
+    }
+
+    /// The local port a socket is bound to.
+    public static func boundPort(of fd: Int32) -> Int {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard ok == 0 else { return 0 }
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+            }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+            }
+        default:
+            return 0
+        }
+    }
+}
+
+public func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// Socket options every engine sets on accepted connections.
+public enum SocketOptions {
+    /// Responses leave in one write, so Nagle's algorithm only adds delay.
+    public static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Blocking reads give up after `seconds` (EAGAIN); 0 waits forever.
+    public static func setReceiveTimeout(_ fd: Int32, seconds: Double) {
+        guard seconds > 0 else { return }
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+}

@@ -1,0 +1,239 @@
+import HTTP1
+
+/// The radix tree in the form lookups read: every node is a fixed-size
+/// struct in one buffer, a node's literal children sit next to each other
+/// (followed by its parameter and wildcard child), all literal prefixes are
+/// slices of one byte buffer, all capture names of another, and handler
+/// indices of a third. A lookup therefore only does integer arithmetic on
+/// a handful of buffers.
+///
+/// The buffers are allocated exactly once per build and never written
+/// afterwards, so any number of threads may read them at the same time.
+/// `FlatTree` is a plain bundle of pointers; its owner calls `deallocate`.
+struct FlatTree {
+    struct Node {
+        var prefixStart: Int32
+        var prefixCount: Int32
+        /// Literal children are nodes childStart..<childStart+literalCount.
+        var childStart: Int32
+        var literalCount: Int32
+        var parameterChild: Int32  // -1: none
+        var wildcardChild: Int32  // -1: none
+        /// -1: no handlers here; else the node's handler indices are
+        /// slots[slotBase + method.rawValue] (-1 where a method has none).
+        var slotBase: Int32
+        var nameStart: Int32
+        var nameCount: Int32
+        /// Bit `method.rawValue` is set when `slots` has a handler for it.
+        var methods: UInt16
+    }
+
+    private let nodes: UnsafeMutableBufferPointer<Node>
+    /// firstBytes[i] == first byte of node i's prefix, so choosing among
+    /// siblings scans a few adjacent bytes instead of whole nodes.
+    private let firstBytes: UnsafeMutableBufferPointer<UInt8>
+    private let prefixes: UnsafeMutableBufferPointer<UInt8>
+    private let names: UnsafeMutableBufferPointer<UInt8>
+    private let slots: UnsafeMutableBufferPointer<Int32>
+
+    private static let methodCount = HTTPMethod.allCases.count
+
+    init(_ builder: TreeBuilder) {
+        let source = builder.nodes
+
+        // Breadth-first order, appending all children of a node at once, is
+        // what makes every node's children a contiguous range.
+        var order = [0]
+        var childStart = [Int](repeating: 0, count: source.count)
+        var next = 0
+        while next < order.count {
+            let node = source[order[next]]
+            childStart[order[next]] = order.count
+            order += node.literalChildren
+            if let parameter = node.parameterChild { order.append(parameter) }
+            if let wildcard = node.wildcardChild { order.append(wildcard) }
+            next += 1
+        }
+
+        var nodes: [Node] = []
+        var firstBytes: [UInt8] = []
+        var prefixes: [UInt8] = []
+        var names: [UInt8] = []
+        var slots: [Int32] = []
+        nodes.reserveCapacity(order.count)
+        for index in order {
+            let node = source[index]
+            let start = childStart[index]
+            let literalCount = node.literalChildren.count
+            let parameterChild = node.parameterChild == nil ? -1 : start + literalCount
+            let wildcardChild = node.wildcardChild == nil ? -1 : start + literalCount + (parameterChild < 0 ? 0 : 1)
+
+            var handlers = node.handlers
+            let head = Int(HTTPMethod.head.rawValue)
+            handlers[head] = handlers[head] ?? handlers[Int(HTTPMethod.get.rawValue)]
+            var methods: UInt16 = 0
+            var slotBase = -1
+            if handlers.contains(where: { $0 != nil }) {
+                slotBase = slots.count
+                for (method, handler) in handlers.enumerated() {
+                    slots.append(Int32(handler ?? -1))
+                    if handler != nil { methods |= 1 << method }
+                }
+            }
+
+            let nameBytes = Array(node.name.utf8)
+            nodes.append(
+                Node(
+                    prefixStart: Int32(prefixes.count), prefixCount: Int32(node.prefix.count),
+                    childStart: Int32(start), literalCount: Int32(literalCount),
+                    parameterChild: Int32(parameterChild), wildcardChild: Int32(wildcardChild),
+                    slotBase: Int32(slotBase),
+                    nameStart: Int32(names.count), nameCount: Int32(nameBytes.count),
+                    methods: methods))
+            // Only the root has an empty literal prefix, and it is nobody's child.
+            firstBytes.append(node.prefix.first ?? 0)
+            prefixes += node.prefix
+            names += nameBytes
+        }
+
+        self.nodes = Self.copy(nodes)
+        self.firstBytes = Self.copy(firstBytes)
+        self.prefixes = Self.copy(prefixes)
+        self.names = Self.copy(names)
+        self.slots = Self.copy(slots)
+    }
+
+    func deallocate() {
+        nodes.deallocate()
+        firstBytes.deallocate()
+        prefixes.deallocate()
+        names.deallocate()
+        slots.deallocate()
+    }
+
+    /// Finds the handler index for `method` and `path`, or -1. `allowed`
+    /// collects the methods of every node that matched the whole path, for
+    /// the Allow header when no handler fits. `parameters` must be empty on
+    /// entry; on return it holds the captures of the route found (or nothing).
+    func match(
+        _ method: HTTPMethod, path: UnsafeRawBufferPointer, parameters: inout RouteParameters
+    ) -> (handler: Int, allowed: UInt16) {
+        var allowed: UInt16 = 0
+        let handler = search(0, at: 0, path, Int(method.rawValue), &parameters, &allowed)
+        return (handler, allowed)
+    }
+
+    /// Depth-first search in precedence order: the node's own handler (path
+    /// used up), then the literal child, then the parameter child, then the
+    /// wildcard child. Whichever first yields a handler for the method wins,
+    /// so a failed literal branch falls back to a capture at the same place.
+    /// Recursion depth is bounded by the tree's height, not the path length.
+    private func search(
+        _ start: Int, at startPosition: Int, _ path: UnsafeRawBufferPointer, _ method: Int,
+        _ parameters: inout RouteParameters, _ allowed: inout UInt16
+    ) -> Int {
+        var index = start
+        var position = startPosition
+        while true {
+            // safety: `index` is 0 or a child index written by `init`, all of
+            // which are < nodes.count.
+            let node = nodes[index]
+            if position == path.count, let handler = handler(of: node, method, &allowed) {
+                return handler
+            }
+
+            let hasCaptureChild = node.parameterChild >= 0 || node.wildcardChild >= 0
+            if position < path.count,
+                let child = literalChild(of: node, matching: path, at: position)
+            {
+                // safety: `literalChild` returns indices < nodes.count.
+                let end = position + Int(nodes[child].prefixCount)
+                // With no capture child there is nothing to come back to
+                // here, so descend without recursing.
+                if !hasCaptureChild {
+                    index = child
+                    position = end
+                    continue
+                }
+                let handler = search(child, at: end, path, method, &parameters, &allowed)
+                if handler >= 0 { return handler }
+            }
+
+            if node.parameterChild >= 0 {
+                var end = position
+                // safety: end < path.count is checked before each read.
+                while end < path.count, path[end] != Byte.slash { end += 1 }
+                if end > position {
+                    let child = Int(node.parameterChild)
+                    parameters.append(name: name(of: child), value: UnsafeRawBufferPointer(rebasing: path[position..<end]))
+                    let handler = search(child, at: end, path, method, &parameters, &allowed)
+                    if handler >= 0 { return handler }
+                    parameters.removeLast()
+                }
+            }
+
+            if node.wildcardChild >= 0 {
+                let child = Int(node.wildcardChild)
+                // A wildcard node has no children: it takes the rest of the
+                // path, so only its own handlers are left to check.
+                // safety: wildcardChild >= 0 is an index < nodes.count.
+                if let handler = handler(of: nodes[child], method, &allowed) {
+                    parameters.append(name: name(of: child), value: UnsafeRawBufferPointer(rebasing: path[position...]))
+                    return handler
+                }
+            }
+            return -1
+        }
+    }
+
+    /// The node's handler for `method`; otherwise records its methods for Allow.
+    private func handler(of node: Node, _ method: Int, _ allowed: inout UInt16) -> Int? {
+        guard node.slotBase >= 0 else { return nil }
+        // safety: init wrote methodCount slots from slotBase, and method is an
+        // HTTPMethod raw value < methodCount.
+        let handler = slots[Int(node.slotBase) + method]
+        if handler >= 0 { return Int(handler) }
+        allowed |= node.methods
+        return nil
+    }
+
+    /// The literal child whose whole prefix appears in `path` at `position`.
+    /// Siblings have distinct first bytes, so at most one can match.
+    private func literalChild(of node: Node, matching path: UnsafeRawBufferPointer, at position: Int) -> Int? {
+        // safety: the caller checked position < path.count.
+        let byte = path[position]
+        let start = Int(node.childStart)
+        // safety: init laid out literalCount children from childStart, all
+        // within nodes (and so within firstBytes, which has the same count).
+        for child in start..<(start + Int(node.literalCount)) {
+            let first = firstBytes[child]
+            // Siblings are sorted by first byte, so the scan can stop early.
+            guard first <= byte else { return nil }
+            guard first == byte else { continue }
+            let prefixStart = Int(nodes[child].prefixStart)
+            let prefixCount = Int(nodes[child].prefixCount)
+            guard prefixCount <= path.count - position else { return nil }
+            // A child's prefix is never empty, so 1..<prefixCount is a valid range.
+            // safety: position + offset < position + prefixCount <= path.count, and
+            // prefixStart + prefixCount <= prefixes.count by construction.
+            for offset in 1..<prefixCount where path[position + offset] != prefixes[prefixStart + offset] {
+                return nil
+            }
+            return child
+        }
+        return nil
+    }
+
+    private func name(of node: Int) -> UnsafeRawBufferPointer {
+        // safety: node < nodes.count, and nameStart + nameCount <= names.count by construction.
+        let start = Int(nodes[node].nameStart)
+        let slice = names[start..<(start + Int(nodes[node].nameCount))]
+        return UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: slice))
+    }
+
+    private static func copy<Element>(_ array: [Element]) -> UnsafeMutableBufferPointer<Element> {
+        let buffer = UnsafeMutableBufferPointer<Element>.allocate(capacity: array.count)
+        _ = buffer.initialize(from: array)
+        return buffer
+    }
+}

@@ -1,0 +1,215 @@
+import EngineCore
+import Glibc
+import HTTP1
+import Metrics
+import Synchronization
+
+/// The baseline engine: one blocking thread per connection.
+///
+/// An acceptor thread blocks in `accept`; each connection gets its own thread
+/// that blocks in `recv` and `send` and drives an `HTTPSession`. The kernel's
+/// scheduler is the event loop. It is the simplest correct design and the one
+/// every other engine is compared against: cheap at low concurrency, costly in
+/// memory and context switches at high concurrency.
+///
+/// A counting semaphore caps live connections at `maxConnections`: at the cap
+/// the acceptor stops calling `accept`, so new clients wait in the kernel's
+/// listen backlog instead of costing a thread.
+public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
+    public static let descriptor = EngineDescriptor(
+        name: "threads",
+        summary: "thread per connection, blocking reads and writes (baseline)",
+        availability: { .available },
+        make: { ThreadPerConnectionEngine(configuration: $0, responder: $1, metrics: $2) })
+
+    // @unchecked Sendable: every mutable field below is atomic, behind the
+    // Mutex, or written once in `start` before any other thread reads it.
+    let configuration: EngineConfiguration
+    let responder: any HTTPResponder
+    let metrics: MetricsRegistry
+    private var listenFD: Int32 = -1
+    public private(set) var boundPort = 0
+    private var acceptor: Thread?
+
+    /// Set once by `stop`; the acceptor and connections watch it.
+    private let stopping = Atomic(false)
+    /// Free connection slots. safety: initialized in init, destroyed in deinit.
+    private let slots: UnsafeMutablePointer<sem_t>
+    /// Live connections, for the graceful stop to reach idle ones.
+    private let connections = Mutex([ObjectIdentifier: Connection]())
+
+    public init(configuration: EngineConfiguration, responder: any HTTPResponder, metrics: MetricsRegistry = .shared) {
+        self.configuration = configuration
+        self.responder = responder
+        self.metrics = metrics
+        slots = .allocate(capacity: 1)
+        sem_init(slots, 0, UInt32(max(1, configuration.maxConnections)))
+    }
+
+    deinit {
+        sem_destroy(slots)
+        slots.deallocate()
+    }
+
+    public func start() throws(EngineError) {
+        guard configuration.maxConnections >= 1 else {
+            throw EngineError("--max-connections \(configuration.maxConnections): must be at least 1")
+        }
+        let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+        listenFD = fd
+        boundPort = port
+        metrics.setInfo("engine", "threads")
+        acceptor = Thread.spawn(name: "acceptor") { [self] in acceptLoop() }
+    }
+
+    private func acceptLoop() {
+        while !stopping.load(ordering: .acquiring) {
+            while sem_wait(slots) != 0 && errno == EINTR {}
+            if stopping.load(ordering: .acquiring) { break }
+            let fd = accept(listenFD, nil, nil)
+            guard fd >= 0 else {
+                sem_post(slots)
+                if stopping.load(ordering: .acquiring) { break }
+                // Out of descriptors: back off instead of spinning on the error.
+                if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
+                continue
+            }
+            SocketOptions.setNoDelay(fd)
+            SocketOptions.setReceiveTimeout(fd, seconds: configuration.readTimeout)
+            let connection = Connection(fd: fd)
+            connections.withLock { $0[ObjectIdentifier(connection)] = connection }
+            let started = Thread.trySpawn(name: "conn") { [self] in
+                serve(connection)
+                finish(connection)
+            }
+            if let started {
+                started.detach()
+            } else {
+                finish(connection)  // at the system's thread limit: refuse this one
+            }
+        }
+        close(listenFD)
+    }
+
+    /// Closes under the lock that `stop` holds while it shuts sockets down, so
+    /// it can never shut down a descriptor number already reused elsewhere.
+    private func finish(_ connection: Connection) {
+        connections.withLock {
+            _ = $0.removeValue(forKey: ObjectIdentifier(connection))
+            close(connection.fd)
+        }
+        sem_post(slots)
+    }
+
+    /// One connection, start to end, on its own thread.
+    private func serve(_ connection: Connection) {
+        let counters = WorkerCounters()
+        metrics.register(counters)
+        counters.recordConnectionOpened()
+        defer {
+            counters.recordConnectionClosed()
+            metrics.retire(counters)
+        }
+        let worker = WorkerContext(counters: counters)
+        let session = HTTPSession(responder: responder, worker: worker, limits: configuration.limits)
+        let fd = connection.fd
+
+        while true {
+            if stopping.load(ordering: .relaxed) { session.beginDraining() }
+            switch session.process() {
+            case .write:
+                let output = session.pendingOutput
+                let n = send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return  // peer gone, or the send timeout passed
+                }
+                session.didWrite(n)
+            case .read:
+                let idle = session.isIdle
+                if idle && !connection.becomeIdle(ifNot: stopping) { return }
+                let space = session.readSpace()
+                let n = recv(fd, space.baseAddress, space.count, 0)
+                if idle && !connection.becomeBusy() { return }  // the stop claimed this idle connection
+                if n > 0 {
+                    session.didRead(n)
+                } else if n == 0 {
+                    return  // peer closed
+                } else if errno == EINTR {
+                    continue
+                } else if errno == EAGAIN || errno == EWOULDBLOCK {
+                    session.readTimedOut()
+                } else {
+                    return
+                }
+            case .close:
+                return
+            }
+        }
+    }
+
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        sem_post(slots)  // wake the acceptor if it waits for a slot
+        // A listening socket shut down for reading makes a blocked accept return.
+        shutdown(listenFD, Int32(SHUT_RDWR))
+        connections.withLock {
+            for connection in $0.values where connection.claimIfIdle() {
+                shutdown(connection.fd, Int32(SHUT_RD))  // its blocked recv returns 0
+            }
+        }
+    }
+
+    public func waitUntilStopped() {
+        acceptor?.join()
+        acceptor = nil
+        var waited = 0.0
+        var forced = false
+        while connections.withLock({ !$0.isEmpty }) {
+            if !forced && waited >= configuration.drainTimeout {
+                // In-flight requests had their chance; cut the stragglers off.
+                connections.withLock {
+                    for connection in $0.values { shutdown(connection.fd, Int32(SHUT_RDWR)) }
+                }
+                forced = true
+            }
+            usleep(5_000)
+            waited += 0.005
+        }
+    }
+}
+
+/// A connection's fd and whether its thread is waiting for a new request.
+///
+/// The graceful stop may close a connection only while it is idle. The two
+/// sides use one atomic word (busy, idle, claimed) and both publish before
+/// they look at the other's flag, so either the thread sees `stopping`
+/// after going idle, or `stop` sees it idle: never neither.
+final class Connection: Sendable {
+    let fd: Int32
+    private let state = Atomic(State.busy.rawValue)
+    enum State: Int { case busy, idle, claimed }
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// Connection thread: about to block for the next request. False if the
+    /// server is stopping, in which case the connection should close.
+    func becomeIdle(ifNot stopping: borrowing Atomic<Bool>) -> Bool {
+        state.store(State.idle.rawValue, ordering: .sequentiallyConsistent)
+        // If the stop began, whoever claims the idle state closes: either
+        // way this thread must not block in recv.
+        return !stopping.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Connection thread: bytes arrived. False if `stop` claimed it first.
+    func becomeBusy() -> Bool {
+        state.compareExchange(expected: State.idle.rawValue, desired: State.busy.rawValue,
+                              ordering: .sequentiallyConsistent).exchanged
+    }
+
+    /// Stopping thread (or the connection itself): take an idle connection.
+    func claimIfIdle() -> Bool {
+        state.compareExchange(expected: State.idle.rawValue, desired: State.claimed.rawValue,
+                              ordering: .sequentiallyConsistent).exchanged
+    }
+}

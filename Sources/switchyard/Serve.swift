@@ -1,0 +1,122 @@
+import ArgumentParser
+import Application
+import EngineCore
+import Engines
+import Glibc
+import HTTP1
+import Metrics
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the built-in application with the chosen engine.",
+        discussion: "Routes: /plaintext /json /echo /work?us=N /users/:id /static/*path /health /metrics. SIGINT or SIGTERM stops gracefully.")
+
+    @Option(help: "I/O engine (see `switchyard engines`).")
+    var engine: String = EngineRegistry.defaultName
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "TCP port (0: any free port).")
+    var port: Int = 8080
+
+    @Option(help: "Worker threads for engines with a fixed pool (ignored by `threads`, which runs one per connection).")
+    var threads: Int = 1
+
+    @Option(help: "Connections served at once; more wait in the listen backlog.")
+    var maxConnections: Int = 1024
+
+    @Option(help: "Listen backlog.")
+    var backlog: Int = 1024
+
+    @Option(help: "Seconds to wait for a client's next bytes (0: forever).")
+    var readTimeout: Double = 60
+
+    @Option(help: "Seconds a graceful stop waits for requests in flight.")
+    var drainTimeout: Double = 10
+
+    @Option(help: "Longest request line in bytes (414 beyond).")
+    var maxRequestLine: Int = 8 * 1024
+
+    @Option(help: "Largest header section in bytes (431 beyond).")
+    var maxHeaderBytes: Int = 16 * 1024
+
+    @Option(help: "Longest single header field line in bytes (431 beyond).")
+    var maxFieldBytes: Int = 8 * 1024
+
+    @Option(help: "Most header fields in a request (431 beyond).")
+    var maxFields: Int = 100
+
+    @Option(help: "Largest request body in bytes (413 beyond).")
+    var maxBody: Int = 1024 * 1024
+
+    @Option(help: "Directory served under /static/.")
+    var staticDir: String?
+
+    func validate() throws {
+        guard let descriptor = EngineRegistry.named(engine) else {
+            throw ValidationError("--engine '\(engine)' is unknown; allowed values: \(EngineRegistry.names.joined(separator: ", "))")
+        }
+        if case .unavailable(let reason) = descriptor.availability() {
+            let others = EngineRegistry.available.map(\.name).joined(separator: ", ")
+            throw ValidationError("--engine \(engine) is not available on this machine: \(reason) (available: \(others))")
+        }
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port): must be from 0 to 65535") }
+        guard threads >= 1 else { throw ValidationError("--threads \(threads): must be at least 1") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections \(maxConnections): must be at least 1") }
+        guard backlog >= 1 else { throw ValidationError("--backlog \(backlog): must be at least 1") }
+        guard readTimeout >= 0 else { throw ValidationError("--read-timeout \(readTimeout): must be 0 or more seconds") }
+        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout): must be 0 or more seconds") }
+        for (flag, value, least) in [("--max-request-line", maxRequestLine, 16), ("--max-header-bytes", maxHeaderBytes, 64),
+                                     ("--max-field-bytes", maxFieldBytes, 16), ("--max-fields", maxFields, 1),
+                                     ("--max-body", maxBody, 0)] where value < least {
+            throw ValidationError("\(flag) \(value): must be at least \(least)")
+        }
+    }
+
+    func run() throws {
+        var configuration = EngineConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.threads = threads
+        configuration.maxConnections = maxConnections
+        configuration.backlog = backlog
+        configuration.readTimeout = readTimeout
+        configuration.drainTimeout = drainTimeout
+        configuration.limits = HTTPLimits(
+            maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxFieldBytes: maxFieldBytes,
+            maxFieldCount: maxFields, maxBodyBytes: maxBody)
+
+        let application: Application
+        do {
+            application = try Application.demo(DemoConfiguration(staticDirectory: staticDir))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let descriptor = EngineRegistry.named(engine)!
+        let server = descriptor.make(configuration, application, .shared)
+        // Signals first: the mask must be in place before any thread starts.
+        ShutdownSignals.install { signal in
+            log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), stopping gracefully")
+            server.stop()
+        }
+        do {
+            try server.start()
+        } catch {
+            log("error: \(error)")
+            throw ExitCode(1)
+        }
+        MetricsRegistry.shared.setInfo("max_connections", String(maxConnections))
+        let display = host.contains(":") ? "[\(host)]" : host
+        log("serving http://\(display):\(server.boundPort)/ with engine \(engine)"
+            + (engine == "threads" ? " (one thread per connection, at most \(maxConnections))" : " (\(threads) threads)"))
+        server.waitUntilStopped()
+        log("stopped")
+    }
+}
+
+/// One line to standard error, flushed: the operator's view of the server.
+func log(_ message: String) {
+    let line = Array("switchyard: \(message)\n".utf8)
+    line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Switchyard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard",
+        abstract: "One HTTP/1.1 server on interchangeable I/O engines, for studying engine design.",
+        subcommands: [Serve.self, Engines.self],
+        defaultSubcommand: nil)
+}

@@ -1,0 +1,153 @@
+import Glibc
+
+/// A deliberately plain blocking HTTP/1.1 client for the end-to-end suite:
+/// it sends exact bytes and parses responses strictly, so the tests see what a
+/// peer on the wire sees.
+final class TestClient {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    /// Connects to 127.0.0.1:port. Reads give up after `timeout` seconds, a
+    /// safety net against a hung server, not a performance assertion.
+    init(port: Int, timeout: Double = 20) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "connect to port \(port): \(message)")
+        }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
+            sent += n
+        }
+    }
+
+    /// Reads more bytes; false at end of stream.
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 {
+            buffer.append(contentsOf: chunk[0..<n])
+            return true
+        }
+        if n == 0 { return false }
+        if errno == ECONNRESET { return false }
+        throw Failure(description: "recv: \(String(cString: strerror(errno)))")
+    }
+
+    /// True if the server closed the connection (end of stream, nothing buffered).
+    func isClosedByServer() throws -> Bool {
+        if !buffer.isEmpty { return false }
+        return try !fill()
+    }
+
+    /// Reads one response. `head` tells the parser not to expect a body.
+    func readResponse(head: Bool = false) throws -> TestResponse {
+        var headEnd: Int?
+        while headEnd == nil {
+            headEnd = find([13, 10, 13, 10])
+            if headEnd == nil {
+                guard try fill() else { throw Failure(description: "connection closed before a full response head (\(buffer.count) bytes: \(String(decoding: buffer, as: UTF8.self)))") }
+            }
+        }
+        let headText = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
+        buffer.removeFirst(headEnd! + 4)
+        var lines = headText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
+            throw Failure(description: "bad status line: \(statusLine)")
+        }
+        var headers: [(String, String)] = []
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { throw Failure(description: "bad header line: \(line)") }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingSpaces))
+        }
+        var response = TestResponse(status: status, headers: headers, body: [])
+        if head || status < 200 || status == 204 || status == 304 { return response }
+        if let length = response.header("Content-Length").flatMap(Int.init) {
+            while buffer.count < length {
+                guard try fill() else { throw Failure(description: "closed inside a body") }
+            }
+            response.body = Array(buffer[0..<length])
+            buffer.removeFirst(length)
+        } else if response.header("Transfer-Encoding")?.lowercased() == "chunked" {
+            while true {
+                var lineEnd = find([13, 10])
+                while lineEnd == nil {
+                    guard try fill() else { throw Failure(description: "closed inside chunked body") }
+                    lineEnd = find([13, 10])
+                }
+                let size = Int(String(decoding: buffer[0..<lineEnd!], as: UTF8.self), radix: 16) ?? -1
+                guard size >= 0 else { throw Failure(description: "bad chunk size") }
+                buffer.removeFirst(lineEnd! + 2)
+                while buffer.count < size + 2 {
+                    guard try fill() else { throw Failure(description: "closed inside a chunk") }
+                }
+                response.body += buffer[0..<size]
+                buffer.removeFirst(size + 2)
+                if size == 0 { break }
+            }
+        } else {
+            while try fill() {}
+            response.body = buffer
+            buffer = []
+        }
+        return response
+    }
+
+    private func find(_ needle: [UInt8]) -> Int? {
+        guard buffer.count >= needle.count else { return nil }
+        for i in 0...(buffer.count - needle.count) where buffer[i] == needle[0] {
+            if Array(buffer[i..<(i + needle.count)]) == needle { return i }
+        }
+        return nil
+    }
+
+    /// One request, one response.
+    func get(_ path: String, headers: String = "") throws -> TestResponse {
+        try send("GET \(path) HTTP/1.1\r\nHost: test\r\n\(headers)\r\n")
+        return try readResponse()
+    }
+}
+
+struct TestResponse {
+    var status: Int
+    var headers: [(String, String)]
+    var body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension Substring {
+    var trimmingSpaces: String {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

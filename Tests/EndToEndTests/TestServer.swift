@@ -1,0 +1,56 @@
+import Application
+import EngineCore
+import Engines
+import Glibc
+import HTTP1
+import Metrics
+
+/// Every engine the registry reports available here: the suite runs once per
+/// engine, unchanged. An engine that is registered but unavailable on this
+/// machine is left out, and `unavailableEngines` says why.
+let engineNames: [String] = EngineRegistry.available.map(\.name)
+
+/// A running engine with the demo application on a free port.
+final class TestServer {
+    let engine: any Engine
+    let metrics = MetricsRegistry()
+    let staticDirectory: String
+    var port: Int { engine.boundPort }
+
+    init(engine name: String, configure: (inout EngineConfiguration) -> Void = { _ in }) throws {
+        var configuration = EngineConfiguration()
+        configuration.port = 0
+        configuration.threads = 2
+        configure(&configuration)
+        var template = Array("/tmp/switchyard-static-XXXXXX".utf8CString)
+        staticDirectory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        try Self.write("\(staticDirectory)/hello.txt", "hello static\n")
+        try Self.write("\(staticDirectory)/page.html", "<h1>hi</h1>\n")
+        mkdir("\(staticDirectory)/sub", 0o755)
+        try Self.write("\(staticDirectory)/sub/data.json", "{\"a\":1}\n")
+        let application = try Application.demo(DemoConfiguration(staticDirectory: staticDirectory), metrics: metrics)
+        guard let descriptor = EngineRegistry.named(name) else { throw TestClient.Failure(description: "no engine \(name)") }
+        engine = descriptor.make(configuration, application, metrics)
+        try engine.start()
+    }
+
+    func stop() {
+        engine.stop()
+        engine.waitUntilStopped()
+    }
+
+    deinit {
+        stop()
+        for file in ["hello.txt", "page.html", "sub/data.json"] { unlink("\(staticDirectory)/\(file)") }
+        rmdir("\(staticDirectory)/sub")
+        rmdir(staticDirectory)
+    }
+
+    static func write(_ path: String, _ text: String) throws {
+        guard let file = fopen(path, "w") else { throw TestClient.Failure(description: "cannot write \(path)") }
+        fputs(text, file)
+        fclose(file)
+    }
+
+    func client() throws -> TestClient { try TestClient(port: port) }
+}
