@@ -1,41 +1,39 @@
-/// Character classes from RFC 9110 / RFC 3986 as 256-entry tables, so each
-/// byte is classified with one load instead of a chain of comparisons.
-enum ByteClass {
-    /// tchar: "!#$%&'*+-.^_`|~" / DIGIT / ALPHA (RFC 9110 section 5.6.2).
-    static let token: [Bool] = table { b in
-        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-            || "!#$%&'*+-.^_`|~".utf8.contains(b)
+/// Character classes from RFC 9110 / RFC 3986 in one 256-entry table of bit
+/// flags, so each byte is classified with one load.
+///
+/// The table is built once and never freed. Parsers keep its pointer in a
+/// stored property: reading a global on every byte would pay a lazy-init
+/// check (`swift_once`) each time.
+struct ByteClasses: @unchecked Sendable {
+    // safety: 256 bytes, initialized once, immutable, never freed.
+    let flags: UnsafePointer<UInt8>
+
+    static let token: UInt8 = 1       // tchar (RFC 9110 section 5.6.2)
+    static let fieldValue: UInt8 = 2  // HTAB, SP, VCHAR, obs-text; not CR, LF, NUL, CTLs, DEL (section 5.5)
+    static let target: UInt8 = 4      // RFC 3986 unreserved, reserved and '%'; not '#', '"', '<', '>', '\', '^', '`', '{', '|', '}'
+    static let host: UInt8 = 8        // reg-name, IP-literal brackets, ':' port
+
+    static let shared = ByteClasses()
+
+    private init() {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for value in 0...255 {
+            let b = UInt8(value)
+            let alnum = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+            var f: UInt8 = 0
+            if alnum || "!#$%&'*+-.^_`|~".utf8.contains(b) { f |= Self.token }
+            if b == 0x09 || (b >= 0x20 && b != 0x7F) { f |= Self.fieldValue }
+            if alnum || "-._~:/?[]@!$&'()*+,;=%".utf8.contains(b) { f |= Self.target }
+            if alnum || "-._~!$&'()*+,;=%:[]".utf8.contains(b) { f |= Self.host }
+            table[value] = f
+        }
+        flags = UnsafePointer(table)
     }
 
-    /// Bytes allowed inside a field value: HTAB, SP, VCHAR, obs-text.
-    /// Excludes CR, LF, NUL, the other controls and DEL (RFC 9110 section 5.5).
-    static let fieldValue: [Bool] = table { b in b == 0x09 || (b >= 0x20 && b != 0x7F) }
-
-    /// Bytes allowed in a request target: RFC 3986 unreserved, reserved,
-    /// '%' for pct-encoding. Controls, space, DEL, '"', '<', '>', '\', '^',
-    /// '`', '{', '|', '}', '#' and non-ASCII are rejected.
-    static let target: [Bool] = table { b in
-        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-            || "-._~:/?[]@!$&'()*+,;=%".utf8.contains(b)
-    }
-
-    /// Bytes allowed in a Host value: reg-name, IP-literal brackets, port.
-    static let host: [Bool] = table { b in
-        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-            || "-._~!$&'()*+,;=%:[]".utf8.contains(b)
-    }
-
-    private static func table(_ member: (UInt8) -> Bool) -> [Bool] {
-        (0...255).map { member(UInt8($0)) }
-    }
-}
-
-extension Array where Element == Bool {
-    @inline(__always)
-    func contains(byte: UInt8) -> Bool {
-        // safety: every table above has 256 entries, one per byte value.
-        withUnsafeBufferPointer { $0[Int(byte)] }
-    }
+    @inline(__always) func isToken(_ b: UInt8) -> Bool { flags[Int(b)] & Self.token != 0 }
+    @inline(__always) func isFieldValue(_ b: UInt8) -> Bool { flags[Int(b)] & Self.fieldValue != 0 }
+    @inline(__always) func isTarget(_ b: UInt8) -> Bool { flags[Int(b)] & Self.target != 0 }
+    @inline(__always) func isHost(_ b: UInt8) -> Bool { flags[Int(b)] & Self.host != 0 }
 }
 
 @inline(__always) func lowercased(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }

@@ -10,6 +10,7 @@ import Glibc
 /// Offsets are relative to the request's first byte, like the head parser's.
 struct ChunkedDecoder {
     let limits: HTTPLimits
+    let classes = ByteClasses.shared
 
     private enum State {
         case size          // reading hex digits
@@ -86,7 +87,7 @@ struct ChunkedDecoder {
                     sawSemicolon = true
                 } else if !sawSemicolon && !isWhitespace(b) {
                     return .failure(.badRequest)
-                } else if !ByteClass.fieldValue.contains(byte: b) {
+                } else if !classes.isFieldValue(b) {
                     return .failure(.badRequest)
                 }
                 scan += 1
@@ -121,7 +122,8 @@ struct ChunkedDecoder {
             case .trailers:
                 guard let hit = memchr(p + scan, 0x0A, count - scan) else {
                     scan = count
-                    if count - lineStart > limits.maxFieldBytes { return .failure(.headerFieldsTooLarge) }
+                    let pendingCR = p.load(fromByteOffset: count - 1, as: UInt8.self) == 0x0D ? 1 : 0
+                    if count - lineStart - pendingCR > limits.maxFieldBytes { return .failure(.headerFieldsTooLarge) }
                     return .needMore
                 }
                 let lf = UnsafeRawPointer(hit) - UnsafeRawPointer(p)
@@ -141,7 +143,7 @@ struct ChunkedDecoder {
                 guard line.count <= limits.maxFieldBytes, trailerBytes <= limits.maxHeaderBytes,
                       trailerCount <= limits.maxFieldCount
                 else { return .failure(.headerFieldsTooLarge) }
-                guard RequestParser.splitField(line) != nil else { return .failure(.badRequest) }
+                guard RequestParser.splitField(line, classes) != nil else { return .failure(.badRequest) }
             case .done:
                 return .complete
             }

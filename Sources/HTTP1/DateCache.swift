@@ -31,6 +31,10 @@ public final class DateCache {
         return UnsafeRawBufferPointer(start: line, count: DateCache.lineLength)
     }
 
+    /// The line as of the last `refresh`; the memory stays put for the
+    /// cache's lifetime, so writers may hold the pointer.
+    var linePointer: UnsafeRawPointer { UnsafeRawPointer(line) }
+
     @inline(__always)
     func refresh() {
         var now = timespec()

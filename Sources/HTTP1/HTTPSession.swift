@@ -34,9 +34,14 @@ public enum SessionAction: Equatable, Sendable {
 /// Ownership: one thread at a time (the connection's).
 public final class HTTPSession {
     public let limits: HTTPLimits
-    let responder: any HTTPResponder
+    // safety: the engine keeps the responder and the worker alive for as
+    // long as any session using them; unowned(unsafe) spares a retain and a
+    // release per request.
+    unowned(unsafe) let responder: any HTTPResponder
     unowned(unsafe) let worker: WorkerContext
+    unowned(unsafe) let counters: WorkerCounters
     public let output: OutputBuffer
+    private let statusLines = StatusLines.shared
 
     /// Stop taking new requests while this much output is unsent.
     public var outputHighWater = 256 * 1024
@@ -64,6 +69,7 @@ public final class HTTPSession {
         self.limits = limits
         self.responder = responder
         self.worker = worker
+        self.counters = worker.counters
         self.output = OutputBuffer(capacity: outputCapacity)
         let slots = UnsafeMutablePointer<FieldSlot>.allocate(capacity: max(limits.maxFieldCount, 1))
         parser = RequestParser(limits: limits, fields: slots)
@@ -92,7 +98,7 @@ public final class HTTPSession {
     public func didRead(_ count: Int) {
         precondition(count >= 0 && end + count <= inputCapacity, "read past readSpace()")
         end += count
-        worker.counters.recordBytesIn(count)
+        counters.recordBytesIn(count)
     }
 
     /// Copies bytes in (tests and tools; engines read into `readSpace()`).
@@ -113,7 +119,7 @@ public final class HTTPSession {
 
     public func didWrite(_ count: Int) {
         output.didWrite(count)
-        worker.counters.recordBytesOut(count)
+        counters.recordBytesOut(count)
     }
 
     // MARK: state
@@ -129,6 +135,7 @@ public final class HTTPSession {
     /// request buffered it gets 408 (then close); otherwise the connection
     /// was idle and closes silently.
     public func readTimedOut() {
+        worker.date.refresh()
         if !isIdle && !closeAfterOutput {
             respondWithError(.requestTimeout)
         } else {
@@ -141,6 +148,8 @@ public final class HTTPSession {
 
     /// Parses and answers what the input holds, then says what to do next.
     public func process() -> SessionAction {
+        // One clock read per batch of pipelined requests, not per response.
+        worker.date.refresh()
         while !closeAfterOutput && output.pendingCount < outputHighWater {
             if !step() { break }
         }
@@ -216,11 +225,11 @@ public final class HTTPSession {
             body: UnsafeRawBufferPointer(start: base + bodyRange.lowerBound, count: bodyRange.count),
             worker: worker)
         var writer = ResponseWriter(
-            output: output, date: worker.date, isHead: head.method == .head,
+            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: head.method == .head,
             isHTTP10: head.version == .http10, closeConnection: !head.keepAlive || draining)
         responder.respond(to: request, writer: &writer)
         if !writer.hasResponded { finishAbandoned(&writer) }
-        worker.counters.recordResponse(status: writer.status.code)
+        counters.recordResponse(status: writer.status.code)
         closeAfterOutput = writer.closeConnection
         start += consumed
         parser.reset()
@@ -244,10 +253,10 @@ public final class HTTPSession {
     /// error the rest of the stream cannot be trusted (RFC 9112 section 6.3).
     private func respondWithError(_ status: HTTPStatus) {
         var writer = ResponseWriter(
-            output: output, date: worker.date, isHead: parser.head.method == .head && status.code != 400,
+            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: parser.head.method == .head && status.code != 400,
             isHTTP10: false, closeConnection: true)
         writer.respond(status, contentType: .textPlain, body: ErrorBodies.body(for: status))
-        worker.counters.recordResponse(status: status.code)
+        counters.recordResponse(status: status.code)
         closeAfterOutput = true
         // Nothing after a bad request is processed.
         start = end
@@ -257,7 +266,7 @@ public final class HTTPSession {
     private func sendContinueIfExpected() {
         let head = parser.head
         guard head.expectContinue, !sentContinue, head.version == .http11 else { return }
-        output.append("HTTP/1.1 100 Continue\r\n\r\n" as StaticString)
+        output.storage.pointee.append("HTTP/1.1 100 Continue\r\n\r\n" as StaticString)
         sentContinue = true
     }
 

@@ -71,14 +71,23 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
 ///
 /// Responses always carry HTTP/1.1: a server sends the highest minor version it
 /// supports, also to HTTP/1.0 clients (RFC 9110 section 6.2).
-enum StatusLines {
-    static let lines: [StaticBytes] = (0..<600).map { code in
-        StaticBytes("HTTP/1.1 \(code) \(HTTPStatus(code).reasonPhrase)\r\n")
+/// Sessions keep the table's pointer, so the hot path never touches a lazy global.
+struct StatusLines: @unchecked Sendable {
+    // safety: 600 entries, built once, immutable, never freed.
+    let lines: UnsafePointer<StaticBytes>
+
+    static let shared = StatusLines()
+
+    private init() {
+        let table = UnsafeMutablePointer<StaticBytes>.allocate(capacity: 600)
+        for code in 0..<600 {
+            (table + code).initialize(to: StaticBytes("HTTP/1.1 \(code) \(HTTPStatus(code).reasonPhrase)\r\n"))
+        }
+        lines = UnsafePointer(table)
     }
 
     @inline(__always)
-    static func line(for status: HTTPStatus) -> StaticBytes {
-        let code = status.code >= 100 && status.code < 600 ? status.code : 500
-        return lines.withUnsafeBufferPointer { $0[code] }
+    func line(for status: HTTPStatus) -> StaticBytes {
+        lines[status.code >= 100 && status.code < 600 ? status.code : 500]
     }
 }

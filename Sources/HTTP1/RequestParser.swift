@@ -27,6 +27,7 @@ struct RequestParser {
     // safety: `limits.maxFieldCount` slots, owned by the session that owns
     // this parser and freed with it.
     let fields: UnsafeMutablePointer<FieldSlot>
+    let classes = ByteClasses.shared
 
     private(set) var head = RequestHead()
 
@@ -68,7 +69,9 @@ struct RequestParser {
                   let hit = memchr(p + searchFrom, 0x0A, count - searchFrom)
             else {
                 scanned = count
-                return limitFailure(pendingLineLength: count - lineStart, buffered: count) ?? .needMore
+                // A CR already here belongs to the line end, not the line.
+                let pendingCR = p.load(fromByteOffset: count - 1, as: UInt8.self) == 0x0D ? 1 : 0
+                return limitFailure(pendingLineLength: count - lineStart - pendingCR, buffered: count - pendingCR) ?? .needMore
             }
             let lf = UnsafeRawPointer(hit) - p
             scanned = lf + 1
@@ -127,12 +130,12 @@ struct RequestParser {
     /// method SP request-target SP HTTP-version (RFC 9112 section 3).
     private mutating func parseRequestLine(_ line: UnsafeRawBufferPointer, at offset: Int) -> ParseOutcome? {
         var i = 0
-        while i < line.count && ByteClass.token.contains(byte: line[i]) { i += 1 }
+        while i < line.count && classes.isToken(line[i]) { i += 1 }
         let methodEnd = i
         guard methodEnd > 0, i < line.count, line[i] == 0x20 else { return .failure(.badRequest) }
         i += 1
         let targetStart = i
-        while i < line.count && ByteClass.target.contains(byte: line[i]) { i += 1 }
+        while i < line.count && classes.isTarget(line[i]) { i += 1 }
         let targetEnd = i
         guard targetEnd > targetStart, i < line.count, line[i] == 0x20 else { return .failure(.badRequest) }
         i += 1
@@ -194,7 +197,7 @@ struct RequestParser {
 
     /// field-name ":" OWS field-value OWS (RFC 9112 section 5).
     private mutating func parseField(_ line: UnsafeRawBufferPointer, at offset: Int) -> ParseOutcome? {
-        guard let (nameLength, valueStart, valueEnd) = Self.splitField(line) else { return .failure(.badRequest) }
+        guard let (nameLength, valueStart, valueEnd) = Self.splitField(line, classes) else { return .failure(.badRequest) }
         guard head.fieldCount < limits.maxFieldCount else { return .failure(.headerFieldsTooLarge) }
         fields[head.fieldCount] = FieldSlot(
             nameStart: UInt32(offset), nameLength: UInt32(nameLength),
@@ -207,9 +210,9 @@ struct RequestParser {
 
     /// Validates one field line; returns the name length and the trimmed
     /// value's bounds, or nil when the line is malformed. Also used for trailers.
-    static func splitField(_ line: UnsafeRawBufferPointer) -> (Int, Int, Int)? {
+    static func splitField(_ line: UnsafeRawBufferPointer, _ classes: ByteClasses) -> (Int, Int, Int)? {
         var i = 0
-        while i < line.count && ByteClass.token.contains(byte: line[i]) { i += 1 }
+        while i < line.count && classes.isToken(line[i]) { i += 1 }
         // Rejects an empty name, whitespace before the colon, obs-fold (a
         // line starting with whitespace) and a line without a colon.
         guard i > 0, i < line.count, line[i] == 0x3A else { return nil }
@@ -218,7 +221,7 @@ struct RequestParser {
         var end = line.count
         while start < end && isWhitespace(line[start]) { start += 1 }
         while end > start && isWhitespace(line[end - 1]) { end -= 1 }
-        for k in start..<end where !ByteClass.fieldValue.contains(byte: line[k]) { return nil }
+        for k in start..<end where !classes.isFieldValue(line[k]) { return nil }
         return (nameLength, start, end)
     }
 
@@ -227,7 +230,7 @@ struct RequestParser {
         switch name.count {
         case 4 where equalsLowercase(name, "host"):
             head.hostCount += 1
-            for b in value where !ByteClass.host.contains(byte: b) { return .failure(.badRequest) }
+            for b in value where !classes.isHost(b) { return .failure(.badRequest) }
         case 6 where equalsLowercase(name, "expect"):
             if equalsLowercase(value, "100-continue") { head.expectContinue = true } else { unsupportedExpectation = true }
         case 10 where equalsLowercase(name, "connection"):
@@ -243,7 +246,7 @@ struct RequestParser {
             let wellFormed = forEachListElement(value) { element in
                 // transfer-coding = token *( OWS ";" OWS transfer-parameter )
                 var n = 0
-                while n < element.count && ByteClass.token.contains(byte: element[n]) { n += 1 }
+                while n < element.count && classes.isToken(element[n]) { n += 1 }
                 guard n > 0 else { return false }
                 let coding = UnsafeRawBufferPointer(rebasing: element[0..<n])
                 if equalsLowercase(coding, "chunked") {

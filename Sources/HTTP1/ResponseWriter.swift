@@ -6,10 +6,12 @@
 /// head is written. Nothing here allocates: static headers and bodies are
 /// bytes prepared at start-up, `Date` comes from the worker's cache.
 public struct ResponseWriter: ~Copyable {
-    // safety: the session owns these and outlives the writer, which exists
-    // only during one `respond` call on the session's thread.
-    unowned(unsafe) let output: OutputBuffer
-    unowned(unsafe) let date: DateCache
+    // safety: the session owns the output and the worker's date line, and
+    // outlives the writer, which exists only during one `respond` call on the
+    // session's thread. Pointers, not class references: no retain/release.
+    let output: UnsafeMutablePointer<OutputBytes>
+    let dateLine: UnsafeRawPointer
+    let statusLines: StatusLines
 
     /// A HEAD request: headers as for GET, no body bytes.
     public let isHead: Bool
@@ -24,9 +26,11 @@ public struct ResponseWriter: ~Copyable {
     private var extraHeaders: InlineArray<4, StaticHeader?> = [nil, nil, nil, nil]
     private var extraCount = 0
 
-    init(output: OutputBuffer, date: DateCache, isHead: Bool, isHTTP10: Bool, closeConnection: Bool) {
+    init(output: UnsafeMutablePointer<OutputBytes>, dateLine: UnsafeRawPointer, statusLines: StatusLines,
+         isHead: Bool, isHTTP10: Bool, closeConnection: Bool) {
         self.output = output
-        self.date = date
+        self.dateLine = dateLine
+        self.statusLines = statusLines
         self.isHead = isHead
         self.isHTTP10 = isHTTP10
         self.closeConnection = closeConnection
@@ -57,59 +61,59 @@ public struct ResponseWriter: ~Copyable {
         precondition(stage == .initial, "head written twice")
         self.status = status
         stage = .head
-        output.append(StatusLines.line(for: status))
-        output.append(date.headerLine)
+        output.pointee.append(statusLines.line(for: status))
+        output.pointee.append(dateLine, count: DateCache.lineLength)
         for i in 0..<extraCount {
-            if let header = extraHeaders[i] { output.append(header.line) }
+            if let header = extraHeaders[i] { output.pointee.append(header.line) }
         }
     }
 
     public mutating func header(_ header: StaticHeader) {
         precondition(stage == .head, "header outside the head")
-        output.append(header.line)
+        output.pointee.append(header.line)
     }
 
     public mutating func header(_ name: StaticString, _ value: UnsafeRawBufferPointer) {
         precondition(stage == .head, "header outside the head")
-        output.append(name)
-        output.append(": " as StaticString)
-        output.append(value)
-        output.append("\r\n" as StaticString)
+        output.pointee.append(name)
+        output.pointee.append(": " as StaticString)
+        output.pointee.append(value)
+        output.pointee.append("\r\n" as StaticString)
     }
 
     public mutating func header(_ name: StaticString, _ value: Int) {
         precondition(stage == .head, "header outside the head")
-        output.append(name)
-        output.append(": " as StaticString)
-        output.appendDecimal(value)
-        output.append("\r\n" as StaticString)
+        output.pointee.append(name)
+        output.pointee.append(": " as StaticString)
+        output.pointee.appendDecimal(value)
+        output.pointee.append("\r\n" as StaticString)
     }
 
     /// Content-Type (optional), Content-Length, Connection, end of head.
     private mutating func endHead(contentType: StaticHeader?, contentLength: Int?) {
         precondition(stage == .head, "body before head")
-        if let contentType { output.append(contentType.line) }
+        if let contentType { output.pointee.append(contentType.line) }
         if let contentLength, status.allowsBody {
-            output.append("Content-Length: " as StaticString)
-            output.appendDecimal(contentLength)
-            output.append("\r\n" as StaticString)
+            output.pointee.append("Content-Length: " as StaticString)
+            output.pointee.appendDecimal(contentLength)
+            output.pointee.append("\r\n" as StaticString)
         }
         appendConnectionHeader()
-        output.append("\r\n" as StaticString)
+        output.pointee.append("\r\n" as StaticString)
     }
 
     private func appendConnectionHeader() {
         if closeConnection {
-            output.append("Connection: close\r\n" as StaticString)
+            output.pointee.append("Connection: close\r\n" as StaticString)
         } else if isHTTP10 {
-            output.append("Connection: keep-alive\r\n" as StaticString)
+            output.pointee.append("Connection: keep-alive\r\n" as StaticString)
         }
     }
 
     /// Ends the response with a body known in full.
     public mutating func body(contentType: StaticHeader?, _ bytes: UnsafeRawBufferPointer) {
         endHead(contentType: contentType, contentLength: bytes.count)
-        if !isHead && status.allowsBody { output.append(bytes) }
+        if !isHead && status.allowsBody { output.pointee.append(bytes) }
         stage = .done
     }
 
@@ -122,13 +126,13 @@ public struct ResponseWriter: ~Copyable {
     /// memmove of the body, cheaper than a second buffer).
     public mutating func body(contentType: StaticHeader?, writing fill: (inout BodyWriter) -> Void) {
         precondition(stage == .head, "body before head")
-        if let contentType { output.append(contentType.line) }
+        if let contentType { output.pointee.append(contentType.line) }
         appendConnectionHeader()
-        let bodyStart = output.mark
+        let bodyStart = output.pointee.mark
         var writer = BodyWriter(output: output)
         fill(&writer)
-        let length = output.mark - bodyStart
-        if isHead || !status.allowsBody { output.truncate(to: bodyStart) }
+        let length = output.pointee.mark - bodyStart
+        if isHead || !status.allowsBody { output.pointee.truncate(to: bodyStart) }
         var lengthLine: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)  // 48 bytes: "Content-Length: " + up to 19 digits + 2 CRLF
         let lineCount = withUnsafeMutableBytes(of: &lengthLine) { scratch -> Int in
             var n = 0
@@ -145,7 +149,7 @@ public struct ResponseWriter: ~Copyable {
             scratch[n] = 0x0D; scratch[n + 1] = 0x0A; n += 2
             return n
         }
-        let gap = output.openGap(at: bodyStart, count: lineCount)
+        let gap = output.pointee.openGap(at: bodyStart, count: lineCount)
         withUnsafeBytes(of: &lengthLine) { gap.copyMemory(from: $0.baseAddress!, byteCount: lineCount) }
         stage = .done
     }
@@ -161,14 +165,14 @@ public struct ResponseWriter: ~Copyable {
             return
         }
         precondition(stage == .head, "body before head")
-        if let contentType { output.append(contentType.line) }
+        if let contentType { output.pointee.append(contentType.line) }
         let framed = status.allowsBody
-        if framed { output.append("Transfer-Encoding: chunked\r\n" as StaticString) }
+        if framed { output.pointee.append("Transfer-Encoding: chunked\r\n" as StaticString) }
         appendConnectionHeader()
-        output.append("\r\n" as StaticString)
+        output.pointee.append("\r\n" as StaticString)
         var writer = ChunkedBodyWriter(output: output, framed: framed, discard: isHead || !framed)
         fill(&writer)
-        if framed && !isHead { output.append("0\r\n\r\n" as StaticString) }
+        if framed && !isHead { output.pointee.append("0\r\n\r\n" as StaticString) }
         stage = .done
     }
 
@@ -191,43 +195,43 @@ public struct ResponseWriter: ~Copyable {
 
 /// Appends body bytes to the output buffer.
 public struct BodyWriter: ~Copyable {
-    unowned(unsafe) let output: OutputBuffer
+    let output: UnsafeMutablePointer<OutputBytes>
 
-    public mutating func write(_ bytes: UnsafeRawBufferPointer) { output.append(bytes) }
-    public mutating func write(_ bytes: StaticBytes) { output.append(bytes) }
-    public mutating func write(_ text: StaticString) { output.append(text) }
+    public mutating func write(_ bytes: UnsafeRawBufferPointer) { output.pointee.append(bytes) }
+    public mutating func write(_ bytes: StaticBytes) { output.pointee.append(bytes) }
+    public mutating func write(_ text: StaticString) { output.pointee.append(text) }
     /// Lets `fill` write up to `capacity` bytes in place (a `read(2)` from a
     /// file, say) and keeps the number it returns.
     public mutating func write(upTo capacity: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int) {
-        output.reserve(capacity)
-        let space = UnsafeMutableRawBufferPointer(start: output.bytes + output.count, count: capacity)
+        output.pointee.reserve(capacity)
+        let space = UnsafeMutableRawBufferPointer(start: output.pointee.bytes + output.pointee.count, count: capacity)
         let n = fill(space)
         precondition(n >= 0 && n <= capacity, "filled more than reserved")
-        output.advance(by: n)
+        output.pointee.advance(by: n)
     }
     public mutating func write(decimal value: Int) {
-        if value < 0 { output.append(byte: 0x2D); output.appendDecimal(0 &- value) } else { output.appendDecimal(value) }
+        if value < 0 { output.pointee.append(byte: 0x2D); output.pointee.appendDecimal(0 &- value) } else { output.pointee.appendDecimal(value) }
     }
     /// Allocates the String's bytes only if it is not already contiguous UTF-8.
     public mutating func write(_ text: String) {
         var text = text
-        text.withUTF8 { output.append(UnsafeRawBufferPointer($0)) }
+        text.withUTF8 { output.pointee.append(UnsafeRawBufferPointer($0)) }
     }
     /// Writes `bytes` as the contents of a JSON string, escaping as RFC 8259 requires.
     public mutating func writeJSONStringContents(_ bytes: UnsafeRawBufferPointer) {
         for b in bytes {
             switch b {
-            case 0x22: output.append("\\\"" as StaticString)
-            case 0x5C: output.append("\\\\" as StaticString)
-            case 0x0A: output.append("\\n" as StaticString)
-            case 0x0D: output.append("\\r" as StaticString)
-            case 0x09: output.append("\\t" as StaticString)
+            case 0x22: output.pointee.append("\\\"" as StaticString)
+            case 0x5C: output.pointee.append("\\\\" as StaticString)
+            case 0x0A: output.pointee.append("\\n" as StaticString)
+            case 0x0D: output.pointee.append("\\r" as StaticString)
+            case 0x09: output.pointee.append("\\t" as StaticString)
             case 0..<0x20:
-                output.append("\\u00" as StaticString)
-                output.append(byte: b < 0x10 ? 0x30 : 0x31)
+                output.pointee.append("\\u00" as StaticString)
+                output.pointee.append(byte: b < 0x10 ? 0x30 : 0x31)
                 let d = b & 0xF
-                output.append(byte: d < 10 ? 0x30 + d : 0x57 + d)
-            default: output.append(byte: b)
+                output.pointee.append(byte: d < 10 ? 0x30 + d : 0x57 + d)
+            default: output.pointee.append(byte: b)
             }
         }
     }
@@ -235,7 +239,7 @@ public struct BodyWriter: ~Copyable {
 
 /// Appends chunks of a chunked body.
 public struct ChunkedBodyWriter: ~Copyable {
-    unowned(unsafe) let output: OutputBuffer
+    let output: UnsafeMutablePointer<OutputBytes>
     /// Whether to frame each write as a chunk (false for HTTP/1.0).
     let framed: Bool
     /// HEAD, 204, 304: measure nothing, send nothing.
@@ -244,11 +248,11 @@ public struct ChunkedBodyWriter: ~Copyable {
     public mutating func write(_ bytes: UnsafeRawBufferPointer) {
         guard !discard, bytes.count > 0 else { return }  // a zero-size chunk would end the body
         if framed {
-            output.appendHex(bytes.count)
-            output.append("\r\n" as StaticString)
+            output.pointee.appendHex(bytes.count)
+            output.pointee.append("\r\n" as StaticString)
         }
-        output.append(bytes)
-        if framed { output.append("\r\n" as StaticString) }
+        output.pointee.append(bytes)
+        if framed { output.pointee.append("\r\n" as StaticString) }
     }
 
     public mutating func write(_ bytes: StaticBytes) { write(bytes.buffer) }

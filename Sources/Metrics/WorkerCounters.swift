@@ -14,6 +14,8 @@ public final class WorkerCounters: @unchecked Sendable {
     // safety: `storage` is allocated once, holds `Slot.count` atomics and is
     // freed in deinit; no one holds a pointer past the object's lifetime.
     private let storage: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    /// Cached so recording a status never touches a lazily initialized global.
+    private let statusIndex = Slot.statusIndex
 
     public init(name: String? = nil) {
         self.name = name
@@ -44,7 +46,9 @@ public final class WorkerCounters: @unchecked Sendable {
 
     // MARK: what the hot path records
 
-    @inline(__always) public func recordResponse(status: Int) { add(1, to: Slot.status(status)) }
+    @inline(__always) public func recordResponse(status: Int) {
+        add(1, to: status >= 0 && status < 600 ? Int(statusIndex[status]) : Slot.otherStatus)
+    }
     @inline(__always) public func recordBytesIn(_ count: Int) { add(UInt64(count), to: Slot.bytesIn) }
     @inline(__always) public func recordBytesOut(_ count: Int) { add(UInt64(count), to: Slot.bytesOut) }
     @inline(__always) public func recordConnectionOpened() { add(1, to: Slot.connectionsOpened) }
@@ -78,17 +82,13 @@ enum Slot {
 
     /// Status code to slot, built once; a 600-entry byte table keeps the hot
     /// path to one load.
-    static let statusIndex: [UInt8] = {
-        var table = [UInt8](repeating: UInt8(otherStatus), count: 600)
+    // safety: 600 bytes, built once, immutable, never freed.
+    nonisolated(unsafe) static let statusIndex: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 600)
+        table.initialize(repeating: UInt8(otherStatus), count: 600)
         for (i, code) in trackedStatuses.enumerated() { table[code] = UInt8(i) }
-        return table
+        return UnsafePointer(table)
     }()
-
-    @inline(__always)
-    static func status(_ code: Int) -> Int {
-        guard code >= 0 && code < 600 else { return otherStatus }
-        return Int(statusIndex.withUnsafeBufferPointer { $0[code] })
-    }
 }
 
 /// Plain values copied out of one or more workers' counters.

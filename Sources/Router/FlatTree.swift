@@ -39,19 +39,26 @@ struct FlatTree {
     private static let methodCount = HTTPMethod.allCases.count
 
     init(_ builder: TreeBuilder) {
+        // Rebuilt after every `add`, so this reads builder nodes in place
+        // (field by field) instead of copying them with their arrays.
         let source = builder.nodes
+        let sourceSlots = builder.slots
+        let methodCount = TreeBuilder.methodCount
+        let get = Int(HTTPMethod.get.rawValue)
+        let head = Int(HTTPMethod.head.rawValue)
 
         // Breadth-first order, appending all children of a node at once, is
         // what makes every node's children a contiguous range.
         var order = [0]
+        order.reserveCapacity(source.count)
         var childStart = [Int](repeating: 0, count: source.count)
         var next = 0
         while next < order.count {
-            let node = source[order[next]]
-            childStart[order[next]] = order.count
-            order += node.literalChildren
-            if let parameter = node.parameterChild { order.append(parameter) }
-            if let wildcard = node.wildcardChild { order.append(wildcard) }
+            let index = order[next]
+            childStart[index] = order.count
+            order += source[index].literalChildren
+            if let parameter = source[index].parameterChild { order.append(parameter) }
+            if let wildcard = source[index].wildcardChild { order.append(wildcard) }
             next += 1
         }
 
@@ -61,39 +68,36 @@ struct FlatTree {
         var names: [UInt8] = []
         var slots: [Int32] = []
         nodes.reserveCapacity(order.count)
+        firstBytes.reserveCapacity(order.count)
         for index in order {
-            let node = source[index]
             let start = childStart[index]
-            let literalCount = node.literalChildren.count
-            let parameterChild = node.parameterChild == nil ? -1 : start + literalCount
-            let wildcardChild = node.wildcardChild == nil ? -1 : start + literalCount + (parameterChild < 0 ? 0 : 1)
+            let literalCount = source[index].literalChildren.count
+            let parameterChild = source[index].parameterChild == nil ? -1 : start + literalCount
+            let wildcardChild =
+                source[index].wildcardChild == nil ? -1 : start + literalCount + (parameterChild < 0 ? 0 : 1)
 
-            var handlers = node.handlers
-            let head = Int(HTTPMethod.head.rawValue)
-            handlers[head] = handlers[head] ?? handlers[Int(HTTPMethod.get.rawValue)]
             var methods: UInt16 = 0
             var slotBase = -1
-            if handlers.contains(where: { $0 != nil }) {
+            if source[index].slotBase >= 0 {
                 slotBase = slots.count
-                for (method, handler) in handlers.enumerated() {
-                    slots.append(Int32(handler ?? -1))
-                    if handler != nil { methods |= 1 << method }
-                }
+                slots += sourceSlots[source[index].slotBase..<(source[index].slotBase + methodCount)]
+                if slots[slotBase + head] < 0 { slots[slotBase + head] = slots[slotBase + get] }
+                for method in 0..<methodCount where slots[slotBase + method] >= 0 { methods |= 1 << method }
             }
 
-            let nameBytes = Array(node.name.utf8)
+            let nameStart = names.count
+            names += source[index].name.utf8
             nodes.append(
                 Node(
-                    prefixStart: Int32(prefixes.count), prefixCount: Int32(node.prefix.count),
+                    prefixStart: Int32(prefixes.count), prefixCount: Int32(source[index].prefix.count),
                     childStart: Int32(start), literalCount: Int32(literalCount),
                     parameterChild: Int32(parameterChild), wildcardChild: Int32(wildcardChild),
                     slotBase: Int32(slotBase),
-                    nameStart: Int32(names.count), nameCount: Int32(nameBytes.count),
+                    nameStart: Int32(nameStart), nameCount: Int32(names.count - nameStart),
                     methods: methods))
             // Only the root has an empty literal prefix, and it is nobody's child.
-            firstBytes.append(node.prefix.first ?? 0)
-            prefixes += node.prefix
-            names += nameBytes
+            firstBytes.append(source[index].prefix.first ?? 0)
+            prefixes += source[index].prefix
         }
 
         self.nodes = Self.copy(nodes)
@@ -165,7 +169,8 @@ struct FlatTree {
                 while end < path.count, path[end] != Byte.slash { end += 1 }
                 if end > position {
                     let child = Int(node.parameterChild)
-                    parameters.append(name: name(of: child), value: UnsafeRawBufferPointer(rebasing: path[position..<end]))
+                    parameters.append(
+                        name: name(of: child), value: UnsafeRawBufferPointer(rebasing: path[position..<end]))
                     let handler = search(child, at: end, path, method, &parameters, &allowed)
                     if handler >= 0 { return handler }
                     parameters.removeLast()

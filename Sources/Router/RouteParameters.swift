@@ -73,7 +73,8 @@ public struct RouteParameters {
         // safety: callers check 0 <= index < count <= capacity, and the eight
         // elements of a homogeneous tuple are laid out contiguously at stride.
         withUnsafeBytes(of: slots) {
-            $0.load(fromByteOffset: index * MemoryLayout<UnsafeRawBufferPointer>.stride, as: UnsafeRawBufferPointer.self)
+            $0.load(
+                fromByteOffset: index * MemoryLayout<UnsafeRawBufferPointer>.stride, as: UnsafeRawBufferPointer.self)
         }
     }
 

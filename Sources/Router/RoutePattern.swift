@@ -43,7 +43,8 @@ struct RoutePattern {
                 if bytes[(i + 1)...].contains(Byte.slash) {
                     throw RouteError(
                         .wildcardNotLast, pattern: text,
-                        "wildcard \"\(String(decoding: bytes[i...], as: UTF8.self))\" must be the last part of the pattern")
+                        "wildcard \"\(String(decoding: bytes[i...], as: UTF8.self))\" must be the last part of the pattern"
+                    )
                 }
             }
             let name = try Self.captureName(bytes[(i + 1)..<end], sigil: byte, known: names, pattern: text)
@@ -64,7 +65,8 @@ struct RoutePattern {
     ) throws(RouteError) -> String {
         let sigilText = sigil == Byte.colon ? ":" : "*"
         guard !bytes.isEmpty else {
-            throw RouteError(.emptyParameterName, pattern: pattern, "\"\(sigilText)\" must be followed by a parameter name")
+            throw RouteError(
+                .emptyParameterName, pattern: pattern, "\"\(sigilText)\" must be followed by a parameter name")
         }
         let name = String(decoding: bytes, as: UTF8.self)
         // A sigil inside a name ("/:a:b", "/*a*b") has no sensible meaning;

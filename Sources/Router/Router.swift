@@ -11,7 +11,7 @@ public final class Router<Handler> {
 
     /// Lookup state, rebuilt from `builder` and `handlers` after every
     /// successful `add`. Kept as raw buffers rather than arrays so that
-    /// concurrent lookups touch no reference counts.
+    /// concurrent lookups do not all retain and release the same buffers.
     private var tree: FlatTree
     private var handlerTable: UnsafeMutableBufferPointer<Handler>
     /// Copied out of the process-wide table here, so the table is built at
@@ -59,7 +59,9 @@ public final class Router<Handler> {
     /// uses GET's handler where a route has no HEAD of its own. If routes
     /// match the path but none has the method, the Allow value lists the
     /// methods of all of them.
-    public func lookup(_ method: HTTPMethod, path: UnsafeRawBufferPointer, parameters: inout RouteParameters) -> RouteMatch<Handler> {
+    public func lookup(_ method: HTTPMethod, path: UnsafeRawBufferPointer, parameters: inout RouteParameters)
+        -> RouteMatch<Handler>
+    {
         parameters.removeAll()
         let (handler, allowed) = tree.match(method, path: path, parameters: &parameters)
         if handler >= 0 {

@@ -4,14 +4,14 @@ import HTTP1
 /// linked by index, each owning its own small arrays, which makes splitting
 /// easy. `FlatTree` turns it into the layout lookups use.
 struct TreeBuilder {
-    enum Kind {
-        case literal
+    enum Capture {
         case parameter
         case wildcard
     }
 
+    /// Whether a node is a literal, parameter or wildcard node follows from
+    /// how its parent links to it, so the node does not record it.
     struct Node {
-        var kind: Kind
         /// Bytes a literal node matches; empty for captures and for the root.
         var prefix: [UInt8] = []
         /// Capture name (without sigil) of a parameter or wildcard node.
@@ -24,14 +24,19 @@ struct TreeBuilder {
         var literalChildren: [Int] = []
         var parameterChild: Int?
         var wildcardChild: Int?
-        /// Handler index per `HTTPMethod.rawValue`, as registered (the HEAD
-        /// fallback is applied when flattening).
-        var handlers: [Int?] = Array(repeating: nil, count: HTTPMethod.allCases.count)
+        /// -1 until a handler is registered here; then the node's handler
+        /// index for method m is slots[slotBase + m.rawValue] (-1: none). An
+        /// index rather than an array per node keeps nodes cheap to copy.
+        var slotBase = -1
     }
+
+    static let methodCount = HTTPMethod.allCases.count
 
     /// Node 0 is the root: a literal node with an empty prefix, so every
     /// pattern (they all start with "/") hangs below it and it never splits.
-    private(set) var nodes: [Node] = [Node(kind: .literal)]
+    private(set) var nodes: [Node] = [Node()]
+    /// Handler indices as registered (the HEAD fallback is applied when flattening).
+    private(set) var slots: [Int32] = []
 
     /// Registers `handler` for `method` at the node `pattern` leads to.
     ///
@@ -51,11 +56,16 @@ struct TreeBuilder {
                 node = try captureChild(of: node, kind: .wildcard, name: name, pattern: pattern.text)
             }
         }
-        let slot = Int(method.rawValue)
-        guard nodes[node].handlers[slot] == nil else {
-            throw RouteError(.duplicateRoute, pattern: pattern.text, "\(method.name) is already registered for this pattern")
+        let offset = Int(method.rawValue)
+        if nodes[node].slotBase >= 0, slots[nodes[node].slotBase + offset] >= 0 {
+            throw RouteError(
+                .duplicateRoute, pattern: pattern.text, "\(method.name) is already registered for this pattern")
         }
-        nodes[node].handlers[slot] = handler
+        if nodes[node].slotBase < 0 {
+            nodes[node].slotBase = slots.count
+            slots += repeatElement(-1, count: Self.methodCount)
+        }
+        slots[nodes[node].slotBase + offset] = Int32(handler)
     }
 
     /// Walks `bytes` down from `parent`, splitting a node whose prefix only
@@ -65,7 +75,7 @@ struct TreeBuilder {
         var rest = bytes
         while let first = rest.first {
             guard let child = literalChild(of: parent, startingWith: first) else {
-                let new = append(Node(kind: .literal, prefix: Array(rest)))
+                let new = append(Node(prefix: Array(rest)))
                 let position = nodes[parent].literalChildren.firstIndex { nodes[$0].prefix[0] > first }
                 nodes[parent].literalChildren.insert(new, at: position ?? nodes[parent].literalChildren.endIndex)
                 return new
@@ -94,21 +104,24 @@ struct TreeBuilder {
         nodes[node].literalChildren = [tailIndex]
         nodes[node].parameterChild = nil
         nodes[node].wildcardChild = nil
-        nodes[node].handlers = Array(repeating: nil, count: HTTPMethod.allCases.count)
+        nodes[node].slotBase = -1
     }
 
-    private mutating func captureChild(of parent: Int, kind: Kind, name: String, pattern: String) throws(RouteError) -> Int {
+    private mutating func captureChild(of parent: Int, kind: Capture, name: String, pattern: String) throws(RouteError)
+        -> Int
+    {
         let existing = kind == .parameter ? nodes[parent].parameterChild : nodes[parent].wildcardChild
         if let existing {
             guard nodes[existing].name == name else {
                 let sigil = kind == .parameter ? ":" : "*"
                 throw RouteError(
                     .conflictingParameterName, pattern: pattern,
-                    "parameter \"\(sigil)\(name)\" conflicts with \"\(sigil)\(nodes[existing].name)\" of route \"\(nodes[existing].origin)\" at the same position")
+                    "parameter \"\(sigil)\(name)\" conflicts with \"\(sigil)\(nodes[existing].name)\" of route \"\(nodes[existing].origin)\" at the same position"
+                )
             }
             return existing
         }
-        let new = append(Node(kind: kind, name: name, origin: pattern))
+        let new = append(Node(name: name, origin: pattern))
         if kind == .parameter {
             nodes[parent].parameterChild = new
         } else {

@@ -121,6 +121,7 @@ struct ConnectionTests {
         // is served once a slot frees up.
         let third = try server.client()
         try third.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(!third.receivesAnything(within: 0.3), "a third connection was served past the cap of 2")
         first = nil  // closes the first connection
         #expect(try third.readResponse().status == 200)
         #expect(try second.get("/plaintext").status == 200)

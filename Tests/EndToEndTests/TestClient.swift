@@ -56,6 +56,14 @@ final class TestClient {
         throw Failure(description: "recv: \(String(cString: strerror(errno)))")
     }
 
+    /// Whether any byte arrives within `seconds`. Used only one way: to check
+    /// that nothing arrives (a correct server can never fail such a check).
+    func receivesAnything(within seconds: Double) -> Bool {
+        if !buffer.isEmpty { return true }
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&poller, 1, Int32(seconds * 1000)) > 0
+    }
+
     /// True if the server closed the connection (end of stream, nothing buffered).
     func isClosedByServer() throws -> Bool {
         if !buffer.isEmpty { return false }
@@ -73,7 +81,7 @@ final class TestClient {
         }
         let headText = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
         buffer.removeFirst(headEnd! + 4)
-        var lines = headText.components(separatedBy: "\r\n")
+        var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
         let statusLine = lines.removeFirst()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
@@ -105,7 +113,7 @@ final class TestClient {
                 while buffer.count < size + 2 {
                     guard try fill() else { throw Failure(description: "closed inside a chunk") }
                 }
-                response.body += buffer[0..<size]
+                response.body.append(contentsOf: buffer[0..<size])
                 buffer.removeFirst(size + 2)
                 if size == 0 { break }
             }

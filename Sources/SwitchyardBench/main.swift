@@ -1,0 +1,90 @@
+// Micro-benchmark of the shared HTTP path without sockets: parse, route,
+// run middleware and handler, serialize, for the requests experiments use.
+// Prints nanoseconds and heap allocations per request; allocations are
+// counted by CMallocCounter, which interposes malloc in this executable.
+//
+//   swift run -c release SwitchyardBench [iterations]
+//
+// For stable instruction counts on a noisy machine, run the release binary
+// under `valgrind --tool=callgrind` (see README, "Measuring").
+import Application
+import CMallocCounter
+import Glibc
+import HTTP1
+import Metrics
+
+let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 1_000_000 : 1_000_000
+
+struct Scenario {
+    let name: String
+    let request: [UInt8]
+    let requestsPerFeed: Int
+}
+
+func requests(_ path: String, _ count: Int) -> [UInt8] {
+    let one = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+    return Array(String(repeating: one, count: count).utf8)
+}
+
+let scenarios = [
+    Scenario(name: "plaintext keep-alive", request: requests("/plaintext", 1), requestsPerFeed: 1),
+    Scenario(name: "plaintext pipelined x16", request: requests("/plaintext", 16), requestsPerFeed: 16),
+    Scenario(name: "json keep-alive", request: requests("/json", 1), requestsPerFeed: 1),
+    Scenario(name: "users/:id keep-alive", request: requests("/users/12345", 1), requestsPerFeed: 1),
+    Scenario(name: "POST /echo 64 B body", request: Array(("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 64\r\n\r\n" + String(repeating: "x", count: 64)).utf8), requestsPerFeed: 1),
+]
+
+func now() -> Int {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
+let application = try Application.demo(metrics: MetricsRegistry())
+let worker = WorkerContext(counters: WorkerCounters())
+
+/// What an engine does per read: bytes in, process, write everything out.
+@inline(never)
+func serve(_ session: HTTPSession, _ request: UnsafeRawBufferPointer) -> Int {
+    let space = session.readSpace()
+    space.baseAddress!.copyMemory(from: request.baseAddress!, byteCount: request.count)
+    session.didRead(request.count)
+    var written = 0
+    while session.process() == .write {
+        let n = session.pendingOutput.count
+        written += n
+        session.didWrite(n)
+    }
+    return written
+}
+
+print("Switchyard micro-benchmark: parse + route + middleware + handler + serialize, no sockets")
+print("iterations per scenario: \(iterations) feeds")
+print("scenario                    ns/request   allocations/request   response bytes")
+for scenario in scenarios {
+    let session = HTTPSession(responder: application, worker: worker)
+    scenario.request.withUnsafeBytes { request in
+        var bytes = 0
+        for _ in 0..<10_000 { bytes = serve(session, request) }  // warm-up: buffers, caches, lazy statics
+        let mallocsBefore = switchyard_malloc_count()
+        let start = now()
+        for _ in 0..<iterations { bytes &+= serve(session, request) }
+        let elapsed = now() - start
+        let mallocs = switchyard_malloc_count() - mallocsBefore
+        let requests = Double(iterations * scenario.requestsPerFeed)
+        let name = scenario.name.padding(toLength: 26)
+        let ns = String(format2: Double(elapsed) / requests)
+        let allocations = String(format2: Double(mallocs) / requests)
+        print("\(name)  \(ns.leftPadded(10))   \(allocations.leftPadded(19))   \(bytes / (iterations + 10_000) / scenario.requestsPerFeed)")
+    }
+}
+
+extension String {
+    init(format2 value: Double) {
+        let scaled = Int((value * 100).rounded())
+        let fraction = scaled % 100
+        self = "\(scaled / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+    func padding(toLength n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

@@ -1,0 +1,123 @@
+// Persistence rules (RFC 9112 §9.3) and graceful shutdown (beginDraining).
+
+import Testing
+@testable import HTTP1
+
+@Suite("Keep-alive")
+struct KeepAliveTests {
+    /// RFC 9112 §9.3: HTTP/1.1 connections persist by default.
+    @Test func http11PersistsByDefault() {
+        let c = TestConnection()
+        c.send(request("GET /1 HTTP/1.1"))
+        #expect(!c.closed)
+        #expect(c.lastAction == .read)
+        c.send(request("GET /2 HTTP/1.1"))
+        let r = result(of: c)
+        expectServedOpen(r, count: 2)
+        #expect(r.responses.allSatisfy { $0.header("Connection") == nil })
+        #expect(r.requests.allSatisfy { $0.keepAlive })
+        #expect(c.session.isIdle)
+    }
+
+    /// RFC 9112 §9.6: after a request with `Connection: close` the server
+    /// answers with `Connection: close`, closes, and reads nothing further —
+    /// a request pipelined after it is not processed.
+    @Test func connectionCloseStopsThePipeline() {
+        let r = run(request("GET /last HTTP/1.1", ["Host: x", "Connection: close"]) + request("GET /ignored HTTP/1.1"))
+        #expect(r.statuses == [200])
+        #expect(r.requests.map(\.path) == ["/last"])
+        #expect(r.requests.first?.keepAlive == false)
+        #expect(r.responses.first?.header("Connection") == "close")
+        #expect(r.closed)
+    }
+
+    /// Bytes that arrive after the closing response are never parsed.
+    @Test func bytesAfterCloseAreIgnored() {
+        let c = TestConnection()
+        c.send(request("GET / HTTP/1.1", ["Host: x", "Connection: close"]))
+        #expect(c.closed)
+        #expect(c.session.willClose)
+        #expect(c.session.process() == .close)
+        #expect(c.requests.count == 1)
+    }
+
+    /// RFC 9112 §9.3: HTTP/1.0 closes by default.
+    @Test func http10ClosesByDefault() {
+        let r = run("GET / HTTP/1.0\r\n\r\n".bytes + request("GET /ignored HTTP/1.1"))
+        #expect(r.statuses == [200])
+        #expect(r.requests.first?.keepAlive == false)
+        #expect(r.responses.first?.header("Connection") == "close")
+        #expect(r.closed)
+    }
+
+    /// RFC 9112 §9.3 / appendix C.2.2: an HTTP/1.0 client asking for
+    /// keep-alive gets `Connection: keep-alive` and the connection stays open.
+    @Test(arguments: ["keep-alive", "Keep-Alive", "foo, keep-alive"])
+    func http10KeepAlive(_ value: String) {
+        let c = TestConnection()
+        c.send("GET /1 HTTP/1.0\r\nConnection: \(value)\r\n\r\n".bytes)
+        #expect(!c.closed)
+        c.send("GET /2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".bytes)
+        let r = result(of: c)
+        expectServedOpen(r, count: 2)
+        #expect(r.responses.map { $0.header("Connection") } == ["keep-alive", "keep-alive"])
+        #expect(r.requests.allSatisfy { $0.keepAlive && $0.version == .http10 })
+    }
+
+    /// `close` wins over `keep-alive` in the same list.
+    @Test func closeWinsOverKeepAlive() {
+        let r = run("GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n")
+        #expect(r.requests.first?.keepAlive == false)
+        #expect(r.responses.first?.closes == true)
+        #expect(r.closed)
+    }
+
+    /// Draining: the next response says `Connection: close` and the session
+    /// closes after it; a pipelined request after it is not processed.
+    @Test func drainingClosesAfterNextResponse() {
+        let c = TestConnection()
+        c.send(request("GET /before HTTP/1.1"))
+        #expect(!c.closed)
+        c.session.beginDraining()
+        c.send(request("GET /during HTTP/1.1") + request("GET /never HTTP/1.1"))
+        let r = result(of: c)
+        #expect(r.statuses == [200, 200])
+        #expect(r.requests.map(\.path) == ["/before", "/during"])
+        #expect(r.responses[0].header("Connection") == nil)
+        #expect(r.responses[1].header("Connection") == "close")
+        #expect(c.closed)
+    }
+
+    /// Draining an idle connection closes it at once; a connection in the
+    /// middle of a request finishes it first.
+    @Test func drainingIdleAndBusyConnections() {
+        let idle = TestConnection()
+        idle.session.beginDraining()
+        #expect(idle.session.process() == .close)
+
+        let busy = TestConnection()
+        busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n".bytes)
+        busy.session.beginDraining()
+        #expect(busy.pump().isEmpty)
+        #expect(!busy.closed, "a half-received request is not cut off")
+        busy.send("\r\n".bytes)
+        let r = result(of: busy)
+        #expect(r.statuses == [200])
+        #expect(r.responses.first?.closes == true)
+        #expect(busy.closed)
+    }
+
+    /// isIdle: nothing buffered, no partial request, no output pending.
+    @Test func idleTracking() {
+        let c = TestConnection()
+        #expect(c.session.isIdle)
+        c.send("GET / HTTP/1.1\r\n".bytes)
+        #expect(!c.session.isIdle)
+        c.send("Host: x\r\n\r\n".bytes)
+        #expect(c.session.isIdle)
+        c.send(request("POST / HTTP/1.1", ["Host: x", "Content-Length: 4"], body: "ab"))
+        #expect(!c.session.isIdle, "waiting for the rest of the body")
+        c.send("cd".bytes)
+        #expect(c.session.isIdle)
+    }
+}

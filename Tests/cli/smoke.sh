@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The CLI as an operator uses it: the real binary, real flags, a real socket,
+# SIGTERM. Prints "N passed, N failed" and exits non-zero on any failure.
+set -u
+bin=${1:?usage: smoke.sh path/to/switchyard}
+passed=0; failed=0
+check() {  # check NAME CONDITION-COMMAND...
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+contains() { grep -q -- "$2" <<<"$1"; }
+
+out=$("$bin" engines 2>&1); check "engines lists threads as available" contains "$out" "threads  yes"
+out=$("$bin" --help 2>&1); check "--help lists subcommands" contains "$out" "serve"
+out=$("$bin" serve --help 2>&1); check "serve --help documents --max-connections" contains "$out" "--max-connections"
+
+out=$("$bin" serve --engine nope 2>&1); status=$?
+check "unknown engine exits non-zero" test $status -ne 0
+check "unknown engine names flag and allowed values" contains "$out" "--engine 'nope' is unknown; allowed values: threads"
+out=$("$bin" serve --port 70000 2>&1); check "bad port names the flag" contains "$out" "--port 70000"
+out=$("$bin" serve --max-connections 0 2>&1); check "bad cap names the flag" contains "$out" "--max-connections 0"
+out=$("$bin" serve --threads x 2>&1); check "non-numeric threads names the flag" contains "$out" "--threads"
+out=$("$bin" serve --static-dir /no/such/dir --port 0 2>&1); check "missing static dir names the flag" contains "$out" "--static-dir /no/such/dir"
+
+# Serve on a free port, talk to it, stop it with SIGTERM.
+log=$(mktemp)
+"$bin" serve --port 0 --static-dir "$(dirname "$0")" 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
+url=$(grep -o "http://[^ ]*" "$log" | head -1)
+check "server announces its URL" test -n "$url"
+check "GET /plaintext" test "$(curl -s "${url}plaintext")" = "Hello, World!"
+check "GET /static serves a file" contains "$(curl -s "${url}static/smoke.sh")" "CLI as an operator"
+check "405 carries Allow" contains "$(curl -si -X DELETE "${url}json")" "Allow: GET, HEAD"
+check "metrics count the requests" contains "$(curl -s "${url}metrics")" 'switchyard_http_responses_total{status="200"}'
+# Same port twice: the second server must refuse with a clear message.
+port=${url##*:}; port=${port%/}
+out=$("$bin" serve --port "$port" 2>&1); check "busy port gives a clear error" contains "$out" "Address already in use"
+kill -TERM $pid
+wait $pid; status=$?
+check "SIGTERM exits 0" test $status -eq 0
+check "shutdown is logged" contains "$(cat "$log")" "stopping gracefully"
+rm -f "$log"
+
+echo "cli: $passed passed, $failed failed"
+[ $failed -eq 0 ]
