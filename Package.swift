@@ -25,27 +25,34 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
     ],
     targets: [
-        .target(name: "Metrics", dependencies: [.product(name: "Atomics", package: "swift-atomics")], swiftSettings: hotPath),
-        .target(name: "HTTP1", dependencies: ["Metrics"], swiftSettings: hotPath),
-        .target(name: "Router", dependencies: ["HTTP1"], swiftSettings: hotPath),
-        .target(name: "Application", dependencies: ["HTTP1", "Router", "Metrics"], swiftSettings: hotPath),
+        .target(
+            name: "Metrics",
+            dependencies: [.product(name: "Atomics", package: "swift-atomics")],
+            exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "HTTP1", dependencies: ["Metrics"], exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "Router", dependencies: ["HTTP1"], exclude: ["README.md"], swiftSettings: hotPath),
+        .target(
+            name: "Application", dependencies: ["HTTP1", "Router", "Metrics"],
+            exclude: ["README.md"], swiftSettings: hotPath),
         // Linux interfaces missing from `import Glibc` (GNU extensions, epoll).
         .systemLibrary(name: "CSystem"),
-        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem"]),
-        .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"]),
-        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine"]),
+        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem"], exclude: ["README.md"]),
+        .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"], exclude: ["README.md"]),
+        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine"], exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard",
             dependencies: [
                 "EngineCore", "Engines", "Application", "HTTP1", "Metrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            exclude: ["README.md"]
         ),
         // Counts malloc calls in-process; linked only into the benchmark.
-        .target(name: "CMallocCounter"),
+        .target(name: "CMallocCounter", exclude: ["README.md"]),
         .executableTarget(
             name: "SwitchyardBench",
             dependencies: ["CMallocCounter", "HTTP1", "Router", "Application", "Metrics"],
+            exclude: ["README.md"],
             swiftSettings: hotPath
         ),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Metrics"]),

@@ -37,11 +37,11 @@ struct Fuzzer {
         return out
     }
 
-    /// 1 to 4 random edits: bit flips, byte replacements, insertions
+    /// 1 to 4 random edits (1 half the time): bit flips, byte replacements, insertions
     /// (random bytes or syntax pieces), deletions, duplications, truncation.
     mutating func mutate(_ input: [UInt8]) -> [UInt8] {
         var b = input
-        for _ in 0..<int(1..<5) {
+        for _ in 0..<(chance(50) ? 1 : int(2..<5)) {
             let at = int(0..<(b.count + 1))
             switch int(0..<7) {
             case 0 where at < b.count: b[at] ^= UInt8(1) << UInt8(int(0..<8))

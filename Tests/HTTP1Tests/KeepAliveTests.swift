@@ -120,4 +120,49 @@ struct KeepAliveTests {
         c.send("cd".bytes)
         #expect(c.session.isIdle)
     }
+
+    // MARK: Read timeouts (the engine's deadline; RFC 9110 §15.5.9)
+
+    /// A client that stops in the middle of a request gets 408 and the
+    /// connection closes.
+    @Test(arguments: ["GET /slow HTTP/1.1\r\nHost: x\r\n", "GET /sl", "\r\n"])
+    func timeoutWithPartialHead(_ partial: String) {
+        let c = TestConnection()
+        c.send(partial.bytes)
+        #expect(!c.closed)
+        c.session.readTimedOut()
+        c.pump()
+        let r = result(of: c)
+        #expect(r.statuses == [408])
+        #expect(r.responses.first?.closes == true)
+        #expect(r.requests.isEmpty)
+        #expect(c.closed)
+    }
+
+    /// The same while waiting for a body.
+    @Test func timeoutWaitingForBody() {
+        let c = TestConnection()
+        c.send(request("POST / HTTP/1.1", ["Host: x", "Content-Length: 10"], body: "12345"))
+        c.session.readTimedOut()
+        c.pump()
+        #expect(result(of: c).statuses == [408])
+        #expect(c.closed)
+    }
+
+    /// An idle connection (nothing buffered, everything answered) closes
+    /// silently: there is no request to answer.
+    @Test func timeoutWhenIdle() {
+        let fresh = TestConnection()
+        fresh.session.readTimedOut()
+        #expect(fresh.session.process() == .close)
+        #expect(fresh.output.isEmpty)
+
+        let served = TestConnection()
+        served.send(request("GET / HTTP/1.1"))
+        let before = served.output.count
+        served.session.readTimedOut()
+        served.pump()
+        #expect(served.output.count == before, "no 408 after a complete exchange")
+        #expect(served.closed)
+    }
 }

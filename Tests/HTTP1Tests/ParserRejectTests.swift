@@ -2,6 +2,7 @@
 // responder, `Connection: close` on the error response, and the session closes
 // (RFC 9112 section 6.3: after a framing error the stream cannot be trusted).
 
+import Glibc
 import Testing
 @testable import HTTP1
 
@@ -262,6 +263,8 @@ struct ParserRejectTests {
         #expect(resp.bodyText == "400 Bad Request\n")
         #expect(resp.header("Content-Length") == "16")
         #expect(resp.header("Content-Type") == "text/plain; charset=utf-8")
+        // RFC 9110 §6.6.1: an origin server with a clock sends Date in 4xx too.
+        #expect(resp.header("Date")?.utf8.count == 29)
     }
 
     /// A HEAD request rejected for its size gets the headers of the error
@@ -276,11 +279,59 @@ struct ParserRejectTests {
         #expect(r.closed)
     }
 
+    /// RFC 9110 §9.3.2: the server MUST NOT send content in a response to
+    /// HEAD — also when the HEAD request is rejected with 400 after its
+    /// request line (and so its method) parsed fine.
+    @Test(arguments: [
+        "HEAD / HTTP/1.1\r\n\r\n",
+        "HEAD / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n",
+        "HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    ])
+    func headRequestRejectedWith400HasNoBody(_ raw: String) {
+        let c = TestConnection()
+        c.send(raw.bytes)
+        let r = result(of: c, headResponses: [0])
+        #expect(r.statuses == [400])
+        #expect(text(r.output).hasSuffix("\r\n\r\n"), "no body after the head: \(text(r.output).debugDescription)")
+        #expect(r.closed)
+    }
+
+    /// RFC 9110 §10.1.1: a server may answer a 100-continue request with a
+    /// final status instead of 100; a body over the limit gets 413 at once.
+    @Test func expectContinueWithBodyOverLimit() {
+        let c = TestConnection(limits: HTTPLimits(maxBodyBytes: 10))
+        c.send(request("POST / HTTP/1.1", ["Host: x", "Expect: 100-continue", "Content-Length: 11"]))
+        let r = result(of: c)
+        #expect(r.interim.isEmpty)
+        #expect(r.statuses == [413])
+        #expect(c.closed)
+    }
+
     /// Identical values in a Content-Length list are one value (RFC 9110 §8.6).
     @Test(arguments: ["Content-Length: 5, 5", "Content-Length: 5,5", "Content-Length: 5\r\nContent-Length: 5"])
     func identicalContentLengthsAccepted(_ fields: String) {
         let r = run("POST /cl HTTP/1.1\r\nHost: x\r\n\(fields)\r\n\r\nhello")
         expectServedOpen(r)
         #expect(r.requests.first?.body == "hello".bytes)
+    }
+
+    /// RFC 9112 §2.2 lets a server ignore empty lines before the request
+    /// line; the parser allows up to maxRequestLineBytes of them on top of a
+    /// request line of maxRequestLineBytes. With a large request-line limit
+    /// and a small body limit the input buffer's cap (sized from the limits
+    /// without the empty lines) is smaller than that: the session must answer,
+    /// not trap. Runs in a child process, since a trap would end the run.
+    @Test func leadingEmptyLinesWithinLimitsDoNotTrap() async {
+        await #expect(processExitsWith: .success) {
+            let limits = HTTPLimits(maxRequestLineBytes: 32_768, maxHeaderBytes: 256, maxFieldBytes: 256,
+                                    maxFieldCount: 10, maxBodyBytes: 0)
+            let bytes = String(repeating: "\r\n", count: 16_000).bytes
+                + request("GET /" + String(repeating: "a", count: 30_000) + " HTTP/1.1")
+            let c = TestConnection(limits: limits)
+            for start in stride(from: 0, to: bytes.count, by: 4096) {
+                c.send(Array(bytes[start..<min(start + 4096, bytes.count)]))
+            }
+            guard result(of: c).statuses.count == 1 else { exit(1) }
+        }
     }
 }

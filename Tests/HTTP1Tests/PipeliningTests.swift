@@ -131,4 +131,17 @@ struct PipeliningTests {
         #expect(r.requests.map(\.path) == ["/1", "/2"])
         #expect(r.closed)
     }
+
+    /// The worker's counters see every response and every byte.
+    @Test func countersMatchTheTraffic() {
+        let (bytes, _, _) = pipeline(20)
+        let c = TestConnection()
+        c.maxWrite = 100
+        c.send(bytes)
+        let snapshot = c.worker.counters.snapshot()
+        #expect(snapshot.responses == 20)
+        #expect(snapshot.bytesIn == UInt64(bytes.count))
+        #expect(snapshot.bytesOut == UInt64(c.output.count))
+        #expect(snapshot.responsesByStatus.map(\.status) == [200])
+    }
 }
