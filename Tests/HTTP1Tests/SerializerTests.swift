@@ -121,6 +121,25 @@ struct SerializerTests {
         #expect(resp?.header("Content-Length") == "\(resp?.body.count ?? -1)")
     }
 
+    /// write(upTo:): the application fills reserved space in place (as a
+    /// read(2) from a file would) and reports how much it used.
+    @Test(arguments: [(0, 10), (5, 5), (3, 100_000), (70_000, 70_000)])
+    func writeInPlace(used: Int, reserved: Int) {
+        let r = serve(request("GET / HTTP/1.1") + request("HEAD / HTTP/1.1"), heads: [1]) { _, w in
+            w.respond(.ok, contentType: .octetStream) { body in
+                body.write("<" as StaticString)
+                body.write(upTo: reserved) { space in
+                    for i in 0..<used { space[i] = UInt8(ascii: "x") }
+                    return used
+                }
+                body.write(">" as StaticString)
+            }
+        }
+        #expect(r.parseError == nil)
+        #expect(r.responses.first?.bodyText == "<" + String(repeating: "x", count: used) + ">")
+        #expect(r.responses.last?.header("Content-Length") == "\(used + 2)")
+    }
+
     /// RFC 9112 §7.1: a chunked response is a series of chunks, then the
     /// zero-size last chunk and an empty trailer section; no Content-Length
     /// (RFC 9112 §6.2). Empty writes are skipped (they would end the body).
