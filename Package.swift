@@ -38,7 +38,10 @@ let package = Package(
         .systemLibrary(name: "CSystem"),
         .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem"], exclude: ["README.md"]),
         .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"], exclude: ["README.md"]),
-        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine"], exclude: ["README.md"]),
+        .target(
+            name: "EpollEngine", dependencies: ["EngineCore", "HTTP1", "Metrics", "CSystem"],
+            exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine", "EpollEngine"], exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard",
             dependencies: [

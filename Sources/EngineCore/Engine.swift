@@ -18,7 +18,42 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var drainTimeout = 10.0
     public var limits = HTTPLimits()
 
+    // Reactor engines (epoll and later ones).
+
+    /// How connections reach event loops.
+    public var acceptPolicy = AcceptPolicy.reusePort
+    /// How the `acceptor` policy picks a loop.
+    public var balance = Balance.roundRobin
+    /// Seconds from a request's first byte to the end of its head; a client
+    /// trickling bytes is still cut off (408).
+    public var headTimeout = 10.0
+    /// Seconds an idle keep-alive connection stays open.
+    public var keepAliveTimeout = 60.0
+    /// Seconds without body bytes before a request is abandoned (408).
+    public var bodyTimeout = 30.0
+    /// Seconds without write progress before the client is cut off.
+    public var sendTimeout = 30.0
+    /// Unsent response bytes per connection beyond which it stops being read.
+    public var readAheadLimit = 256 * 1024
+    /// Connections per loop beyond which new ones get 503 with Retry-After
+    /// (load shedding); 0 turns it off.
+    public var shedAbove = 0
+
     public init() {}
+}
+
+/// How accepted connections are spread over event loops.
+public enum AcceptPolicy: String, Sendable, CaseIterable {
+    /// One SO_REUSEPORT listener per loop: the kernel spreads connections.
+    case reusePort = "reuseport"
+    /// One acceptor thread hands connections to loops.
+    case acceptor
+}
+
+/// How the acceptor picks the loop for a new connection.
+public enum Balance: String, Sendable, CaseIterable {
+    case roundRobin = "round-robin"
+    case leastLoaded = "least-loaded"
 }
 
 /// Why an engine could not start, worded for the operator.

@@ -3,7 +3,9 @@ import Glibc
 /// Opening listening sockets, with errors an operator can act on.
 public enum Listener {
     /// Binds and listens on `host:port`; returns the socket and the bound port.
-    public static func open(host: String, port: Int, backlog: Int, reusePort: Bool = false) throws(EngineError) -> (fd: Int32, port: Int) {
+    /// Event loops ask for a non-blocking socket: they accept until EAGAIN.
+    public static func open(host: String, port: Int, backlog: Int, reusePort: Bool = false,
+                            nonBlocking: Bool = false) throws(EngineError) -> (fd: Int32, port: Int) {
         guard (0...65535).contains(port) else {
             throw EngineError("--port \(port): must be from 0 to 65535")
         }
@@ -18,7 +20,8 @@ public enum Listener {
         }
         defer { freeaddrinfo(result) }
 
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        let fd = socket(first.pointee.ai_family, flags, 0)
         guard fd >= 0 else { throw EngineError("cannot create a socket: \(errnoText())") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))

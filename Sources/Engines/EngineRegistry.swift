@@ -1,4 +1,5 @@
 import EngineCore
+import EpollEngine
 import ThreadsEngine
 
 /// Every engine this build knows, in the order `switchyard engines` lists them.
@@ -7,6 +8,7 @@ import ThreadsEngine
 public enum EngineRegistry {
     public static let all: [EngineDescriptor] = [
         ThreadPerConnectionEngine.descriptor,
+        EpollEngine.descriptor,
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -127,9 +127,9 @@ struct ChunkedDecoder {
                     return .needMore
                 }
                 let lf = UnsafeRawPointer(hit) - UnsafeRawPointer(p)
-                guard lf > lineStart, p.load(fromByteOffset: lf - 1, as: UInt8.self) == 0x0D else {
-                    return .failure(.badRequest)
-                }
+                let hasCR = lf > lineStart && p.load(fromByteOffset: lf - 1, as: UInt8.self) == 0x0D
+                if lf - lineStart - (hasCR ? 1 : 0) > limits.maxFieldBytes { return .failure(.headerFieldsTooLarge) }
+                guard hasCR else { return .failure(.badRequest) }
                 let line = UnsafeRawBufferPointer(start: p + lineStart, count: lf - 1 - lineStart)
                 scan = lf + 1
                 lineStart = scan

@@ -36,7 +36,7 @@ public final class DateCache {
     var linePointer: UnsafeRawPointer { UnsafeRawPointer(line) }
 
     @inline(__always)
-    func refresh() {
+    public func refresh() {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME_COARSE, &now)
         if now.tv_sec != second { format(seconds: now.tv_sec) }

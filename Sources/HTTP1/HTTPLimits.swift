@@ -23,7 +23,7 @@ public struct HTTPLimits: Sendable, Equatable {
     }
 
     /// The most bytes a request head can occupy in the input buffer.
-    var maxHeadBytes: Int { maxRequestLineBytes + maxHeaderBytes + 4 }
+    var maxHeadBytes: Int { 2 * maxRequestLineBytes + maxHeaderBytes + 6 }  // empty lines before the request line count too
 }
 
 /// The protocol version of a request. HTTP/1.x with a minor version above 1 is

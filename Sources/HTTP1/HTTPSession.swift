@@ -78,7 +78,7 @@ public final class HTTPSession {
         self.inputCapacity = inputCapacity
         input = .allocate(byteCount: inputCapacity, alignment: 16)
         // Head, body and one framing line or trailer field must fit at once.
-        maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + limits.maxHeaderBytes + 8192
+        maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + max(limits.maxHeaderBytes, limits.maxFieldBytes) + 8192
     }
 
     deinit {
@@ -126,6 +126,28 @@ public final class HTTPSession {
 
     /// No partial request buffered and no output pending: closing now loses nothing.
     public var isIdle: Bool { start == end && phase == .head && output.pendingCount == 0 }
+
+    /// Responses completed on this connection so far; an engine compares it
+    /// between events to tell when a new request began (its head deadline).
+    public private(set) var requestsCompleted = 0
+
+    /// Bytes of a request are buffered and its body is being received: the
+    /// engine applies its body idle timeout rather than the head deadline.
+    public var isReceivingBody: Bool { phase == .body }
+
+    /// Makes the session ready for a new connection, keeping its buffers, so
+    /// an engine can reuse sessions instead of allocating one per connection.
+    public func reset() {
+        output.discardAll()
+        start = 0
+        end = 0
+        phase = .head
+        compactInput()  // with phase reset, a buffer grown for a body shrinks back
+        parser.reset()
+        sentContinue = false
+        closeAfterOutput = false
+        draining = false
+    }
 
     /// The server is shutting down: the next response says `Connection: close`
     /// and an idle connection should be closed.
@@ -231,6 +253,7 @@ public final class HTTPSession {
         if !writer.hasResponded { finishAbandoned(&writer) }
         counters.recordResponse(status: writer.status.code)
         closeAfterOutput = writer.closeConnection
+        requestsCompleted &+= 1
         start += consumed
         parser.reset()
         phase = .head
@@ -253,7 +276,7 @@ public final class HTTPSession {
     /// error the rest of the stream cannot be trusted (RFC 9112 section 6.3).
     private func respondWithError(_ status: HTTPStatus) {
         var writer = ResponseWriter(
-            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: parser.head.method == .head && status.code != 400,
+            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: parser.head.method == .head,
             isHTTP10: false, closeConnection: true)
         writer.respond(status, contentType: .textPlain, body: ErrorBodies.body(for: status))
         counters.recordResponse(status: status.code)

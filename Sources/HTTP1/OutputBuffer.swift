@@ -33,6 +33,11 @@ public final class OutputBuffer {
 
     @inline(__always) func append(_ s: StaticString) { storage.pointee.append(s) }
 
+    /// Drops unsent output (the connection is gone) and rewinds.
+    public func discardAll() {
+        storage.pointee.didWrite(storage.pointee.count - storage.pointee.sent)
+    }
+
     /// Bytes between `start` and the end, for tests and debugging.
     func bytes(from start: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: storage.pointee.bytes + start, count: storage.pointee.count - start)

@@ -77,15 +77,16 @@ struct RequestParser {
             scanned = lf + 1
             // RFC 9112 section 2.2 lets a recipient accept a bare LF; we do
             // not, because servers that disagree on line ends enable smuggling.
-            guard lf > lineStart, p.load(fromByteOffset: lf - 1, as: UInt8.self) == 0x0D else {
-                return .failure(.badRequest)
+            let hasCR = lf > lineStart && p.load(fromByteOffset: lf - 1, as: UInt8.self) == 0x0D
+            // Limits first, as for a line still arriving, so the status does
+            // not depend on whether the LF came in the same read.
+            if let failure = limitFailure(pendingLineLength: lf - lineStart - (hasCR ? 1 : 0), buffered: lf + 1) {
+                return failure
             }
+            guard hasCR else { return .failure(.badRequest) }
             let line = UnsafeRawBufferPointer(start: p + lineStart, count: lf - 1 - lineStart)
             let lineOffset = lineStart
             lineStart = lf + 1
-            if let failure = limitFailure(pendingLineLength: line.count, buffered: lf + 1) {
-                return failure
-            }
             switch phase {
             case .requestLine:
                 // A server SHOULD ignore empty lines before the request line

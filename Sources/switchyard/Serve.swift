@@ -53,6 +53,30 @@ struct Serve: ParsableCommand {
     @Option(help: "Directory served under /static/.")
     var staticDir: String?
 
+    @Option(help: "Reactor engines: how connections reach loops (reuseport: one listener per loop; acceptor: one thread hands them out).")
+    var accept: AcceptPolicy = .reusePort
+
+    @Option(help: "Reactor engines with --accept acceptor: how a loop is chosen.")
+    var balance: Balance = .roundRobin
+
+    @Option(help: "Reactor engines: seconds from a request's first byte to the end of its head (408 after).")
+    var headTimeout: Double = 10
+
+    @Option(help: "Reactor engines: seconds an idle keep-alive connection stays open.")
+    var keepAliveTimeout: Double = 60
+
+    @Option(help: "Reactor engines: seconds without body bytes before a request gets 408.")
+    var bodyTimeout: Double = 30
+
+    @Option(help: "Reactor engines: seconds without write progress before the client is cut off.")
+    var sendTimeout: Double = 30
+
+    @Option(help: "Reactor engines: unsent response bytes per connection beyond which it stops being read.")
+    var readAheadLimit: Int = 256 * 1024
+
+    @Option(help: "Reactor engines: connections per loop beyond which new ones get 503 with Retry-After (0: off).")
+    var shedAbove: Int = 0
+
     func validate() throws {
         guard let descriptor = EngineRegistry.named(engine) else {
             throw ValidationError("--engine '\(engine)' is unknown; allowed values: \(EngineRegistry.names.joined(separator: ", "))")
@@ -66,6 +90,12 @@ struct Serve: ParsableCommand {
         guard maxConnections >= 1 else { throw ValidationError("--max-connections \(maxConnections): must be at least 1") }
         guard backlog >= 1 else { throw ValidationError("--backlog \(backlog): must be at least 1") }
         guard readTimeout >= 0 else { throw ValidationError("--read-timeout \(readTimeout): must be 0 or more seconds") }
+        for (flag, value) in [("--head-timeout", headTimeout), ("--keep-alive-timeout", keepAliveTimeout),
+                              ("--body-timeout", bodyTimeout), ("--send-timeout", sendTimeout)] where value <= 0 {
+            throw ValidationError("\(flag) \(value): must be more than 0 seconds")
+        }
+        guard readAheadLimit >= 1024 else { throw ValidationError("--read-ahead-limit \(readAheadLimit): must be at least 1024") }
+        guard shedAbove >= 0 else { throw ValidationError("--shed-above \(shedAbove): must be 0 (off) or more") }
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout): must be 0 or more seconds") }
         for (flag, value, least) in [("--max-request-line", maxRequestLine, 16), ("--max-header-bytes", maxHeaderBytes, 64),
                                      ("--max-field-bytes", maxFieldBytes, 16), ("--max-fields", maxFields, 1),
@@ -83,6 +113,14 @@ struct Serve: ParsableCommand {
         configuration.backlog = backlog
         configuration.readTimeout = readTimeout
         configuration.drainTimeout = drainTimeout
+        configuration.acceptPolicy = accept
+        configuration.balance = balance
+        configuration.headTimeout = headTimeout
+        configuration.keepAliveTimeout = keepAliveTimeout
+        configuration.bodyTimeout = bodyTimeout
+        configuration.sendTimeout = sendTimeout
+        configuration.readAheadLimit = readAheadLimit
+        configuration.shedAbove = shedAbove
         configuration.limits = HTTPLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxFieldBytes: maxFieldBytes,
             maxFieldCount: maxFields, maxBodyBytes: maxBody)
@@ -109,7 +147,8 @@ struct Serve: ParsableCommand {
         MetricsRegistry.shared.setInfo("max_connections", String(maxConnections))
         let display = host.contains(":") ? "[\(host)]" : host
         log("serving http://\(display):\(server.boundPort)/ with engine \(engine)"
-            + (engine == "threads" ? " (one thread per connection, at most \(maxConnections))" : " (\(threads) threads)"))
+            + (engine == "threads" ? " (one thread per connection, at most \(maxConnections))"
+                : " (\(threads) loops, --accept \(accept.rawValue), at most \(maxConnections) connections)"))
         server.waitUntilStopped()
         log("stopped")
     }
@@ -120,3 +159,6 @@ func log(_ message: String) {
     let line = Array("switchyard: \(message)\n".utf8)
     line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
+
+extension AcceptPolicy: ExpressibleByArgument {}
+extension Balance: ExpressibleByArgument {}

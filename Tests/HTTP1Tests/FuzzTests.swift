@@ -139,7 +139,7 @@ struct FuzzTests {
         guard !problems.isEmpty else { return }
         failures += 1
         if failures <= 5 {
-            Issue.record("\(problems) for pieces \(input.map { text($0).debugDescription }) limits \(limits)")
+            Issue.record("\(problems) for pieces \(input.map(escaped)) limits \(limits)")
         }
     }
 

@@ -19,6 +19,22 @@ extension String {
 
 func text(_ bytes: some Sequence<UInt8>) -> String { String(decoding: Array(bytes), as: UTF8.self) }
 
+/// Bytes shown exactly (printable ASCII as is, others as \r, \n or \xNN), to
+/// reproduce a failing input from a test log.
+func escaped(_ bytes: [UInt8]) -> String {
+    var s = "\""
+    for b in bytes {
+        switch b {
+        case 0x0D: s += "\\r"
+        case 0x0A: s += "\\n"
+        case 0x22, 0x5C: s += "\\" + String(UnicodeScalar(b))
+        case 0x20..<0x7F: s += String(UnicodeScalar(b))
+        default: s += "\\x" + (b < 0x10 ? "0" : "") + String(b, radix: 16, uppercase: true)
+        }
+    }
+    return s + "\""
+}
+
 /// Builds a request: request line, the given field lines, blank line, body.
 func request(_ requestLine: String, _ fields: [String] = ["Host: example.com"], body: String = "") -> [UInt8] {
     var s = requestLine + "\r\n"

@@ -165,4 +165,47 @@ struct KeepAliveTests {
         #expect(served.output.count == before, "no 408 after a complete exchange")
         #expect(served.closed)
     }
+
+    // MARK: Session reuse (reset)
+
+    /// After reset() a session serves a new connection as if new: no state
+    /// (close flag, draining, buffered bytes, pending output) carries over.
+    @Test func resetAfterClose() {
+        let c = TestConnection()
+        c.session.beginDraining()
+        c.send(request("GET /a HTTP/1.1", ["Host: x", "Connection: close"]))
+        #expect(c.closed)
+        c.session.reset()
+        #expect(c.session.isIdle)
+        #expect(!c.session.willClose)
+        #expect(c.session.process() == .read)
+        // TestConnection stops feeding once it saw .close; drive by hand.
+        c.session.receive(request("GET /b HTTP/1.1"))
+        #expect(c.session.process() == .write)
+        let responses = (try? parseResponses(Array(c.session.pendingOutput))) ?? []
+        #expect(responses.map { $0.status } == [200])
+        #expect(responses.first?.header("Connection") == nil, "neither the close nor the draining carried over")
+        c.session.didWrite(c.session.pendingOutput.count)
+        #expect(c.session.process() == .read)
+    }
+
+    /// reset() in the middle of a request (with output still pending and a
+    /// body half received) drops all of it.
+    @Test func resetMidRequest() {
+        let c = TestConnection()
+        c.session.receive(request("GET /1 HTTP/1.1") + request("POST /2 HTTP/1.1", ["Host: x", "Content-Length: 10"], body: "abc"))
+        #expect(c.session.process() == .write)
+        #expect(c.session.isReceivingBody)
+        c.session.reset()
+        #expect(c.session.pendingOutput.count == 0)
+        #expect(!c.session.isReceivingBody)
+        #expect(c.session.isIdle)
+        c.send(request("GET /3 HTTP/1.1"))
+        let r = result(of: c)
+        // /1 was answered but its unsent response discarded; only /3's goes out.
+        #expect(r.requests.map(\.path) == ["/1", "/3"])
+        #expect(r.statuses == [200])
+        #expect(r.responses.first?.bodyText == "GET /3\n")
+        #expect(!c.closed)
+    }
 }

@@ -234,14 +234,10 @@ struct ParserRejectTests {
     /// not trusted. A valid request in the same bytes gets no response.
     @Test("nothing after a bad request is processed", arguments: allRejectCases)
     func nothingAfterError(_ c: RejectCase) {
-        // Limit cases whose head is cut short would swallow the follower into
-        // the over-long line, which is fine too; the follower must never run.
+        // (Cases cut off mid-line swallow the follower into the over-long
+        // line; the status is the same either way.)
         let follower = "GET /after HTTP/1.1\r\nHost: x\r\n\r\n"
-        let r = run(c.bytes + follower.bytes, limits: c.limits)
-        #expect(r.requests.allSatisfy { $0.path != "/after" })
-        #expect(r.statuses.count == 1)
-        #expect(r.statuses.first.map { $0 >= 400 } == true)
-        #expect(r.closed)
+        expectRejected(run(c.bytes + follower.bytes, limits: c.limits), c.status)
     }
 
     /// A valid request answered before the bad one keeps its response; the bad

@@ -1,0 +1,31 @@
+import Synchronization
+
+/// The engine-wide connection cap shared by all loops (reuseport policy).
+///
+/// Each loop takes a unit before it accepts and returns it when a
+/// connection closes: one atomic add per connection, never per request. A
+/// loop that finds the budget spent takes its listener out of its epoll set
+/// (clients wait in the kernel backlog) and marks itself paused; the loop
+/// that frees a unit wakes the paused ones. A per-loop share would be
+/// simpler but wrong: SO_REUSEPORT may hash every client to one loop.
+final class ConnectionBudget: Sendable {
+    let cap: Int
+    private let open = Atomic(0)
+
+    init(cap: Int) { self.cap = cap }
+
+    /// Takes one unit; false when the cap is reached.
+    func tryAcquire() -> Bool {
+        if open.add(1, ordering: .acquiringAndReleasing).newValue <= cap { return true }
+        open.subtract(1, ordering: .acquiringAndReleasing)
+        return false
+    }
+
+    /// Returns one unit; true if the budget was spent before (paused loops
+    /// should be woken).
+    func release() -> Bool {
+        open.subtract(1, ordering: .acquiringAndReleasing).oldValue >= cap
+    }
+
+    var hasRoom: Bool { open.load(ordering: .acquiring) < cap }
+}

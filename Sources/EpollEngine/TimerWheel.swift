@@ -1,0 +1,94 @@
+/// A hashed timing wheel: O(1) arm and cancel, one deadline per connection slot.
+///
+/// Time is cut into ticks (`tickMilliseconds`); a deadline goes into bucket
+/// `tick % bucketCount`, a doubly linked list threaded through arrays indexed
+/// by connection slot (no node objects, no allocation once the arrays have
+/// grown to the loop's connection count). Deadlines further away than one
+/// turn of the wheel stay in their bucket and are skipped until their turn
+/// comes round. Firing is at most one tick late, which is all a timeout needs.
+///
+/// Ownership: the event loop thread that owns the connections.
+struct TimerWheel {
+    let tickMilliseconds: Int
+    private let bucketCount = 512
+    private var buckets: [Int32]  // head slot of each bucket, -1 when empty
+    private var next: [Int32] = []
+    private var previous: [Int32] = []
+    private var deadlineTick: [Int] = []  // -1: not armed
+    private var currentTick: Int
+    private(set) var armedCount = 0
+
+    init(tickMilliseconds: Int = 100, now: Int) {
+        self.tickMilliseconds = tickMilliseconds
+        buckets = Array(repeating: -1, count: bucketCount)
+        currentTick = now / tickMilliseconds
+    }
+
+    /// Makes room for slots `0..<count` (connection table growth only).
+    mutating func reserve(slots count: Int) {
+        while deadlineTick.count < count {
+            next.append(-1)
+            previous.append(-1)
+            deadlineTick.append(-1)
+        }
+    }
+
+    func isArmed(_ slot: Int) -> Bool { deadlineTick[slot] >= 0 }
+
+    /// Arms (or re-arms) `slot` to fire at `deadline` milliseconds.
+    mutating func arm(_ slot: Int, at deadline: Int) {
+        cancel(slot)
+        // Round up, and never into the tick being processed, so a timer
+        // fires no earlier than asked.
+        let tick = max((deadline + tickMilliseconds - 1) / tickMilliseconds, currentTick + 1)
+        let bucket = tick % bucketCount
+        deadlineTick[slot] = tick
+        let head = buckets[bucket]
+        next[slot] = head
+        previous[slot] = -1
+        if head >= 0 { previous[Int(head)] = Int32(slot) }
+        buckets[bucket] = Int32(slot)
+        armedCount += 1
+    }
+
+    mutating func cancel(_ slot: Int) {
+        guard deadlineTick[slot] >= 0 else { return }
+        let bucket = deadlineTick[slot] % bucketCount
+        let n = next[slot], p = previous[slot]
+        if p >= 0 { next[Int(p)] = n } else { buckets[bucket] = n }
+        if n >= 0 { previous[Int(n)] = p }
+        deadlineTick[slot] = -1
+        armedCount -= 1
+    }
+
+    /// Milliseconds until the next tick boundary, for epoll_wait; -1 when
+    /// nothing is armed (sleep until an event).
+    func waitMilliseconds(now: Int) -> Int32 {
+        guard armedCount > 0 else { return -1 }
+        let nextBoundary = (now / tickMilliseconds + 1) * tickMilliseconds
+        return Int32(max(1, nextBoundary - now))
+    }
+
+    /// Advances to `now` and calls `expire` for every slot whose deadline
+    /// passed (already disarmed when called; it may re-arm).
+    mutating func advance(to now: Int, _ expire: (Int) -> Void) {
+        let target = now / tickMilliseconds
+        guard target > currentTick else { return }
+        // After a long stall, one pass over every bucket is enough.
+        let steps = min(target - currentTick, bucketCount)
+        var tick = target - steps + 1
+        while tick <= target {
+            var slot = buckets[tick % bucketCount]
+            while slot >= 0 {
+                let s = Int(slot)
+                slot = next[s]
+                if deadlineTick[s] <= target {
+                    cancel(s)
+                    expire(s)
+                }
+            }
+            tick += 1
+        }
+        currentTick = target
+    }
+}
