@@ -41,6 +41,8 @@ final class Reactor: @unchecked Sendable {
     private var connections: [ReactorConnection] = []
     private var freeSlots: [Int] = []
     private var wheel: TimerWheel
+    /// Reused every turn of the loop, so collecting expired timers allocates nothing.
+    private var expired: [Int] = []
     private var open = 0
     private var listenerPaused = false
     private var draining = false
@@ -113,7 +115,9 @@ final class Reactor: @unchecked Sendable {
                 }
             }
             let after = monotonicMilliseconds()
-            wheel.advance(to: after) { slot in expire(slot, now: after) }
+            wheel.advance(to: after, collectingInto: &expired)
+            for slot in expired { expire(slot) }
+            expired.removeAll(keepingCapacity: true)
             if draining && (open == 0 || after >= drainDeadline) { break }
         }
         for slot in 0..<connections.count where connections[slot].fd >= 0 { closeConnection(slot) }
@@ -212,12 +216,12 @@ final class Reactor: @unchecked Sendable {
     private func shed(_ fd: Int32) {
         worker.date.refresh()
         let date = worker.date.headerLine
-        var pieces = [
-            iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.prefix.base), iov_len: Shedding.prefix.count),
-            iovec(iov_base: UnsafeMutableRawPointer(mutating: date.baseAddress!), iov_len: date.count),
-            iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.suffix.base), iov_len: Shedding.suffix.count),
-        ]
-        _ = writev(fd, &pieces, 3)
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { pieces in
+            pieces[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.prefix.base), iov_len: Shedding.prefix.count)
+            pieces[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: date.baseAddress!), iov_len: date.count)
+            pieces[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.suffix.base), iov_len: Shedding.suffix.count)
+            _ = writev(fd, pieces.baseAddress, 3)  // best effort: the client may already be gone
+        }
         close(fd)
         counters.recordResponse(status: 503)
         onClose()
@@ -331,7 +335,7 @@ final class Reactor: @unchecked Sendable {
         wheel.arm(slot, at: deadline)
     }
 
-    private func expire(_ slot: Int, now: Int) {
+    private func expire(_ slot: Int) {
         let connection = connections[slot]
         guard connection.fd >= 0 else { return }
         if connection.wantsWrite || connection.session.isIdle {

@@ -69,9 +69,10 @@ struct TimerWheel {
         return Int32(max(1, nextBoundary - now))
     }
 
-    /// Advances to `now` and calls `expire` for every slot whose deadline
-    /// passed (already disarmed when called; it may re-arm).
-    mutating func advance(to now: Int, _ expire: (Int) -> Void) {
+    /// Advances to `now` and appends to `expired` every slot whose deadline
+    /// passed (disarmed). The caller handles them after this returns: its
+    /// handling may re-arm timers, which must not happen mid-walk.
+    mutating func advance(to now: Int, collectingInto expired: inout [Int]) {
         let target = now / tickMilliseconds
         guard target > currentTick else { return }
         // After a long stall, one pass over every bucket is enough.
@@ -84,7 +85,7 @@ struct TimerWheel {
                 slot = next[s]
                 if deadlineTick[s] <= target {
                     cancel(s)
-                    expire(s)
+                    expired.append(s)
                 }
             }
             tick += 1

@@ -64,6 +64,9 @@ final class TestClient {
         return poll(&poller, 1, Int32(seconds * 1000)) > 0
     }
 
+    /// Half-closes: the server sees end of stream.
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// True if the server closed the connection (end of stream, nothing buffered).
     func isClosedByServer() throws -> Bool {
         if !buffer.isEmpty { return false }
