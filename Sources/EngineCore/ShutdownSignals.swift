@@ -14,7 +14,9 @@ public enum ShutdownSignals {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
+        // SETMASK, not BLOCK: a mask inherited from whoever started us (a
+        // test runner, a supervisor) must not leave other signals blocked.
+        pthread_sigmask(SIG_SETMASK, &set, nil)
         let waitSet = set
         Thread.detach(name: "signals") {
             var mask = waitSet
