@@ -29,14 +29,18 @@ let package = Package(
             name: "Metrics",
             dependencies: [.product(name: "Atomics", package: "swift-atomics")],
             exclude: ["README.md"], swiftSettings: hotPath),
-        .target(name: "HTTP1", dependencies: ["Metrics"], exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "Pools", dependencies: ["Metrics"], exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "HTTP1", dependencies: ["Metrics", "Pools"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Router", dependencies: ["HTTP1"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(
             name: "Application", dependencies: ["HTTP1", "Router", "Metrics"],
             exclude: ["README.md"], swiftSettings: hotPath),
         // Linux interfaces missing from `import Glibc` (GNU extensions, epoll).
         .systemLibrary(name: "CSystem"),
-        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem"], exclude: ["README.md"]),
+        // CPU topology and thread placement over hwloc (Debian's libhwloc-dev).
+        .systemLibrary(name: "CHwloc", pkgConfig: "hwloc", providers: [.apt(["libhwloc-dev"])]),
+        .target(name: "Topology", dependencies: ["CHwloc"], exclude: ["README.md"]),
+        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem", "Topology"], exclude: ["README.md"]),
         .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"], exclude: ["README.md"]),
         .target(
             name: "EpollEngine", dependencies: ["EngineCore", "HTTP1", "Metrics", "CSystem"],
@@ -45,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "switchyard",
             dependencies: [
-                "EngineCore", "Engines", "Application", "HTTP1", "Metrics",
+                "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]
@@ -54,15 +58,16 @@ let package = Package(
         .target(name: "CMallocCounter", exclude: ["README.md"]),
         .executableTarget(
             name: "SwitchyardBench",
-            dependencies: ["CMallocCounter", "HTTP1", "Router", "Application", "Metrics"],
+            dependencies: ["CMallocCounter", "HTTP1", "Router", "Application", "Metrics", "Pools"],
             exclude: ["README.md"],
             swiftSettings: hotPath
         ),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Metrics"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Metrics", "Pools"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics"]
+            dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology"]
         ),
     ]
 )

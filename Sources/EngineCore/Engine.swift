@@ -1,5 +1,7 @@
+import Glibc
 import HTTP1
 import Metrics
+import Topology
 
 /// Settings shared by every engine; each is a `switchyard serve` flag.
 public struct EngineConfiguration: Sendable, Equatable {
@@ -17,6 +19,8 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Seconds a graceful stop waits for in-flight requests before forcing.
     public var drainTimeout = 10.0
     public var limits = HTTPLimits()
+    /// Where engine threads run (`--pin`); nil leaves them to the scheduler.
+    public var placement: Placement?
 
     // Reactor engines (epoll and later ones).
 
@@ -40,6 +44,28 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var shedAbove = 0
 
     public init() {}
+}
+
+extension EngineConfiguration {
+    /// The CPU for engine thread `index`, if placement pins it. Threads beyond
+    /// the plan (a thread-per-connection engine) rotate over its CPUs.
+    public func pinnedCPU(forThread index: Int) -> Int? {
+        guard let placement else { return nil }
+        let cpus = placement.cpus.compactMap { $0 }
+        return cpus.isEmpty ? nil : cpus[index % cpus.count]
+    }
+
+    /// Binds the calling thread as the placement says; a failure is logged,
+    /// not fatal (the CPU may have gone offline since planning).
+    public func pinCurrentThread(index: Int) {
+        guard let cpu = pinnedCPU(forThread: index) else { return }
+        do {
+            try bindCurrentThread(toCPU: cpu)
+        } catch {
+            let line = Array("switchyard: warning: cannot pin thread \(index) to CPU \(cpu): \(error)\n".utf8)
+            line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+        }
+    }
 }
 
 /// How accepted connections are spread over event loops.

@@ -99,6 +99,8 @@ public final class EpollEngine: Engine, @unchecked Sendable {
         metrics.setInfo("engine", "epoll")
         metrics.setInfo("accept", configuration.acceptPolicy.rawValue)
         metrics.setInfo("loops", String(loops))
+        metrics.setInfo("pin", configuration.placement?.policy.description ?? "none")
+        metrics.setInfo("cpus", configuration.placement?.cpuList ?? "none")
         for reactor in reactors {
             metrics.register(reactor.counters)
             threads.append(Thread.spawn(name: "loop-\(reactor.index)") { reactor.run() })

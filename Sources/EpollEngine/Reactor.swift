@@ -99,6 +99,9 @@ final class Reactor: @unchecked Sendable {
     // MARK: the loop
 
     func run() {
+        // Pin first: sessions and pooled buffers are created on this thread
+        // from here on, so their memory is first touched on this CPU's node.
+        configuration.pinCurrentThread(index: index)
         if listenFD >= 0 { Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Reactor.listenerTag) }
         while true {
             let now = monotonicMilliseconds()
@@ -320,6 +323,8 @@ final class Reactor: @unchecked Sendable {
             deadline = now + Int(configuration.sendTimeout * 1000)
         } else if session.isIdle {
             connection.requestStartedAt = -1
+            // Waiting for readiness needs no buffer: lend them to busy connections.
+            session.releaseIdleBuffers()
             deadline = now + Int(configuration.keepAliveTimeout * 1000)
         } else if session.isReceivingBody {
             deadline = now + Int(configuration.bodyTimeout * 1000)

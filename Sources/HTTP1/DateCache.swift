@@ -1,5 +1,6 @@
 import Glibc
 import Metrics
+import Pools
 
 /// The serialized `Date` header line of the current second, one per thread.
 ///
@@ -67,12 +68,18 @@ public final class DateCache {
     }
 }
 
-/// What one worker thread owns for the hot path: its date cache and counters.
+/// What one worker thread owns for the hot path: its date cache, counters,
+/// buffer pool and request arena. Create it on the worker's own thread, so
+/// the memory is first touched there (on its NUMA node).
 public final class WorkerContext {
     public let date = DateCache()
     public let counters: WorkerCounters
+    public let buffers: BufferPool
+    public let arena: RequestArena
 
-    public init(counters: WorkerCounters) {
+    public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256) {
         self.counters = counters
+        buffers = BufferPool(counters: counters, maxCachedPerClass: maxCachedBuffersPerClass)
+        arena = RequestArena(pool: buffers)
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import Metrics
+import Pools
 
 /// What the engine should do next with a connection.
 public enum SessionAction: Equatable, Sendable {
@@ -34,11 +35,11 @@ public enum SessionAction: Equatable, Sendable {
 /// Ownership: one thread at a time (the connection's).
 public final class HTTPSession {
     public let limits: HTTPLimits
-    // safety: the engine keeps the responder and the worker alive for as
-    // long as any session using them; unowned(unsafe) spares a retain and a
-    // release per request.
-    unowned(unsafe) let responder: any HTTPResponder
-    unowned(unsafe) let worker: WorkerContext
+    let responder: any HTTPResponder
+    /// Strong: the session gives its buffers back to the worker's pool when
+    /// it goes away, so the worker must outlive it.
+    let worker: WorkerContext
+    // safety: the worker (held above) keeps its counters alive.
     unowned(unsafe) let counters: WorkerCounters
     public let output: OutputBuffer
     private let statusLines = StatusLines.shared
@@ -46,11 +47,15 @@ public final class HTTPSession {
     /// Stop taking new requests while this much output is unsent.
     public var outputHighWater = 256 * 1024
 
-    // safety: `input` holds `inputCapacity` bytes; `[start, end)` are
-    // received and not yet consumed. Reallocated only in `makeRoom`, when no
-    // request view is alive.
-    private var input: UnsafeMutableRawPointer
-    private var inputCapacity: Int
+    // safety: while `hasBuffers`, `input` holds `inputCapacity` bytes lent by
+    // the worker's pool; `[start, end)` are received and not yet consumed.
+    // Replaced only in `makeRoom`/`compactInput`, when no request view is
+    // alive. Without buffers, `inputCapacity` is 0 and nothing reads `input`.
+    private var input = OutputBytes.detached
+    private var inputCapacity = 0
+    private var fieldStorage = PooledBuffer(base: OutputBytes.detached, capacity: 0)
+    /// Whether the input buffer and field slots are taken from the pool.
+    private var hasBuffers = false
     private let initialInputCapacity: Int
     private var start = 0
     private var end = 0
@@ -70,26 +75,58 @@ public final class HTTPSession {
         self.responder = responder
         self.worker = worker
         self.counters = worker.counters
-        self.output = OutputBuffer(capacity: outputCapacity)
-        let slots = UnsafeMutablePointer<FieldSlot>.allocate(capacity: max(limits.maxFieldCount, 1))
-        parser = RequestParser(limits: limits, fields: slots)
+        self.output = OutputBuffer(capacity: outputCapacity, pool: worker.buffers)
+        parser = RequestParser(limits: limits, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
         decoder = ChunkedDecoder(limits: limits)
         initialInputCapacity = inputCapacity
-        self.inputCapacity = inputCapacity
-        input = .allocate(byteCount: inputCapacity, alignment: 16)
         // Head, body and one framing line or trailer field must fit at once.
         maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + max(limits.maxHeaderBytes, limits.maxFieldBytes) + 8192
     }
 
     deinit {
-        input.deallocate()
-        parser.fields.deallocate()
+        if hasBuffers { giveBuffersBack() }
+        output.discardAll()
+        output.detach()
+    }
+
+    // MARK: buffers on loan
+
+    private func takeBuffers() {
+        let pool = worker.buffers
+        let buffer = pool.take(atLeast: initialInputCapacity)
+        input = buffer.base
+        inputCapacity = buffer.capacity
+        fieldStorage = pool.take(atLeast: max(limits.maxFieldCount, 1) * MemoryLayout<FieldSlot>.stride)
+        parser.fields = fieldStorage.base.bindMemory(to: FieldSlot.self, capacity: max(limits.maxFieldCount, 1))
+        hasBuffers = true
+    }
+
+    private func giveBuffersBack() {
+        let pool = worker.buffers
+        pool.give(PooledBuffer(base: input, capacity: inputCapacity))
+        pool.give(fieldStorage)
+        input = OutputBytes.detached
+        inputCapacity = 0
+        hasBuffers = false
+    }
+
+    /// Gives the input buffer, field slots and output buffer back to the
+    /// worker's pool if the connection is idle (nothing buffered either way).
+    /// An engine whose idle connections do not need a buffer to wait in
+    /// (epoll: readiness, not a blocked read) calls this after each batch, so
+    /// an idle keep-alive connection holds no buffer. The next `readSpace()`
+    /// takes them again.
+    public func releaseIdleBuffers() {
+        guard hasBuffers, isIdle else { return }
+        giveBuffersBack()
+        output.detach()
     }
 
     // MARK: input
 
     /// Free space at the end of the input buffer for the next read; never empty.
     public func readSpace() -> UnsafeMutableRawBufferPointer {
+        if !hasBuffers { takeBuffers() }
         if end == inputCapacity { makeRoom(atLeast: 1) }
         return UnsafeMutableRawBufferPointer(start: input + end, count: inputCapacity - end)
     }
@@ -142,8 +179,9 @@ public final class HTTPSession {
         start = 0
         end = 0
         phase = .head
-        compactInput()  // with phase reset, a buffer grown for a body shrinks back
         parser.reset()
+        if hasBuffers { giveBuffersBack() }
+        output.detach()
         sentContinue = false
         closeAfterOutput = false
         draining = false
@@ -254,6 +292,7 @@ public final class HTTPSession {
         counters.recordResponse(status: writer.status.code)
         closeAfterOutput = writer.closeConnection
         requestsCompleted &+= 1
+        worker.arena.reset()
         start += consumed
         parser.reset()
         phase = .head
@@ -300,11 +339,13 @@ public final class HTTPSession {
         if start == end {
             start = 0
             end = 0
-            if inputCapacity > 4 * initialInputCapacity && phase == .head {
-                // A large body grew the buffer; give the memory back.
-                input.deallocate()
-                inputCapacity = initialInputCapacity
-                input = .allocate(byteCount: inputCapacity, alignment: 16)
+            if inputCapacity > initialInputCapacity && phase == .head {
+                // A large body grew the buffer; give it back for a normal one.
+                let pool = worker.buffers
+                pool.give(PooledBuffer(base: input, capacity: inputCapacity))
+                let buffer = pool.take(atLeast: initialInputCapacity)
+                input = buffer.base
+                inputCapacity = buffer.capacity
             }
         } else if start > 0 {
             memmove(input, input + start, end - start)
@@ -321,11 +362,12 @@ public final class HTTPSession {
         while newCapacity - end < extra { newCapacity *= 2 }
         newCapacity = min(newCapacity, max(maxInputCapacity, inputCapacity))
         precondition(newCapacity - end >= extra, "input larger than the configured limits allow")
-        let newInput = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-        newInput.copyMemory(from: input, byteCount: end)
-        input.deallocate()
-        input = newInput
-        inputCapacity = newCapacity
+        let pool = worker.buffers
+        let buffer = pool.take(atLeast: newCapacity)
+        buffer.base.copyMemory(from: input, byteCount: end)
+        pool.give(PooledBuffer(base: input, capacity: inputCapacity))
+        input = buffer.base
+        inputCapacity = buffer.capacity
     }
 
     /// Cuts already-decoded chunk framing out of the buffer so a body sent in

@@ -1,4 +1,5 @@
 import Glibc
+import Pools
 
 /// A connection's outgoing bytes: responses are serialized straight into it and
 /// the engine writes them out from `pending`.
@@ -13,16 +14,19 @@ public final class OutputBuffer {
     // use the pointer only while the session (which owns self) is alive.
     let storage: UnsafeMutablePointer<OutputBytes>
 
-    public init(capacity: Int = 16 * 1024) {
+    public init(capacity: Int = 16 * 1024, pool: BufferPool) {
         storage = .allocate(capacity: 1)
-        storage.initialize(to: OutputBytes(capacity: capacity))
+        storage.initialize(to: OutputBytes(initialCapacity: capacity, pool: pool))
     }
 
     deinit {
-        storage.pointee.bytes.deallocate()
+        storage.pointee.detach()
         storage.deinitialize(count: 1)
         storage.deallocate()
     }
+
+    /// Gives the bytes back to the pool; only when nothing is pending.
+    func detach() { storage.pointee.detach() }
 
     /// The bytes waiting to be written.
     public var pending: UnsafeRawBufferPointer { storage.pointee.pending }
@@ -46,21 +50,38 @@ public final class OutputBuffer {
 
 /// The serialized output and how much of it the kernel has taken.
 struct OutputBytes {
-    // safety: `bytes` holds `capacity` bytes, the first `count` initialized.
-    // It is reallocated only in `reserve`, which invalidates earlier pointers;
-    // callers never keep a pointer across an append.
+    // safety: `bytes` holds `capacity` bytes (a buffer lent by `pool`), the
+    // first `count` initialized; with capacity 0 it is detached and points
+    // at nothing usable. It changes only in `reserve`/`detach`, which
+    // invalidate earlier pointers; callers never keep one across an append.
     var bytes: UnsafeMutableRawPointer
-    var capacity: Int
+    var capacity = 0
     /// End of the serialized bytes.
     var count = 0
     /// Start of the bytes not yet handed to the kernel.
     var sent = 0
     let initialCapacity: Int
+    /// Strong: buffers go back to it even while the session is being torn down.
+    let pool: BufferPool
 
-    init(capacity: Int) {
-        initialCapacity = capacity
-        self.capacity = capacity
-        bytes = .allocate(byteCount: capacity, alignment: 16)
+    /// Starts detached: the first append takes a buffer from the pool.
+    init(initialCapacity: Int, pool: BufferPool) {
+        self.initialCapacity = initialCapacity
+        self.pool = pool
+        bytes = OutputBytes.detached
+    }
+
+    /// Stands in for "no buffer": never read or written (capacity is 0).
+    nonisolated(unsafe) static let detached = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16)
+
+    mutating func detach() {
+        guard capacity > 0 else { return }
+        precondition(count == sent, "detaching output that is still pending")
+        pool.give(PooledBuffer(base: bytes, capacity: capacity))
+        bytes = OutputBytes.detached
+        capacity = 0
+        count = 0
+        sent = 0
     }
 
     var pending: UnsafeRawBufferPointer {
@@ -75,11 +96,7 @@ struct OutputBytes {
         if sent == count {
             sent = 0
             count = 0
-            if capacity > 4 * initialCapacity {
-                bytes.deallocate()
-                capacity = initialCapacity
-                bytes = .allocate(byteCount: capacity, alignment: 16)
-            }
+            if capacity > initialCapacity { detach() }  // grown for a large response: give it back
         }
     }
 
@@ -89,13 +106,15 @@ struct OutputBytes {
     }
 
     private mutating func grow(to needed: Int) {
-        var newCapacity = capacity * 2
+        var newCapacity = max(capacity * 2, initialCapacity)
         while newCapacity < needed { newCapacity *= 2 }
-        let newBytes = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
-        newBytes.copyMemory(from: bytes, byteCount: count)
-        bytes.deallocate()
-        bytes = newBytes
-        capacity = newCapacity
+        let newBuffer = pool.take(atLeast: newCapacity)
+        if capacity > 0 {
+            newBuffer.base.copyMemory(from: bytes, byteCount: count)
+            pool.give(PooledBuffer(base: bytes, capacity: capacity))
+        }
+        bytes = newBuffer.base
+        capacity = newBuffer.capacity
     }
 
     @inline(__always)

@@ -24,9 +24,10 @@ enum ParseOutcome: Equatable {
 /// hold controls, obs-fold is rejected, framing headers are cross-checked.
 struct RequestParser {
     let limits: HTTPLimits
-    // safety: `limits.maxFieldCount` slots, owned by the session that owns
-    // this parser and freed with it.
-    let fields: UnsafeMutablePointer<FieldSlot>
+    // safety: `limits.maxFieldCount` slots lent to the session that owns
+    // this parser by its worker's pool; the session re-points it whenever it
+    // takes the storage back from the pool, and parses only while it holds it.
+    var fields: UnsafeMutablePointer<FieldSlot>
     let classes = ByteClasses.shared
 
     private(set) var head = RequestHead()

@@ -65,6 +65,17 @@ public final class MetricsRegistry: Sendable {
         out += "# HELP switchyard_bytes_sent_total Bytes written to clients.\n"
         out += "# TYPE switchyard_bytes_sent_total counter\n"
         out += "switchyard_bytes_sent_total \(total.bytesOut)\n"
+        // Pool gauges describe live workers only; retired workers hold no buffers.
+        let live = workers.reduce(CounterSnapshot()) { $0 + $1.snapshot() }
+        out += "# HELP switchyard_pool_buffers_in_use Pooled buffers lent out now.\n"
+        out += "# TYPE switchyard_pool_buffers_in_use gauge\n"
+        out += "switchyard_pool_buffers_in_use \(live.poolInUse)\n"
+        out += "# HELP switchyard_pool_buffers_high_water Most pooled buffers lent out at once (summed over workers).\n"
+        out += "# TYPE switchyard_pool_buffers_high_water gauge\n"
+        out += "switchyard_pool_buffers_high_water \(live.poolHighWater)\n"
+        out += "# HELP switchyard_pool_misses_total Buffers that had to come from the system allocator.\n"
+        out += "# TYPE switchyard_pool_misses_total counter\n"
+        out += "switchyard_pool_misses_total \(total.poolMisses)\n"
         let named = workers.filter { $0.name != nil }.sorted { $0.name! < $1.name! }
         if !named.isEmpty {
             out += "# HELP switchyard_worker_responses_total Responses sent by each long-lived worker.\n"

@@ -54,6 +54,10 @@ public final class WorkerCounters: @unchecked Sendable {
     @inline(__always) public func recordConnectionOpened() { add(1, to: Slot.connectionsOpened) }
     @inline(__always) public func recordConnectionClosed() { add(1, to: Slot.connectionsClosed) }
     @inline(__always) public func recordRoutedRequest() { add(1, to: Slot.routedRequests) }
+    @inline(__always) public func recordPoolMiss() { add(1, to: Slot.poolMisses) }
+    /// Gauges: the owner stores the current value.
+    @inline(__always) public func setPoolInUse(_ value: Int) { atomic(Slot.poolInUse).store(UInt64(value), ordering: .relaxed) }
+    @inline(__always) public func setPoolHighWater(_ value: Int) { atomic(Slot.poolHighWater).store(UInt64(value), ordering: .relaxed) }
 
     /// A consistent-enough copy for reporting (each counter is read atomically;
     /// the set is not a snapshot across counters, which Prometheus tolerates).
@@ -78,7 +82,10 @@ enum Slot {
     static let connectionsOpened = bytesOut + 1
     static let connectionsClosed = connectionsOpened + 1
     static let routedRequests = connectionsClosed + 1
-    static let count = routedRequests + 1
+    static let poolMisses = routedRequests + 1
+    static let poolInUse = poolMisses + 1
+    static let poolHighWater = poolInUse + 1
+    static let count = poolHighWater + 1
 
     /// Status code to slot, built once; a 600-entry byte table keeps the hot
     /// path to one load.
@@ -116,6 +123,9 @@ public struct CounterSnapshot: Sendable {
     public var connectionsOpened: UInt64 { values[Slot.connectionsOpened] }
     public var connectionsClosed: UInt64 { values[Slot.connectionsClosed] }
     public var routedRequests: UInt64 { values[Slot.routedRequests] }
+    public var poolMisses: UInt64 { values[Slot.poolMisses] }
+    public var poolInUse: UInt64 { values[Slot.poolInUse] }
+    public var poolHighWater: UInt64 { values[Slot.poolHighWater] }
     public var connectionsOpen: UInt64 {
         connectionsOpened >= connectionsClosed ? connectionsOpened - connectionsClosed : 0
     }

@@ -59,10 +59,14 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         listenFD = fd
         boundPort = port
         metrics.setInfo("engine", "threads")
+        metrics.setInfo("pin", configuration.placement?.policy.description ?? "none")
+        metrics.setInfo("cpus", configuration.placement?.cpuList ?? "none")
         acceptor = Thread.spawn(name: "acceptor") { [self] in acceptLoop() }
     }
 
     private func acceptLoop() {
+        configuration.pinCurrentThread(index: 0)
+        var accepted = 0
         while !stopping.load(ordering: .acquiring) {
             while sem_wait(slots) != 0 && errno == EINTR {}
             if stopping.load(ordering: .acquiring) { break }
@@ -76,7 +80,8 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             }
             SocketOptions.setNoDelay(fd)
             SocketOptions.setReceiveTimeout(fd, seconds: configuration.readTimeout)
-            let connection = Connection(fd: fd)
+            let connection = Connection(fd: fd, thread: accepted)
+            accepted &+= 1
             connections.withLock { $0[ObjectIdentifier(connection)] = connection }
             let started = Thread.trySpawn(name: "conn") { [self] in
                 serve(connection)
@@ -103,6 +108,8 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 
     /// One connection, start to end, on its own thread.
     private func serve(_ connection: Connection) {
+        // Connection threads rotate over the placement's CPUs.
+        configuration.pinCurrentThread(index: connection.thread)
         let counters = WorkerCounters()
         metrics.register(counters)
         counters.recordConnectionOpened()
@@ -187,10 +194,15 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 /// after going idle, or `stop` sees it idle: never neither.
 final class Connection: Sendable {
     let fd: Int32
+    /// Sequence number, for placing the connection's thread.
+    let thread: Int
     private let state = Atomic(State.busy.rawValue)
     enum State: Int { case busy, idle, claimed }
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, thread: Int) {
+        self.fd = fd
+        self.thread = thread
+    }
 
     /// Connection thread: about to block for the next request. False if the
     /// server is stopping, in which case the connection should close.

@@ -2,12 +2,12 @@ internal import CHwloc
 import Glibc
 
 // Binding uses sched_setaffinity directly rather than hwloc_set_cpubind.
-// hwloc would need a loaded topology object kept alive for the whole process
-// (a lazily initialised global, a lock-free handle to share between threads,
-// and a teardown question nobody can answer well). The kernel call needs
-// nothing: the mask is built on the calling thread's stack-sized array, and
-// the kernel itself rejects CPUs that do not exist or lie outside the cgroup
-// cpuset. hwloc is used where it is irreplaceable: describing the machine.
+// hwloc would need a loaded topology object kept alive for the whole process:
+// a lazily initialised global shared by every engine thread, and a teardown
+// question with no good answer. The kernel call needs nothing but a small
+// bit mask, and the kernel itself rejects CPUs that are offline, do not exist
+// or lie outside the cgroup cpuset. hwloc is used where nothing replaces it:
+// describing the machine (`CPUTopology.discover()`).
 
 /// Binds the calling thread to one processing unit, so its cache and its
 /// first-touched memory stay on that CPU. Call it first thing on the engine
@@ -16,9 +16,8 @@ public func bindCurrentThread(toCPU cpu: Int) throws(TopologyError) {
     guard cpu >= 0 else {
         throw TopologyError("cannot bind thread to CPU \(cpu): CPU numbers start at 0")
     }
-    // The kernel accepts masks of any whole number of words; one bit past
-    // the highest CPU in a (generous) upper bound guards against typos like
-    // 1000000000 allocating gigabytes.
+    // The mask needs a bit for `cpu`; the bound keeps a typo such as
+    // 1000000000 from allocating a 125 MB mask.
     guard cpu < maxCPUNumber else {
         throw TopologyError("cannot bind thread to CPU \(cpu): no machine has that many CPUs")
     }
@@ -30,7 +29,7 @@ public func bindCurrentThread(toCPU cpu: Int) throws(TopologyError) {
     }
     if result != 0 {
         let code = errno
-        let hint = code == EINVAL ? " (no such CPU online, or outside this process's cpuset)" : ""
+        let hint = code == EINVAL ? " (no such CPU online, or outside this process's cgroup cpuset)" : ""
         throw TopologyError("cannot bind thread to CPU \(cpu): \(errnoText(code))\(hint)")
     }
 }
@@ -79,11 +78,12 @@ struct CPUMask {
         storage = Array(repeating: cpu_set_t(), count: max(1, sets))
     }
 
+    /// `cpu` must be below the capacity given to `init`.
     mutating func insert(_ cpu: Int) {
         let offset = (cpu / Self.bitsPerWord) * MemoryLayout<UInt>.size
         let bit = UInt(1) << UInt(cpu % Self.bitsPerWord)
         storage.withUnsafeMutableBytes { bytes in
-            // safety: `capacity` covered `cpu`, so the word lies inside the
+            // safety: `cpu` < capacity (the caller's contract), so the word lies inside the
             // buffer; cpu_set_t is an array of unsigned long, so the offset is
             // word-aligned and a word-sized load/store is exactly its layout.
             let word = bytes.load(fromByteOffset: offset, as: UInt.self)

@@ -66,13 +66,12 @@ private struct HwlocReader {
         let numaNodes = objects(of: HWLOC_OBJ_NUMANODE)
         var groups: [(key: UnsafeMutableRawPointer, package: Int, numaNode: Int, pus: [Int])] = []
         for pu in objects(of: HWLOC_OBJ_PU) {
+            // safety: hwloc objects, their cpusets and attributes stay valid
+            // until hwloc_topology_destroy, which runs after this reader is gone;
+            // `key` is only compared, never dereferenced.
             let os = Int(pu.pointee.os_index)
             let core = hwloc_get_ancestor_obj_by_type(topology, HWLOC_OBJ_CORE, pu) ?? pu
             let key = UnsafeMutableRawPointer(core)
-            if let last = groups.indices.last, groups[last].key == key {
-                groups[last].pus.append(os)
-                continue
-            }
             if let existing = groups.firstIndex(where: { $0.key == key }) {
                 groups[existing].pus.append(os)
                 continue
@@ -95,6 +94,7 @@ private struct HwlocReader {
         let types = [HWLOC_OBJ_L5CACHE, HWLOC_OBJ_L4CACHE, HWLOC_OBJ_L3CACHE, HWLOC_OBJ_L2CACHE, HWLOC_OBJ_L1CACHE]
         return types.flatMap { type in
             objects(of: type).compactMap { cache -> CPUTopology.Cache? in
+                // safety: as in cores(); cache objects always carry cache attributes.
                 guard let attributes = cache.pointee.attr else { return nil }
                 return CPUTopology.Cache(
                     level: Int(attributes.pointee.cache.depth),
