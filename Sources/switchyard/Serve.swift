@@ -5,6 +5,7 @@ import Engines
 import Glibc
 import HTTP1
 import Metrics
+import Topology
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,6 +54,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Directory served under /static/.")
     var staticDir: String?
 
+    @Option(help: "Thread placement: none, compact (fill cores in order, hyper-threads last), scatter (spread over packages and NUMA nodes first), or cpus:0,2,4.")
+    var pin: String = "none"
+
     @Option(help: "Reactor engines: how connections reach loops (reuseport: one listener per loop; acceptor: one thread hands them out).")
     var accept: AcceptPolicy = .reusePort
 
@@ -96,6 +100,7 @@ struct Serve: ParsableCommand {
         }
         guard readAheadLimit >= 1024 else { throw ValidationError("--read-ahead-limit \(readAheadLimit): must be at least 1024") }
         guard shedAbove >= 0 else { throw ValidationError("--shed-above \(shedAbove): must be 0 (off) or more") }
+        _ = try pinPolicy()
         guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout): must be 0 or more seconds") }
         for (flag, value, least) in [("--max-request-line", maxRequestLine, 16), ("--max-header-bytes", maxHeaderBytes, 64),
                                      ("--max-field-bytes", maxFieldBytes, 16), ("--max-fields", maxFields, 1),
@@ -104,8 +109,26 @@ struct Serve: ParsableCommand {
         }
     }
 
+    func pinPolicy() throws -> PinPolicy {
+        do {
+            return try PinPolicy(parsing: pin)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func run() throws {
         var configuration = EngineConfiguration()
+        let policy = try pinPolicy()
+        if policy != .none {
+            do {
+                let topology = try CPUTopology.discover()
+                configuration.placement = try Placement.plan(policy, threads: threads, topology: topology)
+            } catch {
+                log("error: \(error)")
+                throw ExitCode(1)
+            }
+        }
         configuration.host = host
         configuration.port = port
         configuration.threads = threads
@@ -149,6 +172,7 @@ struct Serve: ParsableCommand {
         log("serving http://\(display):\(server.boundPort)/ with engine \(engine)"
             + (engine == "threads" ? " (one thread per connection, at most \(maxConnections))"
                 : " (\(threads) loops, --accept \(accept.rawValue), at most \(maxConnections) connections)"))
+        if let placement = configuration.placement { log("placement: \(placement.describe())") }
         server.waitUntilStopped()
         log("stopped")
     }

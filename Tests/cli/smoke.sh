@@ -11,6 +11,12 @@ check() {  # check NAME CONDITION-COMMAND...
 contains() { grep -q -- "$2" <<<"$1"; }
 
 out=$("$bin" engines 2>&1); check "engines lists threads as available" contains "$out" "threads  yes"
+check "engines lists epoll" contains "$out" "epoll"
+out=$("$bin" topology 2>&1); check "topology prints the machine" contains "$out" "Machine:"
+out=$("$bin" topology --json 2>&1); check "topology --json lists processing units" contains "$out" '"processingUnits"'
+out=$("$bin" serve --pin diagonal 2>&1); check "bad --pin names the flag and the forms" contains "$out" 'takes "none", "compact", "scatter" or "cpus:LIST"'
+out=$("$bin" serve --pin cpus:4095 --port 0 2>&1); check "nonexistent CPU is named" contains "$out" "CPU 4095 does not exist"
+out=$("$bin" serve --engine epoll --accept sideways 2>&1); check "bad --accept lists the values" contains "$out" "reuseport"
 out=$("$bin" --help 2>&1); check "--help lists subcommands" contains "$out" "serve"
 out=$("$bin" serve --help 2>&1); check "serve --help documents --max-connections" contains "$out" "--max-connections"
 
@@ -40,6 +46,18 @@ kill -TERM $pid
 wait $pid; status=$?
 check "SIGTERM exits 0" test $status -eq 0
 check "shutdown is logged" contains "$(cat "$log")" "stopping gracefully"
+rm -f "$log"
+
+# The epoll engine, pinned, two loops.
+log=$(mktemp)
+"$bin" serve --engine epoll --threads 2 --pin compact --port 0 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
+url=$(grep -o "http://[^ ]*" "$log" | head -1)
+check "epoll: GET /json" test "$(curl -s "${url}json")" = '{"message":"Hello, World!"}'
+check "epoll: metrics show the placement" contains "$(curl -s "${url}metrics")" 'pin="compact"'
+kill -TERM $pid; wait $pid; status=$?
+check "epoll: SIGTERM exits 0" test $status -eq 0
 rm -f "$log"
 
 echo "cli: $passed passed, $failed failed"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Resident memory per idle keep-alive connection, for each engine and nginx.
+#
+#   experiments/idle-memory.sh [CONNECTIONS]     (default 10000)
+#
+# Each server gets CONNECTIONS clients that make one request and then stay
+# connected and idle. Reported: (RSS with the clients - RSS after a warm-up
+# request) / CONNECTIONS. Kernel socket memory is not in RSS; this measures
+# what the server process itself keeps per connection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-10000}
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -gt $((count + 200)) ] || { echo "need an fd limit above $((count + 200)); the hard limit here is $(ulimit -Hn)"; exit 1; }
+swift build -c release --product switchyard >/dev/null
+work=$(mktemp -d)
+trap 'kill $server 2>/dev/null; nginx -c $work/nginx.conf -s stop 2>/dev/null; rm -rf $work' EXIT
+rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
+
+measure() {  # measure NAME PID PORT
+    local name=$1 pid=$2 port=$3 before after
+    curl -s http://127.0.0.1:$port/plaintext >/dev/null   # warm-up: one connection's worth of buffers
+    sleep 0.5
+    before=$(rss_kb $pid)
+    python3 experiments/idle_clients.py $port $count > $work/clients.out &
+    local clients=$!
+    while ! grep -q ready $work/clients.out 2>/dev/null; do
+        kill -0 $clients 2>/dev/null || { echo "$name: clients failed"; return; }
+        sleep 0.2
+    done
+    sleep 1
+    after=$(rss_kb $pid)
+    kill $clients; wait $clients 2>/dev/null || true
+    printf "%-22s %10d KiB %10d KiB %12.2f KiB\n" "$name" $before $after $(awk -v a=$after -v b=$before -v n=$count 'BEGIN {print (a - b) / n}')
+}
+
+printf "%-22s %14s %14s %16s\n" server "RSS before" "RSS idle" "per connection"
+for engine in epoll threads; do
+    .build/release/switchyard serve --engine $engine --threads 1 --port 18100 --max-connections $((count + 100)) \
+        --pin cpus:0 2>$work/sy.log &
+    server=$!
+    sleep 1
+    measure "switchyard/$engine" $server 18100
+    kill -TERM $server; wait $server || true
+done
+
+cat > $work/nginx.conf <<NGINX
+worker_processes 1; worker_cpu_affinity 01; daemon on; pid $work/nginx.pid; worker_rlimit_nofile $(ulimit -n);
+error_log $work/error.log;
+events { worker_connections $((count + 100)); }
+http { access_log off; keepalive_requests 10000000; keepalive_timeout 600;
+  server { listen 127.0.0.1:18101;
+    location / { default_type text/plain; return 200 "Hello, World!"; } } }
+NGINX
+nginx -c $work/nginx.conf
+sleep 1
+measure nginx "$(pgrep -P "$(cat $work/nginx.pid)" | head -1)" 18101
