@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "HTTP1", dependencies: ["Metrics", "Pools"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Router", dependencies: ["HTTP1"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(
-            name: "Application", dependencies: ["HTTP1", "Router", "Metrics"],
+            name: "Application", dependencies: ["HTTP1", "Router", "Metrics", "Pools"],
             exclude: ["README.md"], swiftSettings: hotPath),
         // Linux interfaces missing from `import Glibc` (GNU extensions, epoll).
         .systemLibrary(name: "CSystem"),
@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Metrics", "Pools"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
+        .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology"]

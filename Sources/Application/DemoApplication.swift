@@ -1,6 +1,7 @@
 import Glibc
 import HTTP1
 import Metrics
+import Pools
 import Router
 
 /// Settings of the built-in application.
@@ -83,7 +84,7 @@ extension Application {
                 writer.respond(.notFound, contentType: .textPlain, body: StaticFiles.notConfigured)
                 return
             }
-            files.serve(parameters["path"] ?? UnsafeRawBufferPointer(start: nil, count: 0), &writer)
+            files.serve(parameters["path"] ?? UnsafeRawBufferPointer(start: nil, count: 0), arena: request.worker.arena, &writer)
         }
         try app.route(.get, "/health") { _, _, writer in
             writer.respond(.ok, contentType: .textPlain, body: Bodies.ok)

@@ -1,5 +1,6 @@
 import Glibc
 import HTTP1
+import Pools
 
 /// Serves files under one directory, refusing anything that would escape it.
 ///
@@ -7,9 +8,14 @@ import HTTP1
 /// (403) if a segment is `..` or holds a NUL or a backslash; the file that is
 /// opened is then resolved with `realpath` and must still lie under the root,
 /// so a symbolic link cannot lead out either.
+///
+/// All temporary memory (the decoded path, the C string, the resolved path)
+/// comes from the request arena, and content types are matched on bytes: a
+/// static file is served without a heap allocation.
 public final class StaticFiles: Sendable {
     /// The root, resolved (no symbolic links, no trailing slash).
     public let root: String
+    private let rootBytes: StaticBytes
     static let notConfigured = StaticBytes("404 Not Found (no --static-dir configured)\n")
     static let notFound = StaticBytes("404 Not Found\n")
     static let forbidden = StaticBytes("403 Forbidden\n")
@@ -31,36 +37,51 @@ public final class StaticFiles: Sendable {
             throw ConfigurationError(description: "--static-dir \(root): not a directory")
         }
         self.root = String(cString: resolved)
+        rootBytes = StaticBytes(self.root)
     }
 
     /// Answers a request for `relativePath` (the raw bytes after `/static/`).
-    public func serve(_ relativePath: UnsafeRawBufferPointer, _ writer: inout ResponseWriter) {
-        guard let decoded = percentDecoded(relativePath) else {
+    public func serve(_ relativePath: UnsafeRawBufferPointer, arena: RequestArena, _ writer: inout ResponseWriter) {
+        // "<root>/<decoded path>\0", built in the arena.
+        let path = arena.allocate(byteCount: rootBytes.count + relativePath.count + 2, alignment: 1)
+        path.baseAddress!.copyMemory(from: rootBytes.base, byteCount: rootBytes.count)
+        path[rootBytes.count] = 0x2F
+        let start = rootBytes.count + 1
+        guard let decodedCount = percentDecode(relativePath, into: UnsafeMutableRawBufferPointer(rebasing: path[start...])) else {
             writer.respond(.badRequest, contentType: .textPlain, body: Self.badRequest)
             return
         }
-        let segments = decoded.split(separator: 0x2F, omittingEmptySubsequences: true)
-        for segment in segments {
-            if segment.elementsEqual([0x2E, 0x2E]) || segment.contains(0) || segment.contains(0x5C) {
-                writer.respond(.forbidden, contentType: .textPlain, body: Self.forbidden)
-                return
-            }
+        let relative = UnsafeRawBufferPointer(rebasing: path[start..<(start + decodedCount)])
+        switch Self.check(relative) {
+        case .forbidden:
+            writer.respond(.forbidden, contentType: .textPlain, body: Self.forbidden)
+            return
+        case .empty:
+            writer.respond(.notFound, contentType: .textPlain, body: Self.notFound)
+            return
+        case .ok:
+            break
         }
-        let relative = segments.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
-        guard !relative.isEmpty, let resolvedPointer = realpath(root + "/" + relative, nil) else {
+        path[start + decodedCount] = 0
+        let resolved = arena.allocate(byteCount: Int(PATH_MAX) + 1, alignment: 1)
+        let cPath = path.baseAddress!.assumingMemoryBound(to: CChar.self)
+        let cResolved = resolved.baseAddress!.assumingMemoryBound(to: CChar.self)
+        guard realpath(cPath, cResolved) != nil else {
             writer.respond(.notFound, contentType: .textPlain, body: Self.notFound)
             return
         }
-        let resolved = String(cString: resolvedPointer)
-        free(resolvedPointer)
-        guard resolved.hasPrefix(root + "/") else {
+        // Still under the root after following links: "<root>/..." exactly.
+        let resolvedCount = strlen(cResolved)
+        guard resolvedCount > rootBytes.count, memcmp(cResolved, rootBytes.base, rootBytes.count) == 0,
+              resolved[rootBytes.count] == 0x2F
+        else {
             writer.respond(.forbidden, contentType: .textPlain, body: Self.forbidden)
             return
         }
-        let fd = open(resolved, O_RDONLY | O_CLOEXEC)
+        let fd = open(cResolved, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            writer.respond(errno == EACCES ? .forbidden : .notFound, contentType: .textPlain,
-                           body: errno == EACCES ? Self.forbidden : Self.notFound)
+            let denied = errno == EACCES
+            writer.respond(denied ? .forbidden : .notFound, contentType: .textPlain, body: denied ? Self.forbidden : Self.notFound)
             return
         }
         defer { close(fd) }
@@ -88,24 +109,43 @@ public final class StaticFiles: Sendable {
             }
         }
     }
+
+    enum PathCheck { case ok, empty, forbidden }
+
+    /// Refuses `..` segments, NUL and backslash; an empty path names no file.
+    static func check(_ path: UnsafeRawBufferPointer) -> PathCheck {
+        var segmentStart = 0
+        var sawName = false
+        for i in 0...path.count {
+            let atEnd = i == path.count
+            let b: UInt8 = atEnd ? 0x2F : path[i]
+            if b == 0 || b == 0x5C { return .forbidden }
+            guard b == 0x2F else { continue }
+            let length = i - segmentStart
+            if length == 2 && path[segmentStart] == 0x2E && path[segmentStart + 1] == 0x2E { return .forbidden }
+            if length > 0 { sawName = true }
+            segmentStart = i + 1
+        }
+        return sawName ? .ok : .empty
+    }
 }
 
-/// Decodes %XX escapes; nil when an escape is malformed.
-func percentDecoded(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count)
-    var i = 0
+/// Decodes %XX escapes of `bytes` into `output`; returns the decoded length,
+/// or nil when an escape is malformed. `output` must hold `bytes.count`.
+func percentDecode(_ bytes: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
+    var i = 0, n = 0
     while i < bytes.count {
         if bytes[i] == 0x25 {
             guard i + 2 < bytes.count, let hi = hexDigit(bytes[i + 1]), let lo = hexDigit(bytes[i + 2]) else { return nil }
-            out.append(UInt8(hi << 4 | lo))
+            output[n] = UInt8(hi << 4 | lo)
             i += 3
         } else {
-            out.append(bytes[i])
+            output[n] = bytes[i]
             i += 1
         }
+        n += 1
     }
-    return out
+    return n
 }
 
 private func hexDigit(_ b: UInt8) -> Int? {
@@ -117,25 +157,34 @@ private func hexDigit(_ b: UInt8) -> Int? {
     }
 }
 
-/// Content types by file extension.
+/// Content types by file extension, matched on bytes (no String per request).
 enum ContentTypes {
-    static let byExtension: [String: StaticHeader] = {
-        let table: [(String, String)] = [
-            ("html", "text/html; charset=utf-8"), ("htm", "text/html; charset=utf-8"),
-            ("css", "text/css; charset=utf-8"), ("js", "text/javascript; charset=utf-8"),
-            ("mjs", "text/javascript; charset=utf-8"), ("json", "application/json"),
-            ("txt", "text/plain; charset=utf-8"), ("md", "text/markdown; charset=utf-8"),
-            ("csv", "text/csv; charset=utf-8"), ("xml", "application/xml"),
-            ("svg", "image/svg+xml"), ("png", "image/png"), ("jpg", "image/jpeg"),
-            ("jpeg", "image/jpeg"), ("gif", "image/gif"), ("webp", "image/webp"),
-            ("ico", "image/x-icon"), ("wasm", "application/wasm"), ("pdf", "application/pdf"),
-            ("woff2", "font/woff2"),
-        ]
-        return Dictionary(uniqueKeysWithValues: table.map { ($0.0, StaticHeader(name: "Content-Type", value: $0.1)) })
-    }()
+    static let table: [(StaticString, StaticHeader)] = [
+        ("html", "text/html; charset=utf-8"), ("htm", "text/html; charset=utf-8"),
+        ("css", "text/css; charset=utf-8"), ("js", "text/javascript; charset=utf-8"),
+        ("mjs", "text/javascript; charset=utf-8"), ("json", "application/json"),
+        ("txt", "text/plain; charset=utf-8"), ("md", "text/markdown; charset=utf-8"),
+        ("csv", "text/csv; charset=utf-8"), ("xml", "application/xml"),
+        ("svg", "image/svg+xml"), ("png", "image/png"), ("jpg", "image/jpeg"),
+        ("jpeg", "image/jpeg"), ("gif", "image/gif"), ("webp", "image/webp"),
+        ("ico", "image/x-icon"), ("wasm", "application/wasm"), ("pdf", "application/pdf"),
+        ("woff2", "font/woff2"), ("sh", "text/x-shellscript; charset=utf-8"),
+    ].map { ($0.0, StaticHeader(name: "Content-Type", value: $0.1)) }
 
-    static func forPath(_ path: String) -> StaticHeader {
-        guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return .octetStream }
-        return byExtension[path[path.index(after: dot)...].lowercased()] ?? .octetStream
+    static func forPath(_ path: UnsafeRawBufferPointer) -> StaticHeader {
+        var dot = path.count
+        while dot > 0 && path[dot - 1] != 0x2E && path[dot - 1] != 0x2F { dot -= 1 }
+        guard dot > 0, path[dot - 1] == 0x2E else { return .octetStream }
+        let ext = UnsafeRawBufferPointer(rebasing: path[dot...])
+        // Indexing, not `for … in`: a generic iterator over tuples allocates
+        // its frame in unoptimized builds, and tests check debug builds too.
+        for i in 0..<table.count {
+            let name = table[i].0
+            guard ext.count == name.utf8CodeUnitCount else { continue }
+            var same = true
+            for k in 0..<ext.count where (ext[k] | 0x20) != (name.utf8Start[k] | 0x20) { same = false; break }
+            if same { return table[i].1 }
+        }
+        return .octetStream
     }
 }

@@ -169,6 +169,25 @@ struct ReactorTests {
         #expect(try server.client().get("/health").status == 200)
     }
 
+    @Test("Idle keep-alive connections hold no pooled buffer", arguments: reactorEngineNames)
+    func idleConnectionsReleaseBuffers(engine: String) throws {
+        let server = try TestServer(engine: engine) { $0.threads = 1 }
+        var idle: [TestClient] = []
+        for _ in 0..<8 {
+            let client = try server.client()
+            #expect(try client.get("/plaintext").status == 200)
+            idle.append(client)
+        }
+        // Read while serving /metrics: only that connection holds buffers
+        // (input and field slots; its output is taken after the snapshot).
+        let text = try server.client().get("/metrics").text
+        let inUse = text.split(separator: "\n").first { $0.hasPrefix("switchyard_pool_buffers_in_use ") }
+            .flatMap { Int($0.split(separator: " ").last!) } ?? -1
+        #expect(inUse >= 0 && inUse <= 3, "\(inUse) buffers lent with 8 idle connections")
+        #expect(text.contains("switchyard_pool_misses_total"))
+        withExtendedLifetime(idle) {}
+    }
+
     @Test("Stopping under load loses no response in flight", arguments: reactorEngineNames)
     func stopUnderLoad(engine: String) throws {
         let server = try TestServer(engine: engine) { $0.threads = 2 }
