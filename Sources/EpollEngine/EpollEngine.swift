@@ -40,20 +40,14 @@ public final class EpollEngine: Engine, @unchecked Sendable {
     private var acceptorFD: Int32 = -1
     public private(set) var boundPort = 0
     private let stopping = Atomic(false)
-    /// Engine-wide free connection slots (acceptor policy).
-    private let slots: UnsafeMutablePointer<sem_t>
+    /// Free connection slots (acceptor policy).
+    private let slots: ConnectionSlots
 
     public init(configuration: EngineConfiguration, responder: any HTTPResponder, metrics: MetricsRegistry = .shared) {
         self.configuration = configuration
         self.responder = responder
         self.metrics = metrics
-        slots = .allocate(capacity: 1)
-        sem_init(slots, 0, UInt32(max(1, configuration.maxConnections)))
-    }
-
-    deinit {
-        sem_destroy(slots)
-        slots.deallocate()
+        slots = ConnectionSlots(count: configuration.maxConnections)
     }
 
     public func start() throws(EngineError) {
@@ -70,7 +64,7 @@ public final class EpollEngine: Engine, @unchecked Sendable {
                 if budget.release() { for reactor in reactors { reactor.wakeIfPaused() } }
             }
         } else {
-            release = { [unowned self] in _ = sem_post(self.slots) }
+            release = { [unowned self] in self.slots.release() }
         }
         for i in 0..<loops {
             reactors.append(try Reactor(index: i, configuration: configuration, responder: responder,
@@ -114,11 +108,11 @@ public final class EpollEngine: Engine, @unchecked Sendable {
     private func acceptLoop() {
         var next = 0
         while !stopping.load(ordering: .acquiring) {
-            while sem_wait(slots) != 0 && errno == EINTR {}
+            slots.acquire()
             if stopping.load(ordering: .acquiring) { break }
             let fd = accept4(acceptorFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
             guard fd >= 0 else {
-                sem_post(slots)
+                slots.release()
                 if stopping.load(ordering: .acquiring) { break }
                 if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
                 continue
@@ -139,7 +133,7 @@ public final class EpollEngine: Engine, @unchecked Sendable {
     public func stop() {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         if acceptorFD >= 0 {
-            sem_post(slots)
+            slots.release()
             shutdown(acceptorFD, Int32(SHUT_RDWR))
         }
         for reactor in reactors { reactor.requestStop() }

@@ -33,8 +33,8 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 
     /// Set once by `stop`; the acceptor and connections watch it.
     private let stopping = Atomic(false)
-    /// Free connection slots. safety: initialized in init, destroyed in deinit.
-    private let slots: UnsafeMutablePointer<sem_t>
+    /// Free connection slots.
+    private let slots: ConnectionSlots
     /// Live connections, for the graceful stop to reach idle ones.
     private let connections = Mutex([ObjectIdentifier: Connection]())
 
@@ -42,13 +42,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         self.configuration = configuration
         self.responder = responder
         self.metrics = metrics
-        slots = .allocate(capacity: 1)
-        sem_init(slots, 0, UInt32(max(1, configuration.maxConnections)))
-    }
-
-    deinit {
-        sem_destroy(slots)
-        slots.deallocate()
+        slots = ConnectionSlots(count: configuration.maxConnections)
     }
 
     public func start() throws(EngineError) {
@@ -68,11 +62,11 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         configuration.pinCurrentThread(index: 0)
         var accepted = 0
         while !stopping.load(ordering: .acquiring) {
-            while sem_wait(slots) != 0 && errno == EINTR {}
+            slots.acquire()
             if stopping.load(ordering: .acquiring) { break }
             let fd = accept(listenFD, nil, nil)
             guard fd >= 0 else {
-                sem_post(slots)
+                slots.release()
                 if stopping.load(ordering: .acquiring) { break }
                 // Out of descriptors: back off instead of spinning on the error.
                 if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
@@ -103,7 +97,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             _ = $0.removeValue(forKey: ObjectIdentifier(connection))
             close(connection.fd)
         }
-        sem_post(slots)
+        slots.release()
     }
 
     /// One connection, start to end, on its own thread.
@@ -157,7 +151,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 
     public func stop() {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
-        sem_post(slots)  // wake the acceptor if it waits for a slot
+        slots.release()  // wake the acceptor if it waits for a slot
         // A listening socket shut down for reading makes a blocked accept return.
         shutdown(listenFD, Int32(SHUT_RDWR))
         connections.withLock {

@@ -87,26 +87,17 @@ struct ConnectionTests {
         let server = try TestServer(engine: engine)
         let failures = Atomic(0)
         let port = server.port
-        var threads: [pthread_t] = []
-        final class Job { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
-        for c in 0..<16 {
-            let job = Job {
-                do {
-                    let client = try TestClient(port: port)
-                    for r in 0..<50 {
-                        let id = c * 1000 + r
-                        if try client.get("/users/\(id)").text != "user \(id)\n" { failures.add(1, ordering: .relaxed) }
-                    }
-                } catch {
-                    failures.add(1, ordering: .relaxed)
+        concurrently(16) { c in
+            do {
+                let client = try TestClient(port: port)
+                for r in 0..<50 {
+                    let id = c * 1000 + r
+                    if try client.get("/users/\(id)").text != "user \(id)\n" { failures.add(1, ordering: .relaxed) }
                 }
+            } catch {
+                failures.add(1, ordering: .relaxed)
             }
-            var thread = pthread_t()
-            pthread_create(&thread, nil, { Unmanaged<Job>.fromOpaque($0!).takeRetainedValue().body(); return nil },
-                           Unmanaged.passRetained(job).toOpaque())
-            threads.append(thread)
         }
-        for thread in threads { pthread_join(thread, nil) }
         #expect(failures.load(ordering: .relaxed) == 0)
     }
 
