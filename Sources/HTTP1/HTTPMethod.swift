@@ -22,34 +22,25 @@ public enum HTTPMethod: UInt8, CaseIterable, Sendable {
 
     /// Recognises a method token without allocating. Method names are
     /// case-sensitive (RFC 9110 section 9.1), so `get` is not `GET`.
-    @inlinable
     public init?(token: UnsafeRawBufferPointer) {
         switch token.count {
         case 3:
             if token[0] == 0x47, token[1] == 0x45, token[2] == 0x54 { self = .get; return }  // GET
             if token[0] == 0x50, token[1] == 0x55, token[2] == 0x54 { self = .put; return }  // PUT
         case 4:
-            if HTTPMethod.matches(token, "POST") { self = .post; return }
-            if HTTPMethod.matches(token, "HEAD") { self = .head; return }
+            if equalsExactly(token, "POST") { self = .post; return }
+            if equalsExactly(token, "HEAD") { self = .head; return }
         case 5:
-            if HTTPMethod.matches(token, "PATCH") { self = .patch; return }
-            if HTTPMethod.matches(token, "TRACE") { self = .trace; return }
+            if equalsExactly(token, "PATCH") { self = .patch; return }
+            if equalsExactly(token, "TRACE") { self = .trace; return }
         case 6:
-            if HTTPMethod.matches(token, "DELETE") { self = .delete; return }
+            if equalsExactly(token, "DELETE") { self = .delete; return }
         case 7:
-            if HTTPMethod.matches(token, "OPTIONS") { self = .options; return }
-            if HTTPMethod.matches(token, "CONNECT") { self = .connect; return }
+            if equalsExactly(token, "OPTIONS") { self = .options; return }
+            if equalsExactly(token, "CONNECT") { self = .connect; return }
         default:
             break
         }
         return nil
-    }
-
-    @inlinable
-    static func matches(_ token: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
-        guard token.count == name.utf8CodeUnitCount else { return false }
-        let p = name.utf8Start
-        for i in 0..<token.count where token[i] != p[i] { return false }
-        return true
     }
 }
