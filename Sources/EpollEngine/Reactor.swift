@@ -18,7 +18,9 @@ final class Reactor: @unchecked Sendable {
     let configuration: EngineConfiguration
     let responder: any HTTPResponder
     let counters: WorkerCounters
-    let worker: WorkerContext
+    /// Created by the loop thread itself once pinned, so its pool, arena and
+    /// date cache are first touched on the loop's CPU. Loop thread only.
+    private var worker: WorkerContext!
     let epfd: Int32
     let wakeFD: Int32
     /// This loop's SO_REUSEPORT listener, or -1 (acceptor policy).
@@ -62,7 +64,6 @@ final class Reactor: @unchecked Sendable {
         self.budget = budget
         self.onClose = onClose
         counters = WorkerCounters(name: "loop-\(index)")
-        worker = WorkerContext(counters: counters)
         epfd = Epoll.create()
         wakeFD = Epoll.makeEventFD()
         guard epfd >= 0, wakeFD >= 0 else { throw EngineError("cannot create epoll instance or eventfd: \(errnoText())") }
@@ -102,6 +103,7 @@ final class Reactor: @unchecked Sendable {
         // Pin first: sessions and pooled buffers are created on this thread
         // from here on, so their memory is first touched on this CPU's node.
         configuration.pinCurrentThread(index: index)
+        worker = WorkerContext(counters: counters)
         if listenFD >= 0 { Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Reactor.listenerTag) }
         while true {
             let now = monotonicMilliseconds()

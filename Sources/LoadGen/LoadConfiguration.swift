@@ -1,0 +1,49 @@
+/// What to send, how hard, and for how long.
+public struct LoadConfiguration: Sendable {
+    /// An IPv4 literal or "localhost" (other names go through the resolver).
+    public var host: String
+    public var port: Int
+    /// Weighted request paths, e.g. `[("/work?us=2", 99), ("/work?us=500", 1)]`.
+    public var mix: [(path: String, weight: Double)]
+    public var connections: Int = 64
+    /// Requests in flight per connection. Closed loop keeps exactly this many;
+    /// open loop treats a connection as free while it has fewer.
+    public var pipeline: Int = 1
+    /// Seconds of measurement.
+    public var duration: Double = 10
+    /// Seconds run before measuring, so caches, JITs and pools are warm.
+    public var warmup: Double = 0
+    /// Open loop: total requests per second over all threads; nil = closed loop.
+    public var rate: Double? = nil
+    /// Spacing of open-loop arrivals.
+    public var arrivals: Arrivals = .constant
+    /// I/O threads, each with its own epoll and share of connections and rate.
+    public var threads: Int = 1
+    /// Thread i is pinned to `cpus[i % cpus.count]` when non-empty.
+    public var cpus: [Int] = []
+    /// Seconds a request may take (from its start) before it counts as a timeout.
+    public var timeout: Double = 5
+    /// Seeds the mix choice and Poisson arrivals, so runs are repeatable.
+    public var seed: UInt64 = 1
+
+    public init(host: String, port: Int, mix: [(path: String, weight: Double)]) {
+        self.host = host
+        self.port = port
+        self.mix = mix
+    }
+}
+
+/// How open-loop request times are spaced.
+public enum Arrivals: String, Sendable, CaseIterable {
+    /// Evenly spaced: 1/rate apart.
+    case constant
+    /// Exponential inter-arrival times with mean 1/rate (a Poisson process):
+    /// closer to independent users, and bursty enough to expose queueing.
+    case poisson
+}
+
+/// Why a run could not start or produced nothing.
+public struct LoadError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
