@@ -33,7 +33,6 @@ struct TimerWheel {
         }
     }
 
-    func isArmed(_ slot: Int) -> Bool { deadlineTick[slot] >= 0 }
 
     /// Arms (or re-arms) `slot` to fire at `deadline` milliseconds.
     mutating func arm(_ slot: Int, at deadline: Int) {

@@ -42,10 +42,6 @@ public final class OutputBuffer {
         storage.pointee.didWrite(storage.pointee.count - storage.pointee.sent)
     }
 
-    /// Bytes between `start` and the end, for tests and debugging.
-    func bytes(from start: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: storage.pointee.bytes + start, count: storage.pointee.count - start)
-    }
 }
 
 /// The serialized output and how much of it the kernel has taken.
