@@ -33,7 +33,6 @@ struct TimerWheel {
         }
     }
 
-
     /// Arms (or re-arms) `slot` to fire at `deadline` milliseconds.
     mutating func arm(_ slot: Int, at deadline: Int) {
         cancel(slot)
