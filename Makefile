@@ -4,7 +4,7 @@
 SWIFT      ?= swift
 HOST       ?= 127.0.0.1
 PORT       ?= 8080
-ENGINE     ?= threads
+ENGINE     ?= epoll
 SERVE_ARGS ?=
 BENCH_ITERATIONS ?= 1000000
 

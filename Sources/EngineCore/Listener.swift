@@ -4,8 +4,9 @@ import Glibc
 public enum Listener {
     /// Binds and listens on `host:port`; returns the socket and the bound port.
     /// Event loops ask for a non-blocking socket: they accept until EAGAIN.
+    /// With `reusePort`, `probeFirst` refuses a port someone else already holds.
     public static func open(host: String, port: Int, backlog: Int, reusePort: Bool = false,
-                            nonBlocking: Bool = false) throws(EngineError) -> (fd: Int32, port: Int) {
+                            nonBlocking: Bool = false, probeFirst: Bool = true) throws(EngineError) -> (fd: Int32, port: Int) {
         guard (0...65535).contains(port) else {
             throw EngineError("--port \(port): must be from 0 to 65535")
         }
@@ -21,6 +22,19 @@ public enum Listener {
         defer { freeaddrinfo(result) }
 
         let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | (nonBlocking ? Int32(SOCK_NONBLOCK.rawValue) : 0)
+        if reusePort && probeFirst && port != 0 {
+            // SO_REUSEPORT lets a second server join a port another already
+            // serves, silently splitting its traffic. A plain bind first
+            // fails with EADDRINUSE if anyone holds the port.
+            let probe = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            var one: Int32 = 1
+            setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            let taken = bind(probe, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 && errno == EADDRINUSE
+            Glibc.close(probe)
+            if taken {
+                throw EngineError("cannot listen on \(host):\(port): Address already in use (another server is using it; choose another --port)")
+            }
+        }
         let fd = socket(first.pointee.ai_family, flags, 0)
         guard fd >= 0 else { throw EngineError("cannot create a socket: \(errnoText())") }
         var one: Int32 = 1

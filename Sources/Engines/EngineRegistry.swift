@@ -23,5 +23,5 @@ public enum EngineRegistry {
     }
 
     /// What `serve` uses without `--engine`.
-    public static let defaultName = "threads"
+    public static let defaultName = "epoll"
 }

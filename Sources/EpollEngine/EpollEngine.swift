@@ -77,12 +77,15 @@ public final class EpollEngine: Engine, @unchecked Sendable {
         } else {
             // The first listener may ask for port 0; the others must share its port.
             var port = configuration.port
+            var first = true
             for reactor in reactors {
                 do throws(EngineError) {
+                    // Only the first bind probes the port; the rest join our own group.
                     let (fd, bound) = try Listener.open(host: configuration.host, port: port, backlog: configuration.backlog,
-                                                       reusePort: true, nonBlocking: true)
+                                                       reusePort: true, nonBlocking: true, probeFirst: first)
                     reactor.listenFD = fd
                     port = bound
+                    first = false
                 } catch {
                     for r in reactors where r.listenFD >= 0 { close(r.listenFD) }
                     throw error
