@@ -23,6 +23,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .target(
@@ -46,10 +48,16 @@ let package = Package(
             name: "EpollEngine", dependencies: ["EngineCore", "HTTP1", "Metrics", "CSystem"],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine", "EpollEngine"], exclude: ["README.md"]),
+        // The research harness: load generator and experiment specifications.
+        .target(
+            name: "LoadGen",
+            dependencies: ["CSystem", "EngineCore", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "Experiments", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard",
             dependencies: [
-                "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology",
+                "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]
@@ -66,6 +74,8 @@ let package = Package(
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "EngineCore", "CSystem"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology"]

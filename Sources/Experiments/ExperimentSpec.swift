@@ -18,6 +18,12 @@ public struct ExperimentSpec: Sendable, Equatable {
     public var server: [ServerFlag]
     /// Peer servers (nginx, ...) that `matrix.engines` may name.
     public var references: [ReferenceServer]
+    /// The engines of `matrix.engines` that take an accept policy, recorded
+    /// from the caller's `KnownEngine` list so expansion needs nothing else.
+    public var reactorEngines: [String]
+    /// The engines of `matrix.engines` whose thread count is a setting; the
+    /// others (one thread per connection) run once per other combination.
+    public var threadPoolEngines: [String]
 }
 
 /// The dimensions whose every combination is one point, and the load shape
@@ -48,7 +54,7 @@ public enum Arrivals: String, Sendable, CaseIterable {
 }
 
 /// One kind of request in the load and its share (weights are relative).
-public struct MixEntry: Sendable, Equatable {
+public struct MixEntry: Sendable, Hashable {
     public var path: String
     public var weight: Double
 
@@ -110,10 +116,14 @@ public struct KnownEngine: Sendable, Equatable {
     /// Reactor engines have an accept policy (`matrix.accept`); thread-per-
     /// connection engines have one way of accepting and ignore it.
     public var isReactor: Bool
+    /// Whether `--threads` sizes a pool. The threads engine runs one thread
+    /// per connection, so for it the `threads` dimension does not apply.
+    public var hasThreadPool: Bool
 
-    public init(name: String, isReactor: Bool) {
+    public init(name: String, isReactor: Bool, hasThreadPool: Bool = true) {
         self.name = name
         self.isReactor = isReactor
+        self.hasThreadPool = hasThreadPool
     }
 }
 

@@ -81,7 +81,9 @@ private struct SpecReader {
         guard let name else { return nil }
         return ExperimentSpec(
             name: name, description: description, duration: duration, warmup: warmup,
-            repetitions: repetitions, matrix: matrix, server: server, references: references)
+            repetitions: repetitions, matrix: matrix, server: server, references: references,
+            reactorEngines: knownEngines.filter { $0.isReactor && measured.contains($0.name) }.map(\.name),
+            threadPoolEngines: knownEngines.filter { $0.hasThreadPool && measured.contains($0.name) }.map(\.name))
     }
 
     mutating func matrix(_ matrix: Table, knownEngines: [KnownEngine], references: [ReferenceServer]) -> Matrix {
@@ -251,7 +253,7 @@ private struct SpecReader {
         }
         guard let text = string(value, key: key) else { return nil }
         let allowed = text.unicodeScalars.allSatisfy { scalar in
-            (scalar.properties.isASCIIHexDigit || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
+            (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
                 || ("0"..."9").contains(scalar) || scalar == "-" || scalar == "_" || scalar == ".")
         }
         guard !text.isEmpty, allowed, text != ".", text != ".." else {

@@ -42,10 +42,19 @@ check "metrics count the requests" contains "$(curl -s "${url}metrics")" 'switch
 # Same port twice: the second server must refuse with a clear message.
 port=${url##*:}; port=${port%/}
 out=$("$bin" serve --port "$port" 2>&1); check "busy port gives a clear error" contains "$out" "Address already in use"
+out=$("$bin" load "${url}plaintext" --duration 0.5 --connections 4 --json 2>&1)
+check "load: closed loop reports latency as JSON" contains "$out" '"p99"'
+out=$("$bin" load "${url}json" --duration 0.5 --rate 200 --arrivals poisson 2>&1)
+check "load: open loop at a fixed rate" contains "$out" "Requests/sec"
+out=$("$bin" load "${url}plaintext" --mix bad 2>&1)
+check "load: bad --mix names the flag" contains "$out" "--mix bad"
 kill -TERM $pid
 wait $pid; status=$?
 check "SIGTERM exits 0" test $status -eq 0
 check "shutdown is logged" contains "$(cat "$log")" "stopping gracefully"
+out=$("$bin" load http://127.0.0.1:9/ --duration 0.3 2>&1); status=$?
+check "load: refused target exits non-zero" test $status -ne 0
+check "load: refused target says so" contains "$out" "refused"
 rm -f "$log"
 
 # The epoll engine, pinned, two loops.

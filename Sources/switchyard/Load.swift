@@ -1,0 +1,122 @@
+import ArgumentParser
+import LoadGen
+import Topology
+
+struct Load: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate HTTP/1.1 load: closed loop (like wrk) or open loop at a fixed rate, with HDR latency percentiles.",
+        discussion: """
+            Closed loop keeps --pipeline requests in flight on each connection. Open loop (--rate) sends at \
+            intended times and measures latency from them, so a stalled server shows in the percentiles \
+            (no coordinated omission). Exits non-zero when no request succeeded.
+            """)
+
+    @Argument(help: "Target URL, e.g. http://127.0.0.1:8080/plaintext")
+    var url: String
+
+    @Option(help: "Connections, spread over the I/O threads.")
+    var connections = 64
+
+    @Option(help: "Requests in flight per connection (closed loop).")
+    var pipeline = 1
+
+    @Option(help: "Seconds to measure.")
+    var duration = 10.0
+
+    @Option(help: "Seconds to run before measuring.")
+    var warmup = 0.0
+
+    @Option(help: "Open loop: total requests per second (omit for closed loop).")
+    var rate: Double?
+
+    @Option(help: "Open loop arrivals: constant or poisson.")
+    var arrivals: Arrivals = .constant
+
+    @Option(name: .customLong("mix"), help: "Weighted path PATH:WEIGHT, repeatable (e.g. --mix '/work?us=2:99' --mix '/work?us=500:1'); default: the URL's path.")
+    var mixEntries: [String] = []
+
+    @Option(help: "I/O threads (one epoll loop each).")
+    var threads = 1
+
+    @Option(help: "CPUs for the I/O threads, e.g. 1 or 1,3 (thread i on the i-th).")
+    var cpus: String?
+
+    @Option(help: "Per-request timeout in seconds.")
+    var timeout = 5.0
+
+    @Flag(help: "Print the report as JSON (with a per-second timeline).")
+    var json = false
+
+    func validate() throws {
+        _ = try target()
+        _ = try mix(defaultPath: "/")
+        guard connections >= 1 else { throw ValidationError("--connections \(connections): must be at least 1") }
+        guard pipeline >= 1 else { throw ValidationError("--pipeline \(pipeline): must be at least 1") }
+        guard duration > 0 else { throw ValidationError("--duration \(duration): must be more than 0 seconds") }
+        guard warmup >= 0 else { throw ValidationError("--warmup \(warmup): must be 0 or more seconds") }
+        if let rate, rate <= 0 { throw ValidationError("--rate \(rate): must be more than 0 requests per second") }
+        guard threads >= 1 else { throw ValidationError("--threads \(threads): must be at least 1") }
+        guard timeout > 0 else { throw ValidationError("--timeout \(timeout): must be more than 0 seconds") }
+        _ = try cpuList()
+    }
+
+    /// host, port and path from an http:// URL.
+    func target() throws -> (host: String, port: Int, path: String) {
+        guard url.hasPrefix("http://") else {
+            throw ValidationError("URL \(url): only http:// URLs are supported")
+        }
+        let rest = url.dropFirst(7)
+        let authority = rest.prefix { $0 != "/" }
+        let path = rest.dropFirst(authority.count)
+        let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let host = parts.first, !host.isEmpty else {
+            throw ValidationError("URL \(url): expected http://HOST[:PORT]/PATH")
+        }
+        let port = parts.count == 2 ? Int(parts[1]) : 80
+        guard let port, (1...65535).contains(port) else { throw ValidationError("URL \(url): the port must be from 1 to 65535") }
+        return (String(host), port, path.isEmpty ? "/" : String(path))
+    }
+
+    func mix(defaultPath: String) throws -> [(path: String, weight: Double)] {
+        guard !mixEntries.isEmpty else { return [(defaultPath, 1)] }
+        return try mixEntries.map { entry in
+            guard let colon = entry.lastIndex(of: ":"), entry.first == "/",
+                  let weight = Double(entry[entry.index(after: colon)...]), weight > 0
+            else { throw ValidationError("--mix \(entry): expected /PATH:WEIGHT with a positive weight") }
+            return (String(entry[..<colon]), weight)
+        }
+    }
+
+    func cpuList() throws -> [Int] {
+        guard let cpus else { return [] }
+        do {
+            guard case .cpus(let list) = try PinPolicy(parsing: "cpus:" + cpus) else { return [] }
+            return list
+        } catch {
+            throw ValidationError("--cpus \(cpus): expected a list like 1 or 0,2 or 0-3")
+        }
+    }
+
+    func run() throws {
+        let (host, port, path) = try target()
+        var configuration = LoadConfiguration(host: host, port: port, mix: try mix(defaultPath: path))
+        configuration.connections = connections
+        configuration.pipeline = pipeline
+        configuration.duration = duration
+        configuration.warmup = warmup
+        configuration.rate = rate
+        configuration.arrivals = arrivals
+        configuration.threads = threads
+        configuration.cpus = try cpuList()
+        configuration.timeout = timeout
+        do {
+            let report = try LoadGenerator.run(configuration)
+            print(json ? report.json() : report.text())
+        } catch {
+            log("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension Arrivals: ExpressibleByArgument {}

@@ -1,0 +1,77 @@
+import Testing
+@testable import Experiments
+
+@Suite struct ExpansionTests {
+    let spec: ExperimentSpec
+
+    init() throws {
+        spec = try parse("""
+            name = "t"
+            repetitions = 3
+            [matrix]
+            engines = ["threads", "epoll", "nginx"]
+            threads = [1, 2]
+            pin = ["none", "compact"]
+            accept = ["reuseport", "acceptor"]
+            connections = [16, 64, 256]
+            pipeline = [1, 16]
+            rate = []
+            [[reference]]
+            name = "nginx"
+            command = "nginx"
+            port = 18081
+            """)
+    }
+
+    @Test func countsCollapseDimensionsThatDoNotApply() {
+        let points = spec.points
+        // epoll: every dimension (2*2*2*3*2 = 48); threads: no pool, no accept
+        // policy (2 pin * 3 * 2 = 12); nginx: only connections and pipeline (6).
+        #expect(points.filter { $0.engine == "epoll" }.count == 48)
+        #expect(points.filter { $0.engine == "threads" }.count == 12)
+        #expect(points.filter { $0.engine == "nginx" }.count == 6)
+        #expect(Set(points.map(\.id)).count == points.count, "ids are unique")
+    }
+
+    @Test func idsAreBuiltFromParameters() {
+        let ids = Set(spec.points.map(\.id))
+        #expect(ids.contains(
+            "engine=epoll,threads=2,pin=compact,accept=reuseport,connections=64,pipeline=1,rate=closed"))
+        #expect(ids.contains("engine=threads,threads=-,pin=none,accept=-,connections=16,pipeline=16,rate=closed"))
+        #expect(ids.contains("engine=nginx,threads=-,pin=-,accept=-,connections=256,pipeline=1,rate=closed"))
+    }
+
+    @Test func openLoopRatesAndReferenceThreads() throws {
+        let spec = try parse("""
+            name = "t"
+            [matrix]
+            engines = ["epoll", "nginx"]
+            threads = [1, 2]
+            rate = [1000, 2500.5]
+            [[reference]]
+            name = "nginx"
+            command = "run {threads}"
+            port = 1
+            """)
+        let ids = spec.points.map(\.id)
+        #expect(ids.count == 8)
+        #expect(ids.first == "engine=epoll,threads=1,pin=none,accept=reuseport,connections=64,pipeline=1,rate=1000")
+        #expect(ids.contains("engine=nginx,threads=2,pin=-,accept=-,connections=64,pipeline=1,rate=2500.5"))
+    }
+
+    @Test func enginesAreInnermostSoComparisonsRunBackToBack() {
+        let points = spec.points
+        #expect(points.prefix(3).map(\.engine) == ["threads", "epoll", "nginx"])
+        #expect(points[0].connections == points[1].connections && points[1].pipeline == points[0].pipeline)
+    }
+
+    @Test func runOrderInterleavesRepetitions() {
+        let points = spec.points
+        let order = spec.runOrder
+        #expect(order.count == points.count * 3)
+        for (index, run) in order.enumerated() {
+            #expect(run.point == points[index % points.count])
+            #expect(run.repetition == index / points.count + 1)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+@testable import Experiments
+
+/// The engines the project has today: threads (one thread per connection,
+/// no accept policy) and epoll (a reactor with a thread pool).
+let engines = [
+    KnownEngine(name: "threads", isReactor: false, hasThreadPool: false),
+    KnownEngine(name: "epoll", isReactor: true),
+]
+
+let minimalSpec = """
+    name = "t"
+    [matrix]
+    engines = ["epoll"]
+    """
+
+func parse(_ text: String) throws(SpecError) -> ExperimentSpec {
+    try ExperimentSpec(parsing: text, source: "experiments/x.toml", knownEngines: engines)
+}
+
+/// The messages a spec is refused with, or nil if it parses.
+func errors(_ text: String) -> String? {
+    do {
+        _ = try parse(text)
+        return nil
+    } catch {
+        return error.description
+    }
+}

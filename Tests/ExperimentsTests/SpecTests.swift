@@ -1,3 +1,0 @@
-import Testing
-@testable import Experiments
-@Test func placeholder() { #expect(true) }
