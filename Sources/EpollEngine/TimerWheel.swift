@@ -1,3 +1,5 @@
+import Glibc
+
 /// A hashed timing wheel: O(1) arm and cancel, one deadline per connection slot.
 ///
 /// Time is cut into ticks (`tickMilliseconds`); a deadline goes into bucket
@@ -90,4 +92,13 @@ struct TimerWheel {
         }
         currentTick = target
     }
+}
+
+/// Milliseconds on a coarse monotonic clock (vDSO, no system call): timers
+/// need only tick precision.
+@inline(__always)
+func monotonicMilliseconds() -> Int {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t)
+    return t.tv_sec * 1000 + t.tv_nsec / 1_000_000
 }
