@@ -16,16 +16,19 @@ final class ConnectionBudget: Sendable {
 
     /// Takes one unit; false when the cap is reached.
     func tryAcquire() -> Bool {
-        if open.add(1, ordering: .acquiringAndReleasing).newValue <= cap { return true }
-        open.subtract(1, ordering: .acquiringAndReleasing)
+        if open.add(1, ordering: .sequentiallyConsistent).newValue <= cap { return true }
+        open.subtract(1, ordering: .sequentiallyConsistent)
         return false
     }
 
     /// Returns one unit; true if the budget was spent before (paused loops
     /// should be woken).
     func release() -> Bool {
-        open.subtract(1, ordering: .acquiringAndReleasing).oldValue >= cap
+        open.subtract(1, ordering: .sequentiallyConsistent).oldValue >= cap
     }
 
-    var hasRoom: Bool { open.load(ordering: .acquiring) < cap }
+    // Sequentially consistent throughout: a loop publishes "paused" and then
+    // reads the count, a closer changes the count and then reads "paused";
+    // only a total order guarantees one of them sees the other.
+    var hasRoom: Bool { open.load(ordering: .sequentiallyConsistent) < cap }
 }

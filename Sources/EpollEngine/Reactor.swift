@@ -28,8 +28,9 @@ final class Reactor: @unchecked Sendable {
     /// The engine-wide cap (reuseport policy); nil with an acceptor, which
     /// enforces the cap before handing connections over.
     let budget: ConnectionBudget?
-    /// Called on the loop thread after a connection closes: returns its unit
-    /// to the cap and wakes paused loops.
+    /// Returns one unit of the connection cap and wakes paused loops; called
+    /// on the loop thread after a connection closes, or when a unit taken for
+    /// an accept went unused.
     let onClose: @Sendable () -> Void
     /// Set while this loop's listener is out of its epoll set for lack of
     /// budget; other loops read it to decide whom to wake.
@@ -88,7 +89,7 @@ final class Reactor: @unchecked Sendable {
 
     /// Any thread: budget was freed; a paused loop may accept again.
     func wakeIfPaused() {
-        if isPaused.load(ordering: .acquiring) { Epoll.signal(wakeFD) }
+        if isPaused.load(ordering: .sequentiallyConsistent) { Epoll.signal(wakeFD) }
     }
 
     /// Any thread: begin the graceful stop.
@@ -152,7 +153,10 @@ final class Reactor: @unchecked Sendable {
                 continue
             }
             let failure = errno
-            _ = budget?.release()
+            // Give the unit back the way a closing connection does, waking
+            // paused loops: another loop may have paused while this one held
+            // the unit only for the duration of a failed accept.
+            onClose()
             if failure == EINTR || failure == ECONNABORTED { continue }
             if failure == EMFILE || failure == ENFILE {
                 pauseListener()  // out of descriptors: wait for a close instead of spinning
