@@ -140,18 +140,29 @@ struct OutputBytes {
 
     /// Appends a non-negative integer in decimal, without allocating.
     mutating func appendDecimal(_ value: Int) {
-        var v = UInt(max(value, 0))
-        var digits = 1
-        var probe = v
-        while probe >= 10 { probe /= 10; digits += 1 }
+        let digits = OutputBytes.decimalDigits(value)
         reserve(digits)
-        var i = count + digits
+        OutputBytes.storeDecimal(value, digits: digits, at: bytes + count)
+        count += digits
+    }
+
+    /// How many digits `value` (clamped at 0) has in decimal.
+    static func decimalDigits(_ value: Int) -> Int {
+        var digits = 1
+        var v = max(value, 0)
+        while v >= 10 { v /= 10; digits += 1 }
+        return digits
+    }
+
+    /// Writes `value` (clamped at 0) as exactly `digits` decimal digits at `p`.
+    static func storeDecimal(_ value: Int, digits: Int, at p: UnsafeMutableRawPointer) {
+        var v = UInt(max(value, 0))
+        var i = digits
         repeat {
             i -= 1
-            bytes.storeBytes(of: UInt8(0x30 + v % 10), toByteOffset: i, as: UInt8.self)
+            p.storeBytes(of: UInt8(0x30 + v % 10), toByteOffset: i, as: UInt8.self)
             v /= 10
-        } while v > 0
-        count += digits
+        } while i > 0
     }
 
     /// Appends a non-negative integer in lowercase hexadecimal.

@@ -133,24 +133,22 @@ public struct ResponseWriter: ~Copyable {
         fill(&writer)
         let length = output.pointee.mark - bodyStart
         if isHead || !status.allowsBody { output.pointee.truncate(to: bodyStart) }
-        var lengthLine: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)  // 48 bytes: "Content-Length: " + up to 19 digits + 2 CRLF
-        let lineCount = withUnsafeMutableBytes(of: &lengthLine) { scratch -> Int in
-            var n = 0
-            if status.allowsBody {
-                let prefix: StaticString = "Content-Length: "
-                for i in 0..<prefix.utf8CodeUnitCount { scratch[n] = prefix.utf8Start[i]; n += 1 }
-                var digits = 0, v = length
-                repeat { digits += 1; v /= 10 } while v > 0
-                v = length
-                for k in stride(from: digits - 1, through: 0, by: -1) { scratch[n + k] = UInt8(0x30 + v % 10); v /= 10 }
-                n += digits
-                scratch[n] = 0x0D; scratch[n + 1] = 0x0A; n += 2
-            }
-            scratch[n] = 0x0D; scratch[n + 1] = 0x0A; n += 2
-            return n
+        // "Content-Length: N\r\n" (when a body is allowed) and the blank line,
+        // written into a gap opened in front of the body.
+        let prefix: StaticString = "Content-Length: "
+        let digits = OutputBytes.decimalDigits(length)
+        let lengthLine = status.allowsBody ? prefix.utf8CodeUnitCount + digits + 2 : 0
+        var at = output.pointee.openGap(at: bodyStart, count: lengthLine + 2)
+        let crlf: StaticString = "\r\n"
+        if status.allowsBody {
+            at.copyMemory(from: prefix.utf8Start, byteCount: prefix.utf8CodeUnitCount)
+            at += prefix.utf8CodeUnitCount
+            OutputBytes.storeDecimal(length, digits: digits, at: at)
+            at += digits
+            at.copyMemory(from: crlf.utf8Start, byteCount: 2)
+            at += 2
         }
-        let gap = output.pointee.openGap(at: bodyStart, count: lineCount)
-        withUnsafeBytes(of: &lengthLine) { gap.copyMemory(from: $0.baseAddress!, byteCount: lineCount) }
+        at.copyMemory(from: crlf.utf8Start, byteCount: 2)
         stage = .done
     }
 
