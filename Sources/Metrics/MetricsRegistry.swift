@@ -43,7 +43,10 @@ public final class MetricsRegistry: Sendable {
     /// Renders the Prometheus text exposition format (version 0.0.4).
     public func prometheusText() -> String {
         let (workers, retired, info) = state.withLock { (Array($0.live.values), $0.retired, $0.gauges) }
-        let total = workers.reduce(retired) { $0 + $1.snapshot() }
+        // One snapshot per worker, used for totals, live gauges and per-worker series.
+        let snapshots = workers.map { (name: $0.name, counts: $0.snapshot()) }
+        let live = snapshots.reduce(CounterSnapshot()) { $0 + $1.counts }
+        let total = retired + live
         var out = ""
         out += "# HELP switchyard_http_responses_total Responses sent, by status code.\n"
         out += "# TYPE switchyard_http_responses_total counter\n"
@@ -66,7 +69,6 @@ public final class MetricsRegistry: Sendable {
         out += "# TYPE switchyard_bytes_sent_total counter\n"
         out += "switchyard_bytes_sent_total \(total.bytesOut)\n"
         // Pool gauges describe live workers only; retired workers hold no buffers.
-        let live = workers.reduce(CounterSnapshot()) { $0 + $1.snapshot() }
         out += "# HELP switchyard_pool_buffers_in_use Pooled buffers lent out now.\n"
         out += "# TYPE switchyard_pool_buffers_in_use gauge\n"
         out += "switchyard_pool_buffers_in_use \(live.poolInUse)\n"
@@ -76,17 +78,17 @@ public final class MetricsRegistry: Sendable {
         out += "# HELP switchyard_pool_misses_total Buffers that had to come from the system allocator.\n"
         out += "# TYPE switchyard_pool_misses_total counter\n"
         out += "switchyard_pool_misses_total \(total.poolMisses)\n"
-        let named = workers.filter { $0.name != nil }.sorted { $0.name! < $1.name! }
+        let named = snapshots.compactMap { w in w.name.map { (name: $0, counts: w.counts) } }.sorted { $0.name < $1.name }
         if !named.isEmpty {
             out += "# HELP switchyard_worker_responses_total Responses sent by each long-lived worker.\n"
             out += "# TYPE switchyard_worker_responses_total counter\n"
             for w in named {
-                out += "switchyard_worker_responses_total{worker=\"\(w.name!)\"} \(w.snapshot().responses)\n"
+                out += "switchyard_worker_responses_total{worker=\"\(w.name)\"} \(w.counts.responses)\n"
             }
             out += "# HELP switchyard_worker_connections_open Connections open on each long-lived worker.\n"
             out += "# TYPE switchyard_worker_connections_open gauge\n"
             for w in named {
-                out += "switchyard_worker_connections_open{worker=\"\(w.name!)\"} \(w.snapshot().connectionsOpen)\n"
+                out += "switchyard_worker_connections_open{worker=\"\(w.name)\"} \(w.counts.connectionsOpen)\n"
             }
         }
         if !info.isEmpty {
