@@ -44,6 +44,10 @@ final class Reactor: @unchecked Sendable {
     private var connections: [ReactorConnection] = []
     private var freeSlots: [Int] = []
     private var wheel: TimerWheel
+    /// When the last epoll_wait returned (ms). Deadlines are counted from
+    /// when an event arrived; one clock read per turn of the loop, not per
+    /// connection event, is all 100 ms ticks need.
+    private var now = 0
     /// Reused every turn of the loop, so collecting expired timers allocates nothing.
     private var expired: [Int] = []
     private var open = 0
@@ -107,11 +111,11 @@ final class Reactor: @unchecked Sendable {
         worker = WorkerContext(counters: counters)
         if listenFD >= 0 { Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Reactor.listenerTag) }
         while true {
-            let now = monotonicMilliseconds()
-            var timeout = wheel.waitMilliseconds(now: now)
+            var timeout = wheel.waitMilliseconds(now: monotonicMilliseconds())
             if draining { timeout = timeout < 0 ? 50 : min(timeout, 50) }
             let n = epoll_wait(epfd, events, Int32(eventCapacity), timeout)
             if n < 0 && errno != EINTR { break }
+            now = monotonicMilliseconds()
             for i in 0..<max(Int(n), 0) {
                 let event = events[i]
                 switch event.data.u64 {
@@ -120,11 +124,10 @@ final class Reactor: @unchecked Sendable {
                 default: connectionEvent(tag: event.data.u64, flags: event.events)
                 }
             }
-            let after = monotonicMilliseconds()
-            wheel.advance(to: after, collectingInto: &expired)
+            wheel.advance(to: now, collectingInto: &expired)
             for slot in expired { expire(slot) }
             expired.removeAll(keepingCapacity: true)
-            if draining && (open == 0 || after >= drainDeadline) { break }
+            if draining && (open == 0 || now >= drainDeadline) { break }
         }
         for slot in 0..<connections.count where connections[slot].fd >= 0 { closeConnection(slot) }
         if listenFD >= 0 { close(listenFD); listenFD = -1 }
@@ -216,7 +219,7 @@ final class Reactor: @unchecked Sendable {
         openCount.store(open, ordering: .relaxed)
         counters.recordConnectionOpened()
         Epoll.add(epfd, fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: connection.tag(slot: slot))
-        wheel.arm(slot, at: monotonicMilliseconds() + Int(configuration.keepAliveTimeout * 1000))
+        wheel.arm(slot, at: now + Int(configuration.keepAliveTimeout * 1000))
     }
 
     /// Load shedding: answer 503 with Retry-After straight away and close,
@@ -323,7 +326,6 @@ final class Reactor: @unchecked Sendable {
     private func armTimer(_ slot: Int) {
         let connection = connections[slot]
         let session = connection.session
-        let now = monotonicMilliseconds()
         let deadline: Int
         if connection.wantsWrite {
             deadline = now + Int(configuration.sendTimeout * 1000)
