@@ -2,23 +2,37 @@
 # Both install missing system packages first (`make deps`, idempotent).
 
 SWIFT      ?= swift
+PYTHON     ?= python3
 HOST       ?= 127.0.0.1
 PORT       ?= 8080
 ENGINE     ?= epoll
 SERVE_ARGS ?=
+NAME       ?= quick
+SWEEP_ARGS ?=
 BENCH_ITERATIONS ?= 1000000
 
 # Debian packages the project needs: liburing and hwloc for the engines and
-# placement, curl for the CLI smoke test, valgrind for instruction counts.
-APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl valgrind
+# placement, curl for the CLI smoke test, valgrind for instruction counts,
+# nginx-light as the reference server the sweeps measure beside ours.
+APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl valgrind nginx-light
 
-.PHONY: deps build run serve test test-unit test-cli bench clean help
+# The plotting environment: pandas and matplotlib in a virtualenv of the
+# project's own, so the system Python stays untouched.
+VENV        := .venv
+VENV_PYTHON := $(VENV)/bin/python
+PY_PACKAGES := pandas matplotlib
+
+BIN := ./.build/release/switchyard
+
+.PHONY: deps build run serve sweep report venv test test-unit test-cli bench clean help
 
 help:
-	@echo "make run    build (release) and serve the demo app with the default engine on http://$(HOST):$(PORT)/"
-	@echo "make test   install what is missing, run the unit, router and end-to-end suites, then the CLI smoke test"
-	@echo "make serve ENGINE=threads SERVE_ARGS='--max-connections 64'"
-	@echo "make bench  parse+route+serialize micro-benchmark (ns and heap allocations per request)"
+	@echo "make run                  the quick comparison: every available engine and nginx (experiments/quick.toml), its table and report"
+	@echo "make serve ENGINE=threads SERVE_ARGS='--max-connections 64'   one server on http://$(HOST):$(PORT)/"
+	@echo "make sweep NAME=latency   run experiments/NAME.toml (resumes; SWEEP_ARGS=--fresh starts over)"
+	@echo "make report NAME=latency  plots (PNG+SVG) and notebooks-data/NAME/report.md"
+	@echo "make test                 install what is missing, run every Swift test suite, then the CLI smoke test"
+	@echo "make bench                parse+route+serialize micro-benchmark (ns and heap allocations per request)"
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -33,11 +47,32 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product switchyard
 
-run: build
-	@echo "Serving on http://$(HOST):$(PORT)/ (try /plaintext, /json, /metrics); Ctrl-C stops."
-	./.build/release/switchyard serve --engine $(ENGINE) --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+# The main job: measure the engines side by side (fresh each time; the last
+# results are kept as results.csv.N), then plot them and print the table.
+run: build venv
+	@$(BIN) sweep experiments/quick.toml --fresh $(SWEEP_ARGS); status=$$?; \
+	test -s notebooks-data/quick/results.csv || exit $$status; \
+	$(VENV_PYTHON) notebooks-data/plots.py notebooks-data/quick >/dev/null || exit 1; \
+	echo; \
+	echo "Report: notebooks-data/quick/report.md (plots in notebooks-data/quick/plots/)"; \
+	exit $$status
 
-serve: run
+serve: build
+	@echo "Serving on http://$(HOST):$(PORT)/ (try /plaintext, /json, /metrics); Ctrl-C stops."
+	$(BIN) serve --engine $(ENGINE) --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+
+sweep: build
+	$(BIN) sweep experiments/$(NAME).toml $(SWEEP_ARGS)
+
+report: venv
+	$(VENV_PYTHON) notebooks-data/plots.py notebooks-data/$(NAME)
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES)
+	touch $@
 
 test: deps test-unit test-cli
 
@@ -45,13 +80,13 @@ test-unit:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-test-cli:
+test-cli: venv
 	$(SWIFT) build --product switchyard
-	bash Tests/cli/smoke.sh ./.build/debug/switchyard
+	PYTHON=$(VENV_PYTHON) bash Tests/cli/smoke.sh ./.build/debug/switchyard
 
 bench: deps
 	$(SWIFT) build -c release --product switchyard-bench
 	./.build/release/switchyard-bench $(BENCH_ITERATIONS)
 
 clean:
-	rm -rf .build
+	rm -rf .build $(VENV)

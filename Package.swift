@@ -54,10 +54,14 @@ let package = Package(
             dependencies: ["CSystem", "EngineCore", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift")],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Experiments", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], exclude: ["README.md"]),
+        // The sweep runner: servers as child processes, load, /proc and /metrics samples.
+        .target(
+            name: "Sweep", dependencies: ["EngineCore", "Experiments", "LoadGen", "Topology", "CSystem"],
+            exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard",
             dependencies: [
-                "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology", "LoadGen",
+                "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology", "LoadGen", "Experiments", "Sweep",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]
@@ -76,6 +80,7 @@ let package = Package(
         .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "EngineCore", "CSystem"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Experiments", "Topology", "Engines"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology"]

@@ -11,3 +11,27 @@
 
 extern int pthread_setname_np(pthread_t thread, const char *name);
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+
+// io_uring_setup has no glibc wrapper, and Swift cannot call the variadic
+// syscall(2). A sweep's metadata records the kernel's io_uring features, so
+// it needs to ask the kernel directly: set up a tiny ring, read the feature
+// bits, close it. Returns the feature mask, or -errno when io_uring is
+// unavailable (ENOSYS: not built in; EPERM: disabled by sysctl or seccomp).
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static inline long switchyard_io_uring_features(void) {
+#ifdef __NR_io_uring_setup
+    struct io_uring_params params;
+    memset(&params, 0, sizeof params);
+    long fd = syscall(__NR_io_uring_setup, 4, &params);
+    if (fd < 0) return -errno;
+    close((int)fd);
+    return (long)params.features;
+#else
+    return -ENOSYS;
+#endif
+}

@@ -120,12 +120,20 @@ public struct EngineDescriptor: Sendable {
     public let availability: @Sendable () -> Availability
     /// Builds the engine; its workers record into `metrics`.
     public let make: @Sendable (EngineConfiguration, any HTTPResponder, MetricsRegistry) -> any Engine
+    /// Whether `--accept` and `--balance` mean anything to it (event loops
+    /// that accept for themselves); a sweep collapses `accept` otherwise.
+    public let isReactor: Bool
+    /// Whether `--threads` sizes a pool of workers. One thread per
+    /// connection does not, so a sweep does not vary threads for it.
+    public let hasThreadPool: Bool
 
-    public init(name: String, summary: String,
+    public init(name: String, summary: String, isReactor: Bool, hasThreadPool: Bool,
                 availability: @escaping @Sendable () -> Availability,
                 make: @escaping @Sendable (EngineConfiguration, any HTTPResponder, MetricsRegistry) -> any Engine) {
         self.name = name
         self.summary = summary
+        self.isReactor = isReactor
+        self.hasThreadPool = hasThreadPool
         self.availability = availability
         self.make = make
     }

@@ -21,6 +21,7 @@ public final class EpollEngine: Engine, @unchecked Sendable {
     public static let descriptor = EngineDescriptor(
         name: "epoll",
         summary: "thread-per-core reactors, edge-triggered epoll, timer wheel",
+        isReactor: true, hasThreadPool: true,
         availability: {
             let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
             guard fd >= 0 else { return .unavailable(reason: "epoll_create1 failed: \(errnoText())") }

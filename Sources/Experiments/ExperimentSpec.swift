@@ -94,6 +94,10 @@ public struct ReferenceServer: Sendable, Equatable {
     /// Shell command; `{port}`, `{dir}` and `{threads}` are substituted.
     public var command: String
     public var port: Int
+    /// Programs the command needs on PATH (e.g. `nginx`). When one is
+    /// missing the runner skips this server's points with a notice instead
+    /// of recording failures: a peer that is not installed is not a result.
+    public var requires: [String] = []
 
     /// Whether the command takes a thread count. Only then does the
     /// `threads` dimension apply to it; otherwise it runs once per

@@ -6,6 +6,8 @@ import Glibc
 /// can be read years later knowing where it came from. The runner gathers
 /// the facts; this type only writes them.
 public struct Metadata: Sendable, Equatable {
+    public static func == (a: Metadata, b: Metadata) -> Bool { a.json == b.json }
+
     public var experiment: String
     public var gitCommit: String
     public var kernel: String
@@ -20,6 +22,9 @@ public struct Metadata: Sendable, Equatable {
     /// The spec exactly as read, so a rerun can use the same text.
     public var specText: String
     public var createdAt: String
+    /// How the runner ran this sweep (CPU sets, load threads, binary,
+    /// engines skipped and why), in its own order, as strings.
+    public var runner: [(key: String, value: String)] = []
 
     public init(
         experiment: String, gitCommit: String, kernel: String, cpuModel: String, topologyJSON: String,
@@ -51,6 +56,8 @@ public struct Metadata: Sendable, Equatable {
             ("cpu_model", jsonString(cpuModel)),
             ("swift_version", jsonString(swiftVersion)),
             ("io_uring_features", features),
+            ("runner", "{" + runner.map { "\(jsonString($0.key)): \(jsonString($0.value))" }
+                .joined(separator: ", ") + "}"),
             ("topology", topology),
             ("spec", jsonString(specText)),
         ]

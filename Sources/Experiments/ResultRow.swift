@@ -49,6 +49,7 @@ public struct ResultRow: Sendable, Equatable {
     public var errorsReset: Int?
     public var errorsTimeout: Int?
     public var errorsNon2xx: Int?
+    public var errorsMalformed: Int?
 
     // Server cost, from getrusage/proc over the measured interval.
     public var cpuUserSeconds: Double?
@@ -179,6 +180,7 @@ extension ResultColumn {
         .optionalInt("errors_reset", \.errorsReset),
         .optionalInt("errors_timeout", \.errorsTimeout),
         .optionalInt("errors_non2xx", \.errorsNon2xx),
+        .optionalInt("errors_malformed", \.errorsMalformed),
         .optionalDouble("cpu_user_s", \.cpuUserSeconds),
         .optionalDouble("cpu_system_s", \.cpuSystemSeconds),
         .optionalDouble("cpu_us_per_request", \.cpuMicrosecondsPerRequest),

@@ -17,44 +17,25 @@ public final class ResultsCSV {
     public let path: String
     /// Rows read at open plus those appended since, in file order.
     public private(set) var rows: [ResultRow]
-    private let descriptor: Int32
+    private let file: DurableFile
 
     /// Opens (creating if needed) the file at `path`. A new or empty file
     /// gets the header; an existing one must have exactly our header, since
     /// appending rows of another layout would corrupt it silently.
     public init(path: String) throws(ResultsError) {
         self.path = path
-        let existing = try readFile(path)
-        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw ResultsError.system("cannot open \(path)", errno) }
-        rows = []
-        do {
-            // Nothing complete yet (new, empty, or a crash tore the header): start over.
-            if CSVRecords.split(existing).records.allSatisfy({ $0 == [""] }) {
-                if !existing.isEmpty { try truncate(to: 0) }
-                try write(Self.headerLine)
-                // The new file's name must survive a crash too: sync its folder.
-                syncDirectory(of: path)
-                return
-            }
-            let parsed = try Self.parse(existing, source: path)
-            rows = parsed.rows
-            if parsed.completeByteCount < existing.count {
-                try truncate(to: parsed.completeByteCount)
-            }
-        } catch {
-            close(descriptor)
-            throw error
+        let (file, existing) = try DurableFile.open(path: path, headerLine: Self.headerLine)
+        self.file = file
+        let parsed = try Self.parse(existing, source: path)
+        rows = parsed.rows
+        if parsed.completeByteCount < existing.count {
+            try file.truncate(to: parsed.completeByteCount)
         }
-    }
-
-    deinit {
-        close(descriptor)
     }
 
     /// Writes one row and waits until it is on disk.
     public func append(_ row: ResultRow) throws(ResultsError) {
-        try write(Self.line(for: row))
+        try file.write(Self.line(for: row))
         rows.append(row)
     }
 
@@ -134,32 +115,6 @@ public final class ResultsCSV {
     public static func parse(_ text: String, source: String = "results.csv") throws(ResultsError) -> [ResultRow] {
         try parse(Array(text.utf8), source: source).rows
     }
-
-    // MARK: File access
-
-    private func write(_ text: String) throws(ResultsError) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            // safety: the pointer is valid for the closure; count stays within the array.
-            let written = bytes.withUnsafeMutableBytes { buffer in
-                Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ResultsError.system("cannot write \(path)", errno)
-            }
-            offset += written
-        }
-        // One fsync per measurement: the measurement took seconds, this takes milliseconds.
-        guard fsync(descriptor) == 0 else { throw ResultsError.system("cannot fsync \(path)", errno) }
-    }
-
-    private func truncate(to length: Int) throws(ResultsError) {
-        guard ftruncate(descriptor, off_t(length)) == 0, fsync(descriptor) == 0 else {
-            throw ResultsError.system("cannot truncate \(path)", errno)
-        }
-    }
 }
 
 /// A results file could not be read, written or understood.
@@ -229,34 +184,3 @@ enum CSVRecords {
     }
 }
 
-/// The whole file, or nothing if it does not exist.
-private func readFile(_ path: String) throws(ResultsError) -> [UInt8] {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    if descriptor < 0 {
-        if errno == ENOENT { return [] }
-        throw ResultsError.system("cannot open \(path)", errno)
-    }
-    defer { close(descriptor) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-        // safety: read fills at most chunk.count bytes of the chunk's own storage.
-        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            throw ResultsError.system("cannot read \(path)", errno)
-        }
-        if count == 0 { return bytes }
-        bytes.append(contentsOf: chunk[..<count])
-    }
-}
-
-/// fsyncs the folder holding `path`, so a newly created name is durable.
-/// Best effort: a failure here leaves the data itself safe.
-func syncDirectory(of path: String) {
-    let folder = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-    let descriptor = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard descriptor >= 0 else { return }
-    fsync(descriptor)
-    close(descriptor)
-}

@@ -196,7 +196,7 @@ private struct SpecReader {
         for (index, item) in items.enumerated() {
             let key = "reference[\(index)]"
             guard let entry = table(item, key: key) else { continue }
-            rejectUnknownKeys(entry, prefix: key + ".", allowed: ["name", "command", "port"])
+            rejectUnknownKeys(entry, prefix: key + ".", allowed: ["name", "command", "port", "requires"])
             let name = folderName(entry["name"], key: key + ".name")
             if let name, !seen.insert(name).inserted {
                 fail(key + ".name", "\"\(name)\" is declared twice")
@@ -217,8 +217,17 @@ private struct SpecReader {
             } else {
                 fail(key + ".port", "missing")
             }
+            let requires: [String] = list(entry["requires"], key: key + ".requires", default: [], allowEmpty: true) {
+                reader, value, key in
+                guard let program = reader.string(value, key: key) else { return nil }
+                guard !program.isEmpty, !program.contains(where: { $0 == "/" || $0.isWhitespace }) else {
+                    reader.fail(key, "\"\(program)\" is not a program name (no spaces or slashes; it is looked up on PATH)")
+                    return nil
+                }
+                return program
+            }
             if let name, let command, let port {
-                result.append(ReferenceServer(name: name, command: command, port: port))
+                result.append(ReferenceServer(name: name, command: command, port: port, requires: requires))
             }
         }
         return result

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What to send, how hard, and for how long.
 public struct LoadConfiguration: Sendable {
     /// An IPv4 literal or "localhost" (other names go through the resolver).
@@ -25,6 +27,14 @@ public struct LoadConfiguration: Sendable {
     public var timeout: Double = 5
     /// Seeds the mix choice and Poisson arrivals, so runs are repeatable.
     public var seed: UInt64 = 1
+    /// Called once, on the calling thread, just before the I/O threads
+    /// start, with the measured window in `LoadClock` nanoseconds. A sweep
+    /// uses it to sample the server's CPU time and /metrics exactly at the
+    /// window's edges rather than at a guessed moment.
+    public var onMeasurementWindow: (@Sendable (_ start: Int64, _ end: Int64) -> Void)? = nil
+    /// Ends the run early when cancelled (checked every loop turn, at most
+    /// 5 ms apart); the report then covers only what was measured.
+    public var cancellation: LoadCancellation? = nil
 
     public init(host: String, port: Int, mix: [(path: String, weight: Double)]) {
         self.host = host
@@ -46,4 +56,20 @@ public enum Arrivals: String, Sendable, CaseIterable {
 public struct LoadError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A stop request for a running load, e.g. from a SIGINT handler.
+public final class LoadCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// The clock behind every time the load generator reports.
+public enum LoadClock {
+    /// CLOCK_MONOTONIC in nanoseconds.
+    public static func now() -> Int64 { monotonicNanoseconds() }
 }

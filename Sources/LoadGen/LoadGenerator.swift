@@ -43,8 +43,9 @@ public enum LoadGenerator {
                 firstArrivalOffset: c.rate.map { Double(t) / $0 } ?? 0,
                 timeout: Int64(c.timeout * 1e9), seed: c.seed,
                 cpu: c.cpus.isEmpty ? nil : c.cpus[t % c.cpus.count],
-                seconds: seconds, highestLatency: highest))
+                seconds: seconds, highestLatency: highest, cancellation: c.cancellation))
         }
+        c.onMeasurementWindow?(measureStart, end)
 
         let slots = Results(count: threads)
         let handles = plans.map { plan in

@@ -57,6 +57,7 @@ struct WorkerPlan: Sendable {
     var cpu: Int?
     var seconds: Int
     var highestLatency: UInt64
+    var cancellation: LoadCancellation?
 }
 
 /// What one thread measured; merged by `LoadGenerator.run`.
@@ -176,6 +177,7 @@ final class Worker {
         for i in connections.indices { open(i, now: now) }
         lastMaintenance = now
         while now < plan.endTime {
+            if let cancellation = plan.cancellation, cancellation.isCancelled { break }
             if plan.rate != nil {
                 arrive(until: now)
                 dispatch(now: now)

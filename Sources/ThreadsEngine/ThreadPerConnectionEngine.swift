@@ -19,6 +19,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     public static let descriptor = EngineDescriptor(
         name: "threads",
         summary: "thread per connection, blocking reads and writes (baseline)",
+        isReactor: false, hasThreadPool: false,
         availability: { .available },
         make: { ThreadPerConnectionEngine(configuration: $0, responder: $1, metrics: $2) })
 

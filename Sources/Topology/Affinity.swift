@@ -34,6 +34,25 @@ public func bindCurrentThread(toCPU cpu: Int) throws(TopologyError) {
     }
 }
 
+/// Restricts the calling thread to a set of processing units. Processes it
+/// starts inherit the mask, which is how a sweep places a server child on
+/// its CPU set without the child's cooperation.
+public func bindCurrentThread(toCPUs cpus: [Int]) throws(TopologyError) {
+    guard let highest = cpus.max(), let lowest = cpus.min() else {
+        throw TopologyError("cannot bind thread to an empty CPU set")
+    }
+    guard lowest >= 0, highest < maxCPUNumber else {
+        throw TopologyError("cannot bind thread to CPUs \(cpuRangeList(cpus)): no such CPU numbers")
+    }
+    var mask = CPUMask(capacity: highest + 1)
+    for cpu in cpus { mask.insert(cpu) }
+    let result = mask.withUnsafePointer { pointer, bytes in sched_setaffinity(0, bytes, pointer) }
+    if result != 0 {
+        let code = errno
+        throw TopologyError("cannot bind thread to CPUs \(cpuRangeList(cpus)): \(errnoText(code))")
+    }
+}
+
 /// The CPU the calling thread is running on at this instant, or -1 if the
 /// kernel cannot say. Unpinned threads migrate, so this is only meaningful
 /// after `bindCurrentThread(toCPU:)`.

@@ -1,6 +1,6 @@
 /// The `taskset`/cpuset notation for CPU numbers ("0-3,8,10-11"): short
 /// enough for error messages even on a 256-CPU machine.
-func cpuRangeList(_ cpus: [Int]) -> String {
+public func cpuRangeList(_ cpus: [Int]) -> String {
     let sorted = Array(Set(cpus)).sorted()
     guard !sorted.isEmpty else { return "none" }
     var parts: [String] = []

@@ -1,0 +1,64 @@
+import Topology
+
+/// Which CPUs the server under test may use and which the load generator
+/// gets. Disjoint, so the load never steals the server's cycles and the
+/// server's CPU time per request measures the server alone.
+public struct CPUSplit: Sendable, Equatable {
+    public var server: [Int]
+    public var load: [Int]
+
+    public init(server: [Int], load: [Int]) {
+        self.server = server
+        self.load = load
+    }
+
+    /// The default split: the first half of the cores (rounded up) to the
+    /// server, the rest to the load, whole cores at a time so hyper-thread
+    /// siblings never straddle the two sides. Only allowed CPUs are used.
+    /// One usable core cannot be split: both sides share it (`shared`).
+    public static func halves(of topology: CPUTopology) -> (split: CPUSplit, shared: Bool) {
+        let allowed = Set(topology.allowedProcessingUnits)
+        let cores = topology.cores.map { $0.processingUnits.filter(allowed.contains).sorted() }.filter { !$0.isEmpty }
+        return halves(cores: cores)
+    }
+
+    /// `cores`: each core's usable CPUs, in the machine's order.
+    static func halves(cores: [[Int]]) -> (split: CPUSplit, shared: Bool) {
+        guard cores.count >= 2 else {
+            let only = cores.first ?? [0]
+            return (CPUSplit(server: only, load: only), true)
+        }
+        let serverCores = (cores.count + 1) / 2
+        return (CPUSplit(server: cores.prefix(serverCores).flatMap { $0 },
+                         load: cores.dropFirst(serverCores).flatMap { $0 }), false)
+    }
+
+    /// The split the operator asked for with --server-cpus / --load-cpus,
+    /// each side defaulting to the halves above. Overlap is refused: it
+    /// would make every CPU figure in the results wrong without a trace.
+    public static func resolve(server: [Int]?, load: [Int]?, topology: CPUTopology) throws(SweepError) -> CPUSplit {
+        let (halves, _) = Self.halves(of: topology)
+        let allowed = Set(topology.allowedProcessingUnits)
+        for (flag, cpus) in [("--server-cpus", server), ("--load-cpus", load)] {
+            if let outside = cpus?.first(where: { !allowed.contains($0) }) {
+                throw SweepError("\(flag): CPU \(outside) is not available to this process "
+                    + "(available: \(cpuRangeList(topology.allowedProcessingUnits)))")
+            }
+        }
+        var split = CPUSplit(server: server ?? halves.server, load: load ?? halves.load)
+        // One side given: the other is what remains, so they stay disjoint.
+        if server != nil, load == nil {
+            split.load = topology.allowedProcessingUnits.filter { !split.server.contains($0) }
+        } else if load != nil, server == nil {
+            split.server = topology.allowedProcessingUnits.filter { !split.load.contains($0) }
+        }
+        guard !split.server.isEmpty else { throw SweepError("--server-cpus: no CPU is left for the server") }
+        guard !split.load.isEmpty else { throw SweepError("--load-cpus: no CPU is left for the load generator") }
+        let overlap = Set(split.server).intersection(split.load)
+        if !overlap.isEmpty, server != nil || load != nil {
+            throw SweepError("--server-cpus \(cpuRangeList(split.server)) and --load-cpus \(cpuRangeList(split.load)) "
+                + "overlap on CPU \(cpuRangeList(Array(overlap))); give each side its own CPUs")
+        }
+        return split
+    }
+}

@@ -1,0 +1,116 @@
+import Glibc
+
+/// What a server has cost so far, summed over every process of its process
+/// group (a forking server such as nginx is one master plus workers).
+///
+/// Read from /proc, which needs no cooperation from the server, so reference
+/// servers are measured exactly like ours. Differences of two samples give
+/// the cost of the interval between them.
+struct ProcessUsage: Sendable, Equatable {
+    /// CPU time in user and kernel mode, seconds. /proc/PID/stat counts in
+    /// clock ticks (usually 10 ms), and includes threads that have exited.
+    var userSeconds: Double = 0
+    var systemSeconds: Double = 0
+    /// Summed over the threads alive at the moment of the sample (the
+    /// kernel keeps these per thread); a thread that exits between two
+    /// samples takes its switches with it.
+    var voluntarySwitches: Int = 0
+    var involuntarySwitches: Int = 0
+    /// Peak resident memory (VmHWM), summed over the group's processes.
+    var peakRSSKiB: Int = 0
+    /// How many processes were found; 0 means the group is gone.
+    var processes: Int = 0
+
+    /// Samples every process whose process group is `group`.
+    static func sample(group: pid_t, procRoot: String = "/proc") -> ProcessUsage {
+        var usage = ProcessUsage()
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        for pid in numericEntries(of: procRoot) {
+            guard let stat = readSmallFile("\(procRoot)/\(pid)/stat"), let fields = StatFields(stat),
+                  fields.processGroup == group else { continue }
+            usage.processes += 1
+            usage.userSeconds += Double(fields.userTicks) / ticks
+            usage.systemSeconds += Double(fields.systemTicks) / ticks
+            if let status = readSmallFile("\(procRoot)/\(pid)/status") {
+                usage.peakRSSKiB += statusValue(status, key: "VmHWM:") ?? 0
+            }
+            for task in numericEntries(of: "\(procRoot)/\(pid)/task") {
+                guard let status = readSmallFile("\(procRoot)/\(pid)/task/\(task)/status") else { continue }
+                usage.voluntarySwitches += statusValue(status, key: "voluntary_ctxt_switches:") ?? 0
+                usage.involuntarySwitches += statusValue(status, key: "nonvoluntary_ctxt_switches:") ?? 0
+            }
+        }
+        return usage
+    }
+
+    /// The cost of the interval from `earlier` to `self`. Peak RSS is not a
+    /// counter: the later peak is the interval's answer.
+    func since(_ earlier: ProcessUsage) -> ProcessUsage {
+        ProcessUsage(
+            userSeconds: max(0, userSeconds - earlier.userSeconds),
+            systemSeconds: max(0, systemSeconds - earlier.systemSeconds),
+            voluntarySwitches: max(0, voluntarySwitches - earlier.voluntarySwitches),
+            involuntarySwitches: max(0, involuntarySwitches - earlier.involuntarySwitches),
+            peakRSSKiB: peakRSSKiB, processes: processes)
+    }
+
+    /// A `Key:   123 kB` line of /proc/PID/status, as a number.
+    static func statusValue(_ text: String, key: String) -> Int? {
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
+            let digits = line.dropFirst(key.count).drop { $0 == " " || $0 == "\t" }.prefix { $0.isNumber }
+            return Int(digits)
+        }
+        return nil
+    }
+}
+
+/// The fields of /proc/PID/stat a sweep needs. The command name (field 2)
+/// is in parentheses and may itself hold spaces and parentheses, so fields
+/// are counted from the last ')'.
+struct StatFields: Equatable {
+    var processGroup: pid_t
+    var userTicks: Int
+    var systemTicks: Int
+
+    init?(_ text: String) {
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        // After ")": state(3) ppid(4) pgrp(5) ... utime(14) stime(15).
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let group = Int32(fields[2]), let user = Int(fields[11]),
+              let system = Int(fields[12]) else { return nil }
+        processGroup = group
+        userTicks = user
+        systemTicks = system
+    }
+}
+
+/// Names of a folder's entries that are numbers (pids, tids).
+func numericEntries(of path: String) -> [String] {
+    guard let folder = opendir(path) else { return [] }
+    defer { closedir(folder) }
+    var names: [String] = []
+    while let entry = readdir(folder) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if let first = name.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") { names.append(name) }
+    }
+    return names
+}
+
+/// A /proc file in one read (they are generated whole, and small).
+func readSmallFile(_ path: String) -> String? {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        // safety: read writes at most chunk.count bytes into the chunk's own storage.
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { break }
+        bytes.append(contentsOf: chunk[..<count])
+    }
+    return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
+}

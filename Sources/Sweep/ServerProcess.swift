@@ -1,0 +1,182 @@
+import EngineCore
+import Glibc
+import Topology
+
+/// A server under test, running as a child process in a process group of
+/// its own, so that a server which forks (nginx's master and workers) is
+/// measured and stopped as one.
+///
+/// Owned by the runner thread; not Sendable on purpose.
+final class ServerProcess {
+    /// Also the process group id.
+    let pid: pid_t
+    /// Where its stdout and stderr go; the last lines explain a failed start.
+    let logPath: String
+    private(set) var exitStatus: ExitStatus?
+
+    enum ExitStatus: Equatable, CustomStringConvertible {
+        case exited(Int32)
+        case signalled(Int32)
+
+        var description: String {
+            switch self {
+            case .exited(let code): "exited with status \(code)"
+            case .signalled(let signal): "was killed by signal \(signal) (\(String(cString: strsignal(signal))))"
+            }
+        }
+    }
+
+    /// Starts `arguments[0]` (a path, or a name looked up on PATH) with the
+    /// rest as its arguments, restricted to `cpus`.
+    ///
+    /// The affinity is set on a short-lived thread that then spawns the
+    /// child, which inherits the mask; the runner's own threads stay where
+    /// they are. The child starts with an empty signal mask and default
+    /// handlers, whatever the runner blocked for its own SIGINT handling.
+    init(arguments: [String], cpus: [Int], logPath: String) throws(SweepError) {
+        self.logPath = logPath
+        let outcome = SpawnOutcome()
+        let spawner = Thread.spawn(name: "sweep-spawn") {
+            outcome.result = Self.spawn(arguments: arguments, cpus: cpus, logPath: logPath)
+        }
+        spawner.join()
+        switch outcome.result {
+        case .success(let pid): self.pid = pid
+        case .failure(let error): throw error
+        case nil: throw SweepError("cannot start \(arguments[0]): the spawning thread returned nothing")
+        }
+    }
+
+    deinit {
+        if exitStatus == nil {
+            kill(-pid, SIGKILL)
+            _ = reap(blocking: true)
+        }
+    }
+
+    /// Whether the child is still running; records its status once it is not.
+    var isRunning: Bool {
+        if exitStatus != nil { return false }
+        return !reap(blocking: false)
+    }
+
+    /// Stops the whole group: `signal` (SIGTERM asks our servers and nginx
+    /// to stop gracefully), then SIGKILL if it is still there after `grace`
+    /// seconds. Returns false if it had to be killed.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM, grace: Double) -> Bool {
+        guard isRunning else { return true }
+        kill(-pid, signal)
+        let deadline = LoadClockSeconds.now() + grace
+        while LoadClockSeconds.now() < deadline {
+            if !isRunning {
+                // The leader is gone; make sure no worker outlives it.
+                kill(-pid, SIGKILL)
+                return true
+            }
+            usleep(10_000)
+        }
+        kill(-pid, SIGKILL)
+        _ = reap(blocking: true)
+        return false
+    }
+
+    /// The last `count` lines of the child's output, for error messages.
+    func logTail(lines count: Int = 5) -> String {
+        guard let file = fopen(logPath, "r") else { return "" }
+        defer { fclose(file) }
+        var lines: [String] = []
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while fgets(&buffer, Int32(buffer.count), file) != nil {
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            lines.append(line.trimmingCharacters(in: "\n"))
+            if lines.count > count { lines.removeFirst() }
+        }
+        return lines.filter { !$0.isEmpty }.joined(separator: " | ")
+    }
+
+    /// Returns true when the child has exited (and records how).
+    private func reap(blocking: Bool) -> Bool {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+            if result == 0 { return false }
+            if result < 0 {
+                if errno == EINTR { continue }
+                // ECHILD: already reaped elsewhere; treat as gone.
+                if exitStatus == nil { exitStatus = .exited(-1) }
+                return true
+            }
+            // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift cannot import.
+            let signal = status & 0x7f
+            exitStatus = signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
+            return true
+        }
+    }
+
+    private static func spawn(arguments: [String], cpus: [Int], logPath: String) -> Result<pid_t, SweepError> {
+        do {
+            try bindCurrentThread(toCPUs: cpus)
+        } catch {
+            return .failure(SweepError("cannot place the server on CPUs \(cpuRangeList(cpus)): \(error)"))
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var pid: pid_t = 0
+        let cArguments = arguments.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)
+        guard status == 0 else {
+            return .failure(SweepError("cannot start \(arguments[0]): \(String(cString: strerror(status)))"))
+        }
+        return .success(pid)
+    }
+}
+
+/// Carries the spawn result from the spawning thread to the runner.
+private final class SpawnOutcome: @unchecked Sendable {
+    // safety: written by the spawning thread before join() returns, read after.
+    var result: Result<pid_t, SweepError>?
+}
+
+/// Seconds on the monotonic clock, for deadlines.
+enum LoadClockSeconds {
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        var text = Substring(self)
+        while text.last == set || text.last == "\r" { text.removeLast() }
+        return String(text)
+    }
+}
+
+/// Why a sweep or one of its points could not go on, in the runner's words.
+public struct SweepError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,406 @@
+import EngineCore
+import Experiments
+import Glibc
+import LoadGen
+import Synchronization
+
+/// Runs a sweep: every pending measurement of a spec, one after another,
+/// each appended to results.csv the moment it ends (see README.md).
+///
+/// Owned by the thread that calls `run()`; `interrupt()` may be called from
+/// any thread (the signal handler's).
+public final class SweepRunner: Sendable {
+    /// An engine of this build, as the runner needs to know it.
+    public struct EngineInfo: Sendable {
+        public var name: String
+        /// nil when it can run here; else why not.
+        public var unavailableReason: String?
+
+        public init(name: String, unavailableReason: String?) {
+            self.name = name
+            self.unavailableReason = unavailableReason
+        }
+    }
+
+    public struct Options: Sendable {
+        public var spec: ExperimentSpec
+        /// The spec file's text, recorded in metadata.json.
+        public var specText: String
+        /// Where `NAME/` is made (normally notebooks-data).
+        public var outputRoot: String
+        /// Measure everything again; earlier files are kept as `*.N`.
+        public var fresh = false
+        /// The `switchyard` binary that serves the project's engines.
+        public var serverBinary: String
+        public var engines: [EngineInfo]
+        public var cpus: CPUSplit
+        /// Load generator I/O threads (default: one per load CPU).
+        public var loadThreads: Int
+        /// Seconds a server has to answer /health after it starts.
+        public var startupTimeout = 15.0
+        /// Seconds a server has to exit after SIGTERM before SIGKILL.
+        public var stopGrace = 10.0
+        /// Per-request timeout of the load generator, seconds.
+        public var requestTimeout = 5.0
+        /// CPUTopology JSON for metadata.json.
+        public var topologyJSON: String
+        /// Extra facts for metadata.json's "runner" object.
+        public var notes: [(key: String, value: String)] = []
+
+        public init(spec: ExperimentSpec, specText: String, outputRoot: String, serverBinary: String,
+                    engines: [EngineInfo], cpus: CPUSplit, loadThreads: Int, topologyJSON: String) {
+            self.spec = spec
+            self.specText = specText
+            self.outputRoot = outputRoot
+            self.serverBinary = serverBinary
+            self.engines = engines
+            self.cpus = cpus
+            self.loadThreads = loadThreads
+            self.topologyJSON = topologyJSON
+        }
+    }
+
+    /// What a finished (or interrupted) sweep did.
+    public struct Outcome: Sendable {
+        public var folder: String
+        public var measured: Int
+        public var failed: Int
+        public var skippedAlreadyDone: Int
+        public var interrupted: Bool
+        public var summary: Summary
+    }
+
+    public let options: Options
+    private let interrupted = Atomic<Bool>(false)
+    private let currentLoad = Mutex<LoadCancellationBox?>(nil)
+
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// Stops the sweep as soon as possible: the load in progress ends, its
+    /// partial measurement is discarded, the server is stopped, and what was
+    /// measured before stays on disk.
+    public func interrupt() {
+        interrupted.store(true, ordering: .relaxed)
+        currentLoad.withLock { $0?.cancellation.cancel() }
+    }
+
+    private var isInterrupted: Bool { interrupted.load(ordering: .relaxed) }
+
+    public func run() throws(SweepError) -> Outcome {
+        let spec = options.spec
+        let folder = options.outputRoot + "/" + spec.name
+        try makeFolders(folder + "/logs")
+        let resultsPath = folder + "/results.csv"
+        let metricsPath = folder + "/server-metrics.csv"
+        if options.fresh {
+            do {
+                for path in [resultsPath, metricsPath] {
+                    if let kept = try ResultsCSV.setAside(path: path) { log("sweep: --fresh: kept the earlier \(path) as \(kept)") }
+                }
+            } catch { throw SweepError("\(error)") }
+        }
+        let results: ResultsCSV
+        let serverMetrics: ServerMetricsCSV
+        do {
+            results = try ResultsCSV(path: resultsPath)
+            serverMetrics = try ServerMetricsCSV(path: metricsPath)
+        } catch { throw SweepError("\(error)") }
+
+        // Engines that cannot run here are skipped, not failed: their
+        // absence says nothing about the others.
+        var skipped: [(engine: String, reason: String)] = []
+        for engine in spec.matrix.engines {
+            if let reference = spec.reference(named: engine) {
+                if let missing = reference.requires.first(where: { !MachineFacts.isOnPath($0) }) {
+                    skipped.append((engine, "\(missing) is not installed"))
+                }
+            } else if let info = options.engines.first(where: { $0.name == engine }), let reason = info.unavailableReason {
+                skipped.append((engine, reason))
+            }
+        }
+        let skippedNames = Set(skipped.map(\.engine))
+        let order = spec.runOrder.filter { !skippedNames.contains($0.point.engine) }
+        let plan = ResumePlan(order: order, existing: results.rows, experiment: spec.name, fresh: options.fresh)
+        for (engine, reason) in skipped { log("sweep: skipping \(engine): \(reason)") }
+        if !plan.done.isEmpty {
+            log("sweep: resuming: \(plan.done.count) of \(order.count) measurements already in \(resultsPath) (--fresh to redo them)")
+        }
+
+        try writeMetadata(folder: folder, skipped: skipped)
+
+        let progress = Progress(total: plan.pending.count, expectedSecondsEach: spec.warmup + spec.duration + 1.5)
+        var measured = 0
+        var failed = 0
+        var index = plan.done.count
+        for run in plan.pending {
+            if isInterrupted { break }
+            index += 1
+            progress.begin("\(run.point.id)  rep \(run.repetition)/\(spec.repetitions)")
+            let measurement = measure(run, logPath: "\(folder)/logs/\(index)-\(run.point.engine).log", folder: folder)
+            if isInterrupted {
+                // Cut short: not a measurement of what the spec asked.
+                progress.end("interrupted; this measurement is discarded")
+                break
+            }
+            do {
+                try serverMetrics.append(measurement.metrics)
+                try results.append(measurement.row)
+            } catch { throw SweepError("\(error)") }
+            measured += 1
+            if measurement.row.status == .failed { failed += 1 }
+            progress.end(Self.outcomeLine(measurement.row))
+        }
+
+        let summary = Summary(spec: spec, rows: results.rows)
+        let summaryText = summary.text()
+        writeText(summaryText, to: folder + "/summary.txt")
+        return Outcome(folder: folder, measured: measured, failed: failed, skippedAlreadyDone: plan.done.count,
+                       interrupted: isInterrupted, summary: summary)
+    }
+
+    // MARK: One measurement
+
+    struct Measurement {
+        var row: ResultRow
+        var metrics: [ServerMetricsCSV.Row]
+    }
+
+    /// Starts the server, loads it, samples it, stops it. Never throws: any
+    /// failure becomes the row's reason, and the sweep goes on.
+    func measure(_ run: ScheduledRun, logPath: String, folder: String) -> Measurement {
+        let spec = options.spec
+        var row = ResultRow(experiment: spec.name, run: run, arrivals: spec.matrix.arrivals, startedAt: ResultRow.timestamp())
+        var measurement = Measurement(row: row, metrics: [])
+        func fail(_ reason: String) -> Measurement {
+            row.fail(reason)
+            measurement.row = row
+            return measurement
+        }
+
+        guard let port = HTTPProbe.freePort() else { return fail("no free TCP port on 127.0.0.1") }
+        let arguments: [String]
+        do {
+            arguments = try serverArguments(for: run.point, port: port, folder: folder)
+        } catch { return fail(error.description) }
+        let server: ServerProcess
+        do {
+            server = try ServerProcess(arguments: arguments, cpus: options.cpus.server, logPath: logPath)
+        } catch { return fail(error.description) }
+
+        if let problem = waitUntilHealthy(server, port: port) {
+            server.stop(grace: 2)
+            return fail(problem)
+        }
+
+        // Load, with the server sampled exactly at the measured window's edges.
+        let box = LoadCancellationBox()
+        let sampler = WindowSampler(group: server.pid, port: run.point.isReference ? nil : port,
+                                    cancellation: box.cancellation)
+        var configuration = LoadConfiguration(
+            host: "127.0.0.1", port: port, mix: spec.matrix.mix.map { (path: $0.path, weight: $0.weight) })
+        configuration.connections = run.point.connections
+        configuration.pipeline = run.point.pipeline
+        configuration.duration = spec.duration
+        configuration.warmup = spec.warmup
+        configuration.rate = run.point.rate
+        configuration.arrivals = spec.matrix.arrivals == .poisson ? .poisson : .constant
+        configuration.threads = options.loadThreads
+        configuration.cpus = options.cpus.load
+        configuration.timeout = options.requestTimeout
+        configuration.seed = UInt64(run.repetition)
+        configuration.cancellation = box.cancellation
+        configuration.onMeasurementWindow = { start, end in sampler.start(window: start, end) }
+        currentLoad.withLock { $0 = box }
+        if isInterrupted { box.cancellation.cancel() }
+        let report: Result<LoadReport, LoadError>
+        do {
+            report = .success(try LoadGenerator.run(configuration))
+        } catch {
+            report = .failure(error)
+        }
+        currentLoad.withLock { $0 = nil }
+        let window = sampler.finish()
+
+        // Did the server survive the measurement, and does it stop cleanly?
+        let crashed = !server.isRunning
+        let stoppedGracefully = crashed ? true : server.stop(grace: options.stopGrace)
+
+        if case .success(let report) = report {
+            row.requests = report.requests
+            // Rounded: digits beyond these are noise, and they make the CSV hard to read.
+            row.rps = rounded(report.requestsPerSecond, 2)
+            row.bytesPerSecond = report.bytesPerSecond.rounded()
+            row.p50 = Double(report.latency.p50)
+            row.p90 = Double(report.latency.p90)
+            row.p99 = Double(report.latency.p99)
+            row.p999 = Double(report.latency.p999)
+            row.max = Double(report.latency.max)
+            row.errorsConnect = report.errors[.connect] ?? 0
+            row.errorsReset = report.errors[.reset] ?? 0
+            row.errorsTimeout = report.errors[.timeout] ?? 0
+            row.errorsNon2xx = report.errors[.non2xx] ?? 0
+            row.errorsMalformed = report.errors[.malformed] ?? 0
+        }
+        if let usage = window.usage {
+            row.cpuUserSeconds = rounded(usage.userSeconds, 3)
+            row.cpuSystemSeconds = rounded(usage.systemSeconds, 3)
+            if let requests = row.requests, requests > 0 {
+                row.cpuMicrosecondsPerRequest = rounded((usage.userSeconds + usage.systemSeconds) * 1e6 / Double(requests), 4)
+            }
+            row.contextSwitchesVoluntary = usage.voluntarySwitches
+            row.contextSwitchesInvoluntary = usage.involuntarySwitches
+            row.peakRSSKiB = usage.peakRSSKiB
+        }
+        measurement.metrics = window.metrics.map {
+            ServerMetricsCSV.Row(experiment: spec.name, pointID: run.point.id, repetition: run.repetition,
+                                 startedAt: row.startedAt, series: $0.series, kind: $0.kind.rawValue, value: $0.value)
+        }
+
+        if crashed {
+            let tail = server.logTail()
+            return fail("server \(server.exitStatus?.description ?? "exited") during the measurement"
+                + (tail.isEmpty ? "" : ": \(tail)"))
+        }
+        if case .failure(let error) = report { return fail("load: \(error.description)") }
+        if window.usage == nil { return fail("could not read the server's CPU time from /proc") }
+        if !stoppedGracefully {
+            return fail("server did not exit within \(formatSeconds(options.stopGrace)) of SIGTERM; killed")
+        }
+        measurement.row = row
+        return measurement
+    }
+
+    /// Polls /health until it answers 200; nil on success, else why not.
+    private func waitUntilHealthy(_ server: ServerProcess, port: Int) -> String? {
+        let deadline = LoadClockSeconds.now() + options.startupTimeout
+        while LoadClockSeconds.now() < deadline {
+            if isInterrupted { return "interrupted while the server was starting" }
+            if !server.isRunning {
+                let tail = server.logTail()
+                return "server \(server.exitStatus?.description ?? "exited") before answering /health"
+                    + (tail.isEmpty ? "" : ": \(tail)")
+            }
+            if let response = HTTPProbe.get(port: port, path: "/health", timeout: 1), response.status == 200 {
+                return nil
+            }
+            usleep(50_000)
+        }
+        return "no 200 from /health within \(formatSeconds(options.startupTimeout)) of starting"
+    }
+
+    /// The command line for a point: `switchyard serve ...` for ours, the
+    /// spec's shell command for a reference server.
+    func serverArguments(for point: ExperimentPoint, port: Int, folder: String) throws(SweepError) -> [String] {
+        if let reference = options.spec.reference(named: point.engine) {
+            let directory = "\(folder)/logs/\(point.engine)-server"
+            try makeFolders(directory)
+            let absolute = absolutePath(directory)
+            // Servers such as nginx live in sbin folders a user's PATH may lack.
+            let command = "PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"; export PATH\n"
+                + reference.command(port: port, dir: absolute, threads: point.threads)
+            return ["/bin/sh", "-c", command]
+        }
+        var arguments = [options.serverBinary, "serve", "--engine", point.engine, "--host", "127.0.0.1",
+                         "--port", String(port)]
+        if let threads = point.threads { arguments += ["--threads", String(threads)] }
+        if let pin = point.pin { arguments += ["--pin", pin] }
+        if let accept = point.accept { arguments += ["--accept", accept] }
+        for flag in options.spec.server {
+            switch flag.value {
+            case .bool(true): arguments.append("--\(flag.key)")
+            case .bool(false): continue
+            default: arguments += ["--\(flag.key)", flag.renderedValue]
+            }
+        }
+        return arguments
+    }
+
+    // MARK: Files
+
+    private func writeMetadata(folder: String, skipped: [(engine: String, reason: String)]) throws(SweepError) {
+        let path = folder + "/metadata.json"
+        let binaryFolder = options.serverBinary.contains("/")
+            ? String(options.serverBinary[..<options.serverBinary.lastIndex(of: "/")!]) : "."
+        let commit = MachineFacts.gitCommit(in: binaryFolder)
+        if !options.fresh, let earlier = readSmallFile(path), !earlier.contains(jsonQuoted(commit)) {
+            log("sweep: note: \(path) was written by another commit; results.csv now mixes measurements "
+                + "of both (--fresh starts over)")
+        }
+        let ioUring = MachineFacts.ioUringFeatures()
+        var metadata = Metadata(
+            experiment: options.spec.name, gitCommit: commit, kernel: MachineFacts.kernel(),
+            cpuModel: MachineFacts.cpuModel(), topologyJSON: options.topologyJSON,
+            swiftVersion: MachineFacts.swiftVersion(), ioUringFeatures: ioUring.features, specText: options.specText)
+        metadata.runner = [
+            ("server_cpus", cpuListText(options.cpus.server)),
+            ("load_cpus", cpuListText(options.cpus.load)),
+            ("load_threads", String(options.loadThreads)),
+            ("server_binary", options.serverBinary),
+            ("request_timeout_s", formatSeconds(options.requestTimeout)),
+        ] + skipped.map { ("skipped_\($0.engine)", $0.reason) } + (ioUring.note.map { [("io_uring", $0)] } ?? [])
+            + options.notes
+        do { try metadata.write(to: path) } catch { throw SweepError("\(error)") }
+    }
+
+    static func outcomeLine(_ row: ResultRow) -> String {
+        guard row.status == .ok else { return "FAILED: \(row.reason)" }
+        var parts = ["\(grouped(row.rps)) req/s", "p50 \(fixed(row.p50, 0)) µs", "p99 \(fixed(row.p99, 0)) µs",
+                     "cpu \(fixed(row.cpuMicrosecondsPerRequest, 2)) µs/req"]
+        let errors = [("connect", row.errorsConnect), ("reset", row.errorsReset), ("timeout", row.errorsTimeout),
+                      ("non-2xx", row.errorsNon2xx), ("malformed", row.errorsMalformed)]
+            .compactMap { name, count in (count ?? 0) > 0 ? "\(count!) \(name)" : nil }
+        if !errors.isEmpty { parts.append("errors: " + errors.joined(separator: ", ")) }
+        return parts.joined(separator: "  ")
+    }
+}
+
+/// Holds the cancellation of the load in progress so `interrupt()` can reach it.
+final class LoadCancellationBox: Sendable {
+    let cancellation = LoadCancellation()
+}
+
+private func cpuListText(_ cpus: [Int]) -> String {
+    cpus.map(String.init).joined(separator: ",")
+}
+
+func rounded(_ value: Double, _ decimals: Int) -> Double {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    return (value * scale).rounded() / scale
+}
+
+func formatSeconds(_ seconds: Double) -> String {
+    seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+}
+
+private func jsonQuoted(_ text: String) -> String { "\"\(text)\"" }
+
+func log(_ text: String) {
+    let bytes = Array((text + "\n").utf8)
+    bytes.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+/// `mkdir -p`.
+func makeFolders(_ path: String) throws(SweepError) {
+    var current = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+        current += "/" + part
+        if mkdir(current, 0o755) != 0 && errno != EEXIST {
+            throw SweepError("cannot create \(current): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+func absolutePath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
+}
+
+func writeText(_ text: String, to path: String) {
+    guard let file = fopen(path, "w") else { return }
+    fputs(text, file)
+    fclose(file)
+}

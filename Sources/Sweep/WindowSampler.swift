@@ -1,0 +1,75 @@
+import EngineCore
+import Glibc
+import LoadGen
+import Synchronization
+
+/// Samples the server at the two edges of the load generator's measured
+/// window (CPU time, context switches and peak RSS from /proc; its own
+/// /metrics), on a thread of its own that sleeps until each edge.
+///
+/// Why not sample before and after `LoadGenerator.run`: that would charge
+/// the warm-up and connection set-up to the measurement.
+final class WindowSampler: Sendable {
+    struct Window: Sendable {
+        /// nil when /proc had nothing on the server (it was gone).
+        var usage: ProcessUsage?
+        /// Counter differences and end-of-window gauges; empty for servers
+        /// without /metrics (references) or when a scrape failed.
+        var metrics: [MetricsSnapshot.Sample]
+    }
+
+    private let group: pid_t
+    /// Where /metrics answers; nil for servers without one.
+    private let metricsPort: Int?
+    private let thread = Mutex<Thread?>(nil)
+    private let result = Mutex<Window>(Window(usage: nil, metrics: []))
+
+    /// Cuts the waits short when the sweep is interrupted.
+    private let cancellation: LoadCancellation
+
+    init(group: pid_t, port: Int?, cancellation: LoadCancellation) {
+        self.group = group
+        metricsPort = port
+        self.cancellation = cancellation
+    }
+
+    /// Starts sampling; `start` and `end` are `LoadClock` nanoseconds.
+    func start(window start: Int64, _ end: Int64) {
+        let handle = Thread.spawn(name: "sweep-sampler") { [self] in
+            sleep(until: start)
+            let usageBefore = ProcessUsage.sample(group: group)
+            let metricsBefore = scrape()
+            sleep(until: end)
+            let usageAfter = ProcessUsage.sample(group: group)
+            let metricsAfter = scrape()
+            var window = Window(usage: nil, metrics: [])
+            if usageBefore.processes > 0, usageAfter.processes > 0 { window.usage = usageAfter.since(usageBefore) }
+            if let metricsBefore, let metricsAfter { window.metrics = metricsAfter.since(metricsBefore) }
+            result.withLock { $0 = window }
+        }
+        thread.withLock { $0 = handle }
+    }
+
+    /// Waits for the sampler and returns what it saw. Safe to call when the
+    /// load never started (the window is then empty).
+    func finish() -> Window {
+        if let handle = thread.withLock({ $0.take() }) { handle.join() }
+        return result.withLock { $0 }
+    }
+
+    private func scrape() -> MetricsSnapshot? {
+        guard let metricsPort, let response = HTTPProbe.get(port: metricsPort, path: "/metrics", timeout: 2),
+              response.status == 200 else { return nil }
+        return MetricsSnapshot(parsing: response.body)
+    }
+
+    private func sleep(until deadline: Int64) {
+        while true {
+            let left = deadline - LoadClock.now()
+            if left <= 0 || cancellation.isCancelled { return }
+            let step = min(left, 100_000_000)
+            var pause = timespec(tv_sec: 0, tv_nsec: Int(step))
+            nanosleep(&pause, nil)
+        }
+    }
+}

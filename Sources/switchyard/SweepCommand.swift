@@ -1,0 +1,174 @@
+import ArgumentParser
+import EngineCore
+import Engines
+import Experiments
+import Glibc
+import Sweep
+import Topology
+
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run an experiment spec: every point of its matrix, measured and written to notebooks-data/NAME/.",
+        discussion: """
+            Each measurement starts the server as a child process on the server CPUs, waits for /health, \
+            warms up, runs the load generator on the other CPUs, samples the server's CPU time, context \
+            switches, peak RSS and /metrics at the edges of the measured window, and stops the server with \
+            SIGTERM. Rows are appended (and fsynced) to results.csv as they finish; a rerun resumes where \
+            the last one stopped unless --fresh. Ctrl-C stops after cleaning up; what was measured stays.
+            """)
+
+    @Argument(help: "The spec, e.g. experiments/quick.toml (format: Sources/Experiments/README.md).")
+    var spec: String
+
+    @Flag(help: "Measure every point again; an earlier results.csv is kept as results.csv.N.")
+    var fresh = false
+
+    @Flag(help: "Print the measurements the spec expands to, in run order, and exit.")
+    var list = false
+
+    @Option(help: "Folder that receives NAME/results.csv, server-metrics.csv, metadata.json, summary.txt.")
+    var output = "notebooks-data"
+
+    @Option(help: "CPUs for the server under test, e.g. 0 or 0-3 (default: the first half of the cores).")
+    var serverCpus: String?
+
+    @Option(help: "CPUs for the load generator (default: the CPUs the server does not get).")
+    var loadCpus: String?
+
+    @Option(help: "Load generator I/O threads (default: one per load CPU).")
+    var loadThreads: Int?
+
+    @Option(help: "Seconds a server has to answer /health after it starts.")
+    var startupTimeout = 15.0
+
+    @Option(help: "Seconds a request may take before the load generator counts a timeout.")
+    var requestTimeout = 5.0
+
+    func validate() throws {
+        if let loadThreads, loadThreads < 1 { throw ValidationError("--load-threads \(loadThreads): must be at least 1") }
+        guard startupTimeout > 0 else { throw ValidationError("--startup-timeout \(startupTimeout): must be more than 0 seconds") }
+        guard requestTimeout > 0 else { throw ValidationError("--request-timeout \(requestTimeout): must be more than 0 seconds") }
+        _ = try cpuList(serverCpus, flag: "--server-cpus")
+        _ = try cpuList(loadCpus, flag: "--load-cpus")
+    }
+
+    func run() throws {
+        guard let text = readWholeFile(spec) else {
+            log("error: cannot read the spec \(spec): \(String(cString: strerror(errno)))")
+            throw ExitCode(2)
+        }
+        let known = EngineRegistry.all.map {
+            KnownEngine(name: $0.name, isReactor: $0.isReactor, hasThreadPool: $0.hasThreadPool)
+        }
+        let parsed: ExperimentSpec
+        do {
+            parsed = try ExperimentSpec(parsing: text, source: spec, knownEngines: known)
+        } catch {
+            log("error: \(error)")
+            throw ExitCode(2)
+        }
+        if list {
+            for (index, run) in parsed.runOrder.enumerated() {
+                print("\(index + 1)\t\(run.point.id)\trep \(run.repetition)")
+            }
+            return
+        }
+
+        let topology: CPUTopology
+        let split: CPUSplit
+        do {
+            topology = try CPUTopology.discover()
+            split = try CPUSplit.resolve(
+                server: try cpuList(serverCpus, flag: "--server-cpus"), load: try cpuList(loadCpus, flag: "--load-cpus"),
+                topology: topology)
+        } catch {
+            log("error: \(error)")
+            throw ExitCode(2)
+        }
+        if !Set(split.server).isDisjoint(with: split.load) {
+            log("sweep: warning: one usable CPU, so the server and the load share it; CPU figures include the load")
+        }
+        raiseOpenFileLimit()
+        // The runner's own threads (sampler, progress) stay off the server's CPUs.
+        if Set(split.server).isDisjoint(with: split.load) { try? bindCurrentThread(toCPUs: split.load) }
+
+        var options = SweepRunner.Options(
+            spec: parsed, specText: text, outputRoot: output, serverBinary: ownExecutable(),
+            engines: EngineRegistry.all.map { engine in
+                switch engine.availability() {
+                case .available: SweepRunner.EngineInfo(name: engine.name, unavailableReason: nil)
+                case .unavailable(let reason): SweepRunner.EngineInfo(name: engine.name, unavailableReason: reason)
+                }
+            },
+            cpus: split, loadThreads: loadThreads ?? split.load.count, topologyJSON: topology.json())
+        options.fresh = fresh
+        options.startupTimeout = startupTimeout
+        options.requestTimeout = requestTimeout
+        options.notes = [("spec_path", spec)]
+        let runner = SweepRunner(options: options)
+        ShutdownSignals.install { _ in
+            log("\nsweep: interrupted; stopping the server in progress (measured rows are kept)")
+            runner.interrupt()
+        }
+        log("sweep \(parsed.name): server on CPUs \(cpuRangeList(split.server)), load on CPUs "
+            + "\(cpuRangeList(split.load)) with \(options.loadThreads) thread(s)")
+
+        let outcome: SweepRunner.Outcome
+        do {
+            outcome = try runner.run()
+        } catch {
+            log("error: \(error)")
+            throw ExitCode(1)
+        }
+        print(outcome.summary.text(), terminator: "")
+        print("\nResults: \(outcome.folder)/results.csv (summary.txt, metadata.json, server-metrics.csv beside it)")
+        print("Plots:   make report NAME=\(parsed.name)")
+        if outcome.interrupted { throw ExitCode(130) }
+        if outcome.failed > 0 {
+            log("sweep: \(outcome.failed) of \(outcome.measured) measurements failed; their reasons are in the table above and in results.csv")
+            throw ExitCode(1)
+        }
+    }
+
+    private func cpuList(_ text: String?, flag: String) throws -> [Int]? {
+        guard let text else { return nil }
+        do {
+            guard case .cpus(let list) = try PinPolicy(parsing: "cpus:" + text) else { return nil }
+            return list
+        } catch {
+            throw ValidationError("\(flag) \(text): expected a CPU list like 0 or 0,2 or 0-3")
+        }
+    }
+}
+
+/// This process's own binary: the server the sweep starts is the same build.
+private func ownExecutable() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard count > 0 else { return CommandLine.arguments[0] }
+    return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Thousands of connections need thousands of descriptors on both sides;
+/// the soft limit is often 1024 while the hard one allows far more. The
+/// server children inherit the raised limit.
+private func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+private func readWholeFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = fread(&chunk, 1, chunk.count, file)
+        if count == 0 { break }
+        bytes.append(contentsOf: chunk[..<count])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

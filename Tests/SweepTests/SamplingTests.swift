@@ -1,0 +1,172 @@
+@testable import Experiments
+import Glibc
+@testable import Sweep
+import Testing
+
+@Suite struct MetricsSnapshotTests {
+    static let before = """
+        # HELP switchyard_http_responses_total Responses sent, by status code.
+        # TYPE switchyard_http_responses_total counter
+        switchyard_http_responses_total{status="200"} 100
+        # TYPE switchyard_connections_open gauge
+        switchyard_connections_open 3
+        # TYPE switchyard_info gauge
+        switchyard_info{engine="epoll",note="a b"} 1
+        """
+    static let after = """
+        # TYPE switchyard_http_responses_total counter
+        switchyard_http_responses_total{status="200"} 1100
+        switchyard_http_responses_total{status="404"} 7
+        # TYPE switchyard_connections_open gauge
+        switchyard_connections_open 5
+        not a sample line
+        # TYPE switchyard_info gauge
+        switchyard_info{engine="epoll",note="a b"} 1
+        """
+
+    @Test func countersBecomeDifferencesAndGaugesKeepTheirValue() {
+        let delta = MetricsSnapshot(parsing: Self.after).since(MetricsSnapshot(parsing: Self.before))
+        let values = Dictionary(uniqueKeysWithValues: delta.map { ($0.series, $0.value) })
+        #expect(values[#"switchyard_http_responses_total{status="200"}"#] == 1000)
+        #expect(values[#"switchyard_http_responses_total{status="404"}"#] == 7, "a new series counts from zero")
+        #expect(values["switchyard_connections_open"] == 5)
+        #expect(values[#"switchyard_info{engine="epoll",note="a b"}"#] == 1, "label values may hold spaces")
+        #expect(delta.count == 4, "the malformed line is skipped")
+        #expect(delta.first { $0.series == "switchyard_connections_open" }?.kind == .gauge)
+    }
+}
+
+@Suite struct ProcSamplingTests {
+    @Test func statFieldsAreCountedFromTheLastParenthesis() throws {
+        // A command name may hold spaces and parentheses.
+        let line = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 0 0 20 0 3 0 100 1000 50"
+        let fields = try #require(StatFields(line))
+        #expect(fields.processGroup == 4242)
+        #expect(fields.userTicks == 1234 && fields.systemTicks == 567)
+        #expect(StatFields("garbage") == nil)
+    }
+
+    @Test func statusValuesAreRead() {
+        let status = "Name:\tx\nVmHWM:\t   12345 kB\nvoluntary_ctxt_switches:\t17\nnonvoluntary_ctxt_switches:\t3\n"
+        #expect(ProcessUsage.statusValue(status, key: "VmHWM:") == 12345)
+        #expect(ProcessUsage.statusValue(status, key: "voluntary_ctxt_switches:") == 17)
+        #expect(ProcessUsage.statusValue(status, key: "nonvoluntary_ctxt_switches:") == 3)
+        #expect(ProcessUsage.statusValue(status, key: "VmRSS:") == nil)
+    }
+
+    /// This test process's own group: it exists, has used CPU, and has memory.
+    @Test func samplesOwnProcessGroup() {
+        var spin = 0.0
+        for index in 0..<2_000_000 { spin += Double(index).squareRoot() }
+        #expect(spin > 0)
+        let usage = ProcessUsage.sample(group: getpgrp())
+        #expect(usage.processes >= 1)
+        #expect(usage.userSeconds + usage.systemSeconds > 0)
+        #expect(usage.peakRSSKiB > 1000)
+        #expect(usage.voluntarySwitches + usage.involuntarySwitches > 0)
+        #expect(ProcessUsage.sample(group: 999_999_999).processes == 0)
+    }
+
+    @Test func intervalsSubtractCountersButKeepThePeak() {
+        let earlier = ProcessUsage(userSeconds: 1, systemSeconds: 2, voluntarySwitches: 10, involuntarySwitches: 1,
+                                   peakRSSKiB: 500, processes: 1)
+        let later = ProcessUsage(userSeconds: 1.5, systemSeconds: 2.25, voluntarySwitches: 25, involuntarySwitches: 4,
+                                 peakRSSKiB: 800, processes: 1)
+        let interval = later.since(earlier)
+        #expect(interval.userSeconds == 0.5 && interval.systemSeconds == 0.25)
+        #expect(interval.voluntarySwitches == 15 && interval.involuntarySwitches == 3)
+        #expect(interval.peakRSSKiB == 800)
+    }
+}
+
+@Suite struct HTTPProbeTests {
+    @Test func parsesCompleteAndPartialResponses() throws {
+        let full = Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".utf8)
+        let parsed = try #require(HTTPProbe.parse(full))
+        #expect(parsed.complete && parsed.response.status == 200 && parsed.response.body == "hello")
+        let partial = try #require(HTTPProbe.parse(Array(full.dropLast(2))))
+        #expect(!partial.complete)
+        #expect(HTTPProbe.parse(Array("HTTP/1.1 200 OK\r\nContent-".utf8)) == nil, "head not complete")
+        #expect(HTTPProbe.parse(Array("SSH-2.0-OpenSSH\r\n\r\n".utf8)) == nil, "not HTTP")
+    }
+
+    @Test func refusedConnectionGivesNil() throws {
+        let port = try #require(HTTPProbe.freePort())
+        #expect(HTTPProbe.get(port: port, path: "/health", timeout: 1) == nil)
+    }
+}
+
+@Suite struct CPUSplitTests {
+    @Test func halvesGiveWholeCoresToEachSide() {
+        #expect(CPUSplit.halves(cores: [[0], [1]]).split == CPUSplit(server: [0], load: [1]))
+        #expect(CPUSplit.halves(cores: [[0], [1], [2]]).split == CPUSplit(server: [0, 1], load: [2]))
+        // Hyper-thread siblings stay together.
+        #expect(CPUSplit.halves(cores: [[0, 4], [1, 5], [2, 6], [3, 7]]).split
+            == CPUSplit(server: [0, 4, 1, 5], load: [2, 6, 3, 7]))
+        let single = CPUSplit.halves(cores: [[3]])
+        #expect(single.shared && single.split == CPUSplit(server: [3], load: [3]))
+    }
+}
+
+@Suite struct SummaryTests {
+    static let spec = """
+        name = "s"
+        repetitions = 3
+        [matrix]
+        engines = ["threads", "epoll"]
+        connections = [8, 64]
+        """
+
+    func row(_ spec: ExperimentSpec, engine: String, connections: Int, repetition: Int, rps: Double?,
+             p99: Double = 100, cpu: Double = 10) -> ResultRow {
+        let point = spec.points.first { $0.engine == engine && $0.connections == connections }!
+        var row = ResultRow(experiment: "s", run: ScheduledRun(point: point, repetition: repetition),
+                            arrivals: .constant, startedAt: "t")
+        if let rps {
+            row.rps = rps
+            row.p99 = p99
+            row.cpuMicrosecondsPerRequest = cpu
+        } else {
+            row.fail("server exited with status 1 before answering /health")
+        }
+        return row
+    }
+
+    @Test func mediansAndRatiosToTheFirstEngine() throws {
+        let spec = try parseSpec(Self.spec)
+        let rows = [
+            row(spec, engine: "threads", connections: 8, repetition: 1, rps: 100, p99: 200, cpu: 20),
+            row(spec, engine: "threads", connections: 8, repetition: 2, rps: 300, p99: 200, cpu: 20),
+            row(spec, engine: "threads", connections: 8, repetition: 3, rps: 200, p99: 200, cpu: 20),
+            row(spec, engine: "epoll", connections: 8, repetition: 1, rps: 400, p99: 100, cpu: 5),
+            row(spec, engine: "epoll", connections: 8, repetition: 2, rps: 1000, p99: 100, cpu: 5),
+            row(spec, engine: "epoll", connections: 64, repetition: 1, rps: nil),
+        ]
+        let summary = Summary(spec: spec, rows: rows)
+        #expect(summary.baseline == "threads")
+        #expect(summary.lines.count == 3, "points without any row are left out")
+        let threads = try #require(summary.lines.first { $0.engine == "threads" })
+        #expect(threads.rps == 200, "median of 100, 300, 200")
+        #expect(threads.rpsRatio == nil)
+        let epoll = try #require(summary.lines.first { $0.engine == "epoll" && $0.connections == 8 })
+        #expect(epoll.rps == 700, "median of two is their mean")
+        #expect(epoll.rpsRatio == 3.5 && epoll.p99Ratio == 0.5 && epoll.cpuRatio == 0.25)
+        let failed = try #require(summary.lines.first { $0.connections == 64 })
+        #expect(failed.okRuns == 0 && failed.failedRuns == 1 && failed.rps == nil)
+        #expect(failed.failure?.contains("status 1") == true)
+        let text = summary.text()
+        #expect(text.contains("req/s × threads"))
+        #expect(text.contains("3.50"))
+        #expect(text.contains("failed: engine=epoll"))
+    }
+
+    @Test func numbersFormatWithoutFoundation() {
+        #expect(grouped(135_210.4) == "135,210")
+        #expect(grouped(999) == "999")
+        #expect(grouped(nil) == "-")
+        #expect(fixed(3.14159, 2) == "3.14")
+        #expect(fixed(0.005, 2) == "0.01")
+        #expect(fixed(12, 0) == "12")
+        #expect(median([3, 1, 2]) == 2 && median([]) == nil)
+    }
+}

@@ -1,0 +1,264 @@
+"""Standard plots and report for one sweep's results.
+
+    python notebooks-data/plots.py notebooks-data/NAME     # what `make report NAME=...` runs
+
+Reads NAME/results.csv (one row per measurement, see Sources/Experiments/README.md)
+and NAME/metadata.json, writes NAME/plots/*.png and *.svg and NAME/report.md.
+analysis.ipynb imports the same functions, so the notebook and the report agree.
+
+Only rows with status "ok" are plotted; repetitions are reduced to their median,
+with the spread (min to max) drawn as error bars, so one disturbed repetition
+shows instead of hiding in a mean.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# What identifies a server configuration, and what describes the load.
+CONFIG = ["engine", "threads", "pin", "accept"]
+LOAD = ["connections", "pipeline", "rate"]
+METRICS = ["rps", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "cpu_us_per_request",
+           "ctx_switches_voluntary", "ctx_switches_involuntary", "peak_rss_kib"]
+
+
+def load(folder: str | Path) -> pd.DataFrame:
+    """results.csv as a DataFrame; "does not apply" cells become "-" so they group."""
+    frame = pd.read_csv(Path(folder) / "results.csv", dtype={"threads": "string", "pin": "string",
+                                                              "accept": "string", "arrivals": "string"})
+    for column in ["threads", "pin", "accept"]:
+        frame[column] = frame[column].fillna("-")
+    frame["load"] = frame["rate"].apply(lambda r: "closed" if pd.isna(r) else f"{r:g}/s")
+    return frame
+
+
+def medians(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: medians of the ok repetitions, with min/max and counts."""
+    ok = frame[frame["status"] == "ok"]
+    keys = CONFIG + LOAD
+    grouped = ok.groupby(keys, dropna=False, sort=False)
+    table = grouped[METRICS].median()
+    table["rps_min"] = grouped["rps"].min()
+    table["rps_max"] = grouped["rps"].max()
+    table["runs"] = grouped.size()
+    table = table.reset_index()
+    failed = frame[frame["status"] == "failed"].groupby(keys, dropna=False, sort=False).size()
+    table["failed"] = [int(failed.get(tuple(row[k] for k in keys), 0)) for _, row in table.iterrows()]
+    return table
+
+
+def label(row) -> str:
+    """A configuration as a legend entry: the engine plus whatever applies."""
+    parts = [row["engine"]]
+    if row["threads"] != "-":
+        parts.append(f"{row['threads']}t")
+    if row["pin"] not in ("-", "none"):
+        parts.append(row["pin"])
+    if row["accept"] not in ("-", "reuseport"):
+        parts.append(row["accept"])
+    return " ".join(parts)
+
+
+def with_ratios(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Adds rps/p99/cpu ratios to `baseline` under the same load."""
+    out = table.copy()
+    base = out[out["engine"] == baseline]
+    for metric, name in [("rps", "rps_ratio"), ("p99_us", "p99_ratio"), ("cpu_us_per_request", "cpu_ratio")]:
+        values = []
+        for _, row in out.iterrows():
+            same = base
+            for key in LOAD:
+                same = same[(same[key] == row[key]) | (same[key].isna() & pd.isna(row[key]))]
+            if row["engine"] == baseline or same.empty or not same[metric].iloc[0]:
+                values.append(float("nan"))
+            else:
+                values.append(row[metric] / same[metric].iloc[0])
+        out[name] = values
+    return out
+
+
+def _save(figure, folder: Path, name: str) -> list[Path]:
+    plots = folder / "plots"
+    plots.mkdir(exist_ok=True)
+    paths = [plots / f"{name}.png", plots / f"{name}.svg"]
+    figure.tight_layout()
+    figure.savefig(paths[0], dpi=130)
+    figure.savefig(paths[1])
+    plt.close(figure)
+    return paths
+
+
+def _x_dimension(closed: pd.DataFrame) -> str | None:
+    """The load dimension that varies in a closed-loop sweep (connections first)."""
+    for key in ["connections", "pipeline"]:
+        if closed[key].nunique() > 1:
+            return key
+    return None
+
+
+def throughput_plot(table: pd.DataFrame, folder: Path | None = None):
+    """Requests/s against connections (or pipeline depth), one line per configuration.
+    With a single load point, one bar per configuration instead."""
+    closed = table[table["rate"].isna()]
+    if closed.empty:
+        return None
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    x = _x_dimension(closed)
+    if x is None:
+        labels = [label(row) for _, row in closed.iterrows()]
+        low = closed["rps"] - closed["rps_min"]
+        high = closed["rps_max"] - closed["rps"]
+        axis.bar(labels, closed["rps"], yerr=[low, high], capsize=4, color="#4878a8")
+        first = closed.iloc[0]
+        axis.set_title(f"Throughput, {int(first['connections'])} connections, pipeline {int(first['pipeline'])}")
+    else:
+        for name, group in closed.groupby(closed.apply(label, axis=1), sort=False):
+            group = group.sort_values(x)
+            axis.errorbar(group[x], group["rps"], yerr=[group["rps"] - group["rps_min"], group["rps_max"] - group["rps"]],
+                          marker="o", capsize=3, label=name)
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("connections" if x == "connections" else "pipeline depth (requests in flight per connection)")
+        axis.set_title(f"Throughput vs {x}")
+        axis.legend()
+    axis.set_ylabel("requests/s (median; bars: min–max)")
+    axis.grid(True, axis="y", alpha=0.3)
+    return _save(figure, folder, "throughput") if folder else figure
+
+
+def latency_plot(table: pd.DataFrame, folder: Path | None = None):
+    """Open loop: p50, p99 and p99.9 latency against offered load, one colour per configuration."""
+    opened = table[table["rate"].notna()]
+    if opened.empty:
+        return None
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"p50_us": ":", "p99_us": "-", "p999_us": "--"}
+    for index, (name, group) in enumerate(opened.groupby(opened.apply(label, axis=1), sort=False)):
+        group = group.sort_values("rate")
+        colour = f"C{index}"
+        for metric, style in styles.items():
+            axes[0].plot(group["rate"], group[metric], style, marker="o", color=colour,
+                         label=f"{name} {metric.replace('_us', '').replace('p999', 'p99.9')}")
+        axes[1].plot(group["rate"], group["rps"], marker="o", color=colour, label=name)
+    top = opened["rate"].max()
+    axes[1].plot([0, top], [0, top], color="grey", linewidth=0.8, label="offered = achieved")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("offered load (requests/s)")
+    axes[0].set_ylabel("latency from intended send time (µs)")
+    axes[0].set_title("Latency vs offered load")
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("offered load (requests/s)")
+    axes[1].set_ylabel("achieved requests/s")
+    axes[1].set_title("Achieved vs offered")
+    axes[1].legend(fontsize=7)
+    for axis in axes:
+        axis.grid(True, alpha=0.3)
+    return _save(figure, folder, "latency") if folder else figure
+
+
+def cpu_plot(table: pd.DataFrame, folder: Path | None = None):
+    """Server CPU time (user + system) per request, per configuration and load."""
+    if table["cpu_us_per_request"].isna().all():
+        return None
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    loads = table.apply(lambda r: f"c{int(r['connections'])} p{int(r['pipeline'])}"
+                        + ("" if pd.isna(r["rate"]) else f" {r['rate']:g}/s"), axis=1)
+    configs = table.apply(label, axis=1)
+    pivot = pd.DataFrame({"load": loads, "config": configs, "cpu": table["cpu_us_per_request"]}) \
+        .pivot_table(index="load", columns="config", values="cpu", sort=False)
+    pivot.plot.bar(ax=axis, rot=30 if len(pivot) > 4 else 0)
+    axis.set_xlabel("load (connections, pipeline depth, rate)")
+    axis.set_ylabel("server CPU µs per request (median)")
+    axis.set_title("CPU cost per request")
+    axis.grid(True, axis="y", alpha=0.3)
+    return _save(figure, folder, "cpu") if folder else figure
+
+
+def _markdown(table: pd.DataFrame, columns: list[tuple[str, str, str]]) -> str:
+    lines = ["| " + " | ".join(title for _, title, _ in columns) + " |",
+             "|" + "|".join("---" if fmt == "s" else "---:" for _, _, fmt in columns) + "|"]
+    for _, row in table.iterrows():
+        cells = []
+        for key, _, fmt in columns:
+            value = row[key]
+            if fmt == "s" or isinstance(value, str):
+                cells.append(str(value))
+            elif pd.isna(value):
+                cells.append("–")
+            else:
+                cells.append(format(value, fmt))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def report(folder: str | Path) -> Path:
+    """Writes plots and report.md for the sweep in `folder`; returns the report's path."""
+    folder = Path(folder)
+    frame = load(folder)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    spec = tomllib.loads(metadata.get("spec", ""))
+    engines = spec.get("matrix", {}).get("engines", [])
+    table = medians(frame)
+    present = [e for e in engines if e in set(table["engine"])]
+    baseline = present[0] if present else (table["engine"].iloc[0] if len(table) else None)
+    if baseline is not None:
+        table = with_ratios(table, baseline)
+    table["config"] = table.apply(label, axis=1)
+    table["load"] = table["rate"].apply(lambda r: "closed" if pd.isna(r) else f"{r:g}/s")
+
+    figures = [("Throughput", throughput_plot(table, folder)), ("Latency", latency_plot(table, folder)),
+               ("CPU per request", cpu_plot(table, folder))]
+    runner = metadata.get("runner", {})
+    out = [f"# Sweep `{metadata.get('experiment')}`", ""]
+    if spec.get("description"):
+        out += [spec["description"], ""]
+    out += [
+        f"- Measured: {frame['started_at'].min()} to {frame['started_at'].max()} (UTC), "
+        f"{len(frame)} measurements ({int((frame['status'] == 'ok').sum())} ok, "
+        f"{int((frame['status'] == 'failed').sum())} failed)",
+        f"- Each: {spec.get('warmup', '?')} s warm-up, {spec.get('duration', '?')} s measured, "
+        f"{spec.get('repetitions', '?')} repetitions interleaved; medians below",
+        f"- Server CPUs {runner.get('server_cpus', '?')}, load generator CPUs {runner.get('load_cpus', '?')} "
+        f"({runner.get('load_threads', '?')} threads)",
+        f"- Commit `{metadata.get('git_commit')}`, {metadata.get('swift_version')}",
+        f"- {metadata.get('cpu_model')}, {metadata.get('kernel')}",
+    ]
+    skipped = {k[len("skipped_"):]: v for k, v in runner.items() if k.startswith("skipped_")}
+    for engine, reason in skipped.items():
+        out.append(f"- Skipped `{engine}`: {reason}")
+    out += ["", "## Results", ""]
+    if baseline is not None:
+        out += [f"Ratios are to `{baseline}` under the same load (connections, pipeline depth, rate).", ""]
+    columns = [("config", "server", "s"), ("connections", "conns", ".0f"), ("pipeline", "pipe", ".0f"),
+               ("load", "load", "s"), ("runs", "runs", ".0f"), ("rps", "req/s", ",.0f"), ("p50_us", "p50 µs", ".0f"),
+               ("p99_us", "p99 µs", ".0f"), ("p999_us", "p99.9 µs", ".0f"), ("cpu_us_per_request", "CPU µs/req", ".2f"),
+               ("rps_ratio", "req/s ×", ".2f"), ("p99_ratio", "p99 ×", ".2f"), ("cpu_ratio", "CPU ×", ".2f")]
+    out += [_markdown(table, [c for c in columns if c[0] in table.columns]), ""]
+    failures = frame[frame["status"] == "failed"]
+    if not failures.empty:
+        out += ["## Failed measurements", ""]
+        for _, row in failures.iterrows():
+            out.append(f"- `{row['point_id']}` rep {row['repetition']}: {row['reason']}")
+        out.append("")
+    for title, paths in figures:
+        if paths:
+            out += [f"## {title}", "", f"![{title}](plots/{paths[0].name})", f"([SVG](plots/{paths[1].name}))", ""]
+    path = folder / "report.md"
+    path.write_text("\n".join(out))
+    return path
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: plots.py notebooks-data/NAME")
+    target = Path(sys.argv[1])
+    if not (target / "results.csv").exists():
+        sys.exit(f"{target}/results.csv does not exist: run `switchyard sweep experiments/{target.name}.toml` first")
+    print(report(target))
