@@ -21,6 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 # What identifies a server configuration, and what describes the load.
@@ -85,6 +86,11 @@ def with_ratios(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return out
 
 
+def _thousands(axis_part) -> None:
+    """Requests/s as 40k rather than 40000, so tick labels do not collide."""
+    axis_part.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:g}k" if value else "0"))
+
+
 def _save(figure, folder: Path, name: str) -> list[Path]:
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
@@ -125,10 +131,14 @@ def throughput_plot(table: pd.DataFrame, folder: Path | None = None):
             axis.errorbar(group[x], group["rps"], yerr=[group["rps"] - group["rps_min"], group["rps_max"] - group["rps"]],
                           marker="o", capsize=3, label=name)
         axis.set_xscale("log", base=2)
+        ticks = sorted(closed[x].unique())
+        axis.set_xticks(ticks, [str(int(t)) for t in ticks])
+        axis.minorticks_off()
         axis.set_xlabel("connections" if x == "connections" else "pipeline depth (requests in flight per connection)")
         axis.set_title(f"Throughput vs {x}")
         axis.legend()
     axis.set_ylabel("requests/s (median; bars: min–max)")
+    _thousands(axis.yaxis)
     axis.grid(True, axis="y", alpha=0.3)
     return _save(figure, folder, "throughput") if folder else figure
 
@@ -160,6 +170,8 @@ def latency_plot(table: pd.DataFrame, folder: Path | None = None):
     axes[1].legend(fontsize=7)
     for axis in axes:
         axis.grid(True, alpha=0.3)
+        _thousands(axis.xaxis)
+    _thousands(axes[1].yaxis)
     return _save(figure, folder, "latency") if folder else figure
 
 

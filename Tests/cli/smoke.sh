@@ -69,5 +69,48 @@ kill -TERM $pid; wait $pid; status=$?
 check "epoll: SIGTERM exits 0" test $status -eq 0
 rm -f "$log"
 
+# Sweeps: the spec is checked before anything runs; a tiny real sweep over two
+# engines writes a well-formed results.csv; the report and the notebook read it.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=$("$bin" sweep "$root/experiments/quick.toml" --list 2>&1)
+check "sweep --list expands quick.toml" test "$(grep -c "rep " <<<"$out")" -ge 6
+spec=$(mktemp --suffix=.toml)
+printf 'name = "cli"\n[matrix]\nengines = ["threads", "epol"]\n' >"$spec"
+out=$("$bin" sweep "$spec" 2>&1); status=$?
+check "sweep: bad spec exits 2" test $status -eq 2
+check "sweep: bad spec names the key and the engines" contains "$out" 'matrix.engines\[1\]: unknown engine "epol"; known: threads, epoll'
+out=$("$bin" sweep /no/such/spec.toml 2>&1)
+check "sweep: missing spec is named" contains "$out" "cannot read the spec /no/such/spec.toml"
+out=$("$bin" sweep "$root/experiments/quick.toml" --server-cpus 0 --load-cpus 0 2>&1)
+check "sweep: overlapping CPU sets are refused" contains "$out" "overlap on CPU 0"
+printf 'name = "cli"\nduration = 0.5\nwarmup = 0.2\nrepetitions = 1\n[matrix]\nengines = ["threads", "epoll"]\nconnections = [4, 8]\n' >"$spec"
+data=$(mktemp -d)
+out=$("$bin" sweep "$spec" --output "$data" 2>&1); status=$?
+check "sweep: two engines succeed" test $status -eq 0
+check "sweep: prints the summary table" contains "$out" "req/s × threads"
+check "sweep: results.csv has a header and 4 rows" test "$(wc -l <"$data/cli/results.csv")" -eq 5
+check "sweep: every row is ok" test "$(grep -c ',ok,' "$data/cli/results.csv")" -eq 4
+check "sweep: metadata records the commit" contains "$(cat "$data/cli/metadata.json")" '"git_commit"'
+out=$("$bin" sweep "$spec" --output "$data" 2>&1)
+check "sweep: a rerun resumes" contains "$out" "4 of 4 measurements already in"
+if [ -n "${PYTHON:-}" ]; then
+    out=$("$PYTHON" "$root/notebooks-data/plots.py" "$data/cli" 2>&1)
+    check "report: writes report.md" contains "$(cat "$data/cli/report.md" 2>/dev/null)" "## Throughput"
+    check "report: PNG and SVG plots" test -s "$data/cli/plots/throughput.png" -a -s "$data/cli/plots/cpu.svg"
+    # The notebook's code cells, run in order against the same sweep.
+    out=$(cd "$data" && "$PYTHON" - "$root/notebooks-data" <<'PY' 2>&1
+import json, sys
+sys.path.insert(0, sys.argv[1])
+notebook = json.load(open(sys.argv[1] + "/analysis.ipynb"))
+code = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
+code = "\n".join(line for line in code.splitlines() if not line.startswith("%")).replace('NAME = "quick"', 'NAME = "cli"')
+exec(compile(code, "analysis.ipynb", "exec"), {"display": lambda value: None})
+print("notebook ran")
+PY
+)
+    check "notebook: every code cell runs" contains "$out" "notebook ran"
+fi
+rm -rf "$spec" "$data"
+
 echo "cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]
