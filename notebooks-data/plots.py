@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 # What identifies a server configuration, and what describes the load.
-CONFIG = ["engine", "threads", "pin", "accept"]
+CONFIG = ["engine", "threads", "pin", "accept", "flags"]
 LOAD = ["connections", "pipeline", "rate"]
 METRICS = ["rps", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "cpu_us_per_request",
            "ctx_switches_voluntary", "ctx_switches_involuntary", "peak_rss_kib"]
@@ -34,8 +34,9 @@ METRICS = ["rps", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "cpu_us_per
 def load(folder: str | Path) -> pd.DataFrame:
     """results.csv as a DataFrame; "does not apply" cells become "-" so they group."""
     frame = pd.read_csv(Path(folder) / "results.csv", dtype={"threads": "string", "pin": "string",
-                                                              "accept": "string", "arrivals": "string"})
-    for column in ["threads", "pin", "accept"]:
+                                                              "accept": "string", "flags": "string",
+                                                              "arrivals": "string"})
+    for column in ["threads", "pin", "accept", "flags"]:
         frame[column] = frame[column].fillna("-")
     frame["load"] = frame["rate"].apply(lambda r: "closed" if pd.isna(r) else f"{r:g}/s")
     return frame
@@ -65,6 +66,8 @@ def label(row) -> str:
         parts.append(row["pin"])
     if row["accept"] not in ("-", "reuseport"):
         parts.append(row["accept"])
+    if row["flags"] != "-":
+        parts.append(row["flags"])
     return " ".join(parts)
 
 

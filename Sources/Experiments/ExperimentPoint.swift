@@ -14,16 +14,23 @@ public struct ExperimentPoint: Sendable, Hashable {
     public var pipeline: Int
     /// Open-loop requests/s; nil for a closed loop.
     public var rate: Double?
+    /// Extra engine flags of this variant (`matrix.flags`); empty when there
+    /// are none or they do not apply (reference servers).
+    public var flags: [ServerFlag] = []
 
     /// The key of this point in results.csv, built from the parameters in a
     /// fixed order with `-` for "does not apply", e.g.
     /// `engine=epoll,threads=2,pin=compact,accept=reuseport,connections=64,pipeline=1,rate=closed`.
+    /// A variant with flags ends in `,flags=key=value;key=value`; without
+    /// flags the id has no such part, so specs without `matrix.flags` keep
+    /// the same ids.
     /// Stable across runs of the same spec, which is what resume relies on.
     /// Treat it as an opaque key: a `cpus:0,2` pin contains a comma, so read
     /// the parameters from their own CSV columns instead of splitting it.
     public var id: String {
         "engine=\(engine),threads=\(threadsText),pin=\(pinText),accept=\(acceptText)"
             + ",connections=\(connections),pipeline=\(pipeline),rate=\(rateText)"
+            + (flags.isEmpty ? "" : ",flags=\(flagsText)")
     }
 
     /// Column texts, shared by the id and the CSV row.
@@ -31,6 +38,8 @@ public struct ExperimentPoint: Sendable, Hashable {
     public var pinText: String { pin ?? "-" }
     public var acceptText: String { accept ?? "-" }
     public var rateText: String { rate.map(formatNumber) ?? "closed" }
+    /// `key=value;key=value`, or empty.
+    public var flagsText: String { flags.map(\.text).joined(separator: ";") }
 }
 
 /// One measurement in the run order: a point and which repetition of it.
@@ -58,11 +67,13 @@ extension ExperimentSpec {
                     for connections in matrix.connections {
                         for pipeline in matrix.pipeline {
                             for rate in rates {
-                                for engine in matrix.engines {
-                                    let point = makePoint(
-                                        engine: engine, threads: threads, pin: pin, accept: accept,
-                                        connections: connections, pipeline: pipeline, rate: rate)
-                                    if seen.insert(point.id).inserted { result.append(point) }
+                                for flags in matrix.flags {
+                                    for engine in matrix.engines {
+                                        let point = makePoint(
+                                            engine: engine, threads: threads, pin: pin, accept: accept,
+                                            connections: connections, pipeline: pipeline, rate: rate, flags: flags)
+                                        if seen.insert(point.id).inserted { result.append(point) }
+                                    }
                                 }
                             }
                         }
@@ -89,7 +100,8 @@ extension ExperimentSpec {
     }
 
     private func makePoint(
-        engine: String, threads: Int, pin: String, accept: String, connections: Int, pipeline: Int, rate: Double?
+        engine: String, threads: Int, pin: String, accept: String, connections: Int, pipeline: Int, rate: Double?,
+        flags: [ServerFlag]
     ) -> ExperimentPoint {
         if let reference = reference(named: engine) {
             return ExperimentPoint(
@@ -99,6 +111,6 @@ extension ExperimentSpec {
         return ExperimentPoint(
             engine: engine, isReference: false, threads: threadPoolEngines.contains(engine) ? threads : nil, pin: pin,
             accept: reactorEngines.contains(engine) ? accept : nil,
-            connections: connections, pipeline: pipeline, rate: rate)
+            connections: connections, pipeline: pipeline, rate: rate, flags: flags)
     }
 }

@@ -43,6 +43,10 @@ public struct Matrix: Sendable, Equatable {
     public var rate: [Double]
     public var arrivals: Arrivals
     public var mix: [MixEntry]
+    /// Engine flag sets to sweep (`matrix.flags`), each a variant of every
+    /// other combination; `[[]]` (one empty set) when the spec has none.
+    /// They apply to the project's engines only, on top of `[server]`.
+    public var flags: [[ServerFlag]] = [[]]
 }
 
 /// How an open-loop load generator spaces its requests.
@@ -65,8 +69,8 @@ public struct MixEntry: Sendable, Hashable {
 }
 
 /// One `[server]` entry: `key = value` becomes the engine flag `--key value`.
-public struct ServerFlag: Sendable, Equatable {
-    public enum Value: Sendable, Equatable {
+public struct ServerFlag: Sendable, Hashable {
+    public enum Value: Sendable, Hashable {
         case string(String)
         case int(Int)
         case double(Double)
@@ -75,6 +79,9 @@ public struct ServerFlag: Sendable, Equatable {
 
     public var key: String
     public var value: Value
+
+    /// `key=value`, as in point ids and the `flags` column.
+    public var text: String { "\(key)=\(renderedValue)" }
 
     /// The value as it goes on a command line.
     public var renderedValue: String {

@@ -22,6 +22,8 @@ public struct ResultRow: Sendable, Equatable {
     public var threads: Int?
     public var pin: String
     public var accept: String
+    /// The point's `matrix.flags` variant, `key=value;key=value`; empty for none.
+    public var flags: String
     public var connections: Int
     public var pipeline: Int
     /// Open-loop requests/s; nil for a closed loop.
@@ -73,6 +75,7 @@ public struct ResultRow: Sendable, Equatable {
         self.threads = point.threads
         self.pin = point.pin ?? ""
         self.accept = point.accept ?? ""
+        self.flags = point.flagsText
         self.connections = point.connections
         self.pipeline = point.pipeline
         self.rate = point.rate
@@ -162,6 +165,7 @@ extension ResultColumn {
         .optionalInt("threads", \.threads),
         .text("pin", \.pin),
         .text("accept", \.accept),
+        .text("flags", \.flags),
         .int("connections", \.connections),
         .int("pipeline", \.pipeline),
         .optionalDouble("rate", \.rate),

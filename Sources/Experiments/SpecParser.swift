@@ -63,7 +63,7 @@ private struct SpecReader {
         let repetitions = integer(top["repetitions"], key: "repetitions", default: ExperimentSpec.defaultRepetitions,
                                   allowed: "1 or more", where: { $0 >= 1 })
         let references = references(top["reference"])
-        let server = serverFlags(top["server"])
+        let server = serverFlags(top["server"]) ?? []
 
         guard let matrixValue = top["matrix"] else {
             fail("matrix", "missing; it needs at least `engines = [...]`")
@@ -88,7 +88,7 @@ private struct SpecReader {
 
     mutating func matrix(_ matrix: Table, knownEngines: [KnownEngine], references: [ReferenceServer]) -> Matrix {
         rejectUnknownKeys(matrix, prefix: "matrix.", allowed: [
-            "engines", "threads", "pin", "accept", "connections", "pipeline", "rate", "arrivals", "mix",
+            "engines", "threads", "pin", "accept", "connections", "pipeline", "rate", "arrivals", "mix", "flags",
         ])
 
         let engineNames = knownEngines.map(\.name) + references.map(\.name)
@@ -147,9 +147,28 @@ private struct SpecReader {
         let mix: [MixEntry] = list(matrix["mix"], key: "matrix.mix", default: ExperimentSpec.defaultMix) {
             reader, value, key in reader.mixEntry(value, key: key)
         }
+        var flagSets: [[ServerFlag]] = [[]]
+        if let value = matrix["flags"] {
+            if case .array(let items) = value, !items.isEmpty {
+                flagSets = []
+                for (index, item) in items.enumerated() {
+                    let key = "matrix.flags[\(index)]"
+                    guard let set = serverFlags(item, key: key) else { continue }
+                    if flagSets.contains(set) {
+                        fail(key, "the same flags as an earlier entry")
+                    } else {
+                        flagSets.append(set)
+                    }
+                }
+            } else if case .array = value {
+                fail("matrix.flags", "must not be empty; leave it out for no extra flags")
+            } else {
+                fail("matrix.flags", "expected an array of tables like [{}, { shed-above = 512 }], got \(value.typeName)")
+            }
+        }
         return Matrix(
             engines: engines, threads: threads, pin: pin, accept: accept, connections: connections,
-            pipeline: pipeline, rate: rate, arrivals: arrivals, mix: mix)
+            pipeline: pipeline, rate: rate, arrivals: arrivals, mix: mix, flags: flagSets)
     }
 
     mutating func mixEntry(_ value: SpecValue, key: String) -> MixEntry? {
@@ -170,8 +189,9 @@ private struct SpecReader {
         return path.map { MixEntry(path: $0, weight: weight) }
     }
 
-    mutating func serverFlags(_ value: SpecValue?) -> [ServerFlag] {
-        guard let value, let flags = table(value, key: "server") else { return [] }
+    /// A table of engine flags: `[server]`, or one entry of `matrix.flags`.
+    mutating func serverFlags(_ value: SpecValue?, key prefix: String = "server") -> [ServerFlag]? {
+        guard let value, let flags = table(value, key: prefix) else { return nil }
         return flags.entries.compactMap { key, value in
             switch value {
             case .string(let text): return ServerFlag(key: key, value: .string(text))
@@ -179,7 +199,7 @@ private struct SpecReader {
             case .double(let number): return ServerFlag(key: key, value: .double(number))
             case .bool(let flag): return ServerFlag(key: key, value: .bool(flag))
             default:
-                fail("server.\(key)", "expected string, integer, float or boolean, got \(value.typeName)")
+                fail("\(prefix).\(key)", "expected string, integer, float or boolean, got \(value.typeName)")
                 return nil
             }
         }

@@ -13,6 +13,8 @@ public struct Summary: Sendable, Equatable {
         public var threads: String
         public var pin: String
         public var accept: String
+        /// The `matrix.flags` variant, `key=value;...`; empty for none.
+        public var flags: String
         public var connections: Int
         public var pipeline: Int
         /// "closed" or the open-loop rate.
@@ -52,7 +54,7 @@ public struct Summary: Sendable, Equatable {
             let ok = attempts.filter { $0.status == .ok }
             lines.append(Line(
                 pointID: point.id, engine: point.engine, threads: point.threadsText, pin: point.pinText,
-                accept: point.acceptText, connections: point.connections, pipeline: point.pipeline,
+                accept: point.acceptText, flags: point.flagsText, connections: point.connections, pipeline: point.pipeline,
                 load: point.rateText, okRuns: ok.count, failedRuns: attempts.count - ok.count,
                 rps: median(ok.compactMap(\.rps)), p50: median(ok.compactMap(\.p50)),
                 p99: median(ok.compactMap(\.p99)), cpuPerRequest: median(ok.compactMap(\.cpuMicrosecondsPerRequest)),
@@ -84,32 +86,38 @@ public struct Summary: Sendable, Equatable {
     }
 
     private static func score(_ candidate: Line, _ line: Line) -> Int {
-        (candidate.threads == line.threads ? 4 : 0) + (candidate.pin == line.pin ? 2 : 0)
-            + (candidate.accept == line.accept ? 1 : 0)
+        (candidate.flags == line.flags ? 8 : 0) + (candidate.threads == line.threads ? 4 : 0)
+            + (candidate.pin == line.pin ? 2 : 0) + (candidate.accept == line.accept ? 1 : 0)
     }
 
     /// The table as aligned text, for the terminal and summary.txt.
     public func text() -> String {
         let ratioHeader = baseline.map { "× \($0)" } ?? "×"
         var table: [[String]] = [[
-            "engine", "threads", "pin", "accept", "conns", "pipe", "load", "runs", "req/s", "p50 µs", "p99 µs",
+            "engine", "threads", "pin", "accept", "flags", "conns", "pipe", "load", "runs", "req/s", "p50 µs", "p99 µs",
             "cpu µs/req", "req/s \(ratioHeader)", "p99 \(ratioHeader)", "cpu \(ratioHeader)",
         ]]
         for line in lines {
             let runs = line.failedRuns == 0 ? "\(line.okRuns)" : "\(line.okRuns)+\(line.failedRuns)✗"
             table.append([
-                line.engine, line.threads, line.pin, line.accept, "\(line.connections)", "\(line.pipeline)", line.load,
+                line.engine, line.threads, line.pin, line.accept, line.flags.isEmpty ? "-" : line.flags,
+                "\(line.connections)", "\(line.pipeline)", line.load,
                 runs, grouped(line.rps), fixed(line.p50, 0), fixed(line.p99, 0), fixed(line.cpuPerRequest, 2),
                 fixed(line.rpsRatio, 2), fixed(line.p99Ratio, 2), fixed(line.cpuRatio, 2),
             ])
         }
+        // The flags column only when some point has flags: most sweeps have none.
+        if !lines.contains(where: { !$0.flags.isEmpty }) {
+            for index in table.indices { table[index].remove(at: 4) }
+        }
+        let textColumns = table[0].count == 16 ? 5 : 4
         let widths = (0..<table[0].count).map { column in table.map { $0[column].count }.max() ?? 0 }
         var text = ""
         for (index, row) in table.enumerated() {
             let cells = row.enumerated().map { column, cell in
                 // Text columns left-aligned, numbers right-aligned.
                 let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return column < 4 ? cell + pad : pad + cell
+                return column < textColumns ? cell + pad : pad + cell
             }
             text += cells.joined(separator: "  ") + "\n"
             if index == 0 { text += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n" }

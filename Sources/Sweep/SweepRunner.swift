@@ -307,7 +307,9 @@ public final class SweepRunner: Sendable {
         if let threads = point.threads { arguments += ["--threads", String(threads)] }
         if let pin = point.pin { arguments += ["--pin", pin] }
         if let accept = point.accept { arguments += ["--accept", accept] }
-        for flag in options.spec.server {
+        // The point's variant overrides [server] where both name a flag.
+        let variant = Set(point.flags.map(\.key))
+        for flag in options.spec.server.filter({ !variant.contains($0.key) }) + point.flags {
             switch flag.value {
             case .bool(true): arguments.append("--\(flag.key)")
             case .bool(false): continue

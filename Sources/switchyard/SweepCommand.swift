@@ -108,7 +108,7 @@ struct SweepCommand: ParsableCommand {
         options.notes = [("spec_path", spec)]
         let runner = SweepRunner(options: options)
         ShutdownSignals.install { _ in
-            log("\nsweep: interrupted; stopping the server in progress (measured rows are kept)")
+            log("sweep: interrupted; stopping the server in progress (measured rows are kept)")
             runner.interrupt()
         }
         log("sweep \(parsed.name): server on CPUs \(cpuRangeList(split.server)), load on CPUs "

@@ -41,6 +41,30 @@ import Testing
         #expect(ids.contains("engine=nginx,threads=-,pin=-,accept=-,connections=256,pipeline=1,rate=closed"))
     }
 
+    @Test func flagVariantsMultiplyOurEnginesOnly() throws {
+        let spec = try parse("""
+            name = "t"
+            [matrix]
+            engines = ["epoll", "nginx"]
+            flags = [{}, { shed-above = 512, read-ahead-limit = 65536 }]
+            [[reference]]
+            name = "nginx"
+            command = "x"
+            port = 1
+            """)
+        #expect(spec.points.map(\.id) == [
+            "engine=epoll,threads=1,pin=none,accept=reuseport,connections=64,pipeline=1,rate=closed",
+            "engine=nginx,threads=-,pin=-,accept=-,connections=64,pipeline=1,rate=closed",
+            "engine=epoll,threads=1,pin=none,accept=reuseport,connections=64,pipeline=1,rate=closed"
+                + ",flags=read-ahead-limit=65536;shed-above=512",
+        ], "no flags keeps the id unchanged; the reference runs once")
+        let row = ResultRow(experiment: "t", run: ScheduledRun(point: spec.points[2], repetition: 1),
+                            arrivals: .constant, startedAt: "x")
+        #expect(row.flags == "read-ahead-limit=65536;shed-above=512")
+        let line = ResultsCSV.line(for: row)
+        #expect(try ResultsCSV.parse(ResultsCSV.headerLine + line) == [row], "the flags column round-trips")
+    }
+
     @Test func openLoopRatesAndReferenceThreads() throws {
         let spec = try parse("""
             name = "t"

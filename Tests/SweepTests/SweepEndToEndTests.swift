@@ -164,6 +164,36 @@ struct SweepEndToEndTests {
         #expect((50...400).contains(row.requests ?? 0))
     }
 
+    @Test func serverCommandLinesCarryEveryKnob() throws {
+        let spec = """
+            name = "args"
+            [matrix]
+            engines = ["epoll", "nginx"]
+            threads = [2]
+            pin = ["compact"]
+            accept = ["acceptor"]
+            flags = [{ shed-above = 512 }]
+            [server]
+            shed-above = 0
+            backlog = 64
+            [[reference]]
+            name = "nginx"
+            port = 1
+            command = "nginx -g 'worker_processes {threads};' -p {dir} -c x --port {port}"
+            """
+        let folder = temporaryFolder()
+        let runner = try makeRunner(spec, folder: folder)
+        let points = runner.options.spec.points
+        let ours = try runner.serverArguments(for: points[0], port: 4321, folder: folder + "/args")
+        #expect(Array(ours.dropFirst()) == [
+            "serve", "--engine", "epoll", "--host", "127.0.0.1", "--port", "4321", "--threads", "2",
+            "--pin", "compact", "--accept", "acceptor", "--backlog", "64", "--shed-above", "512",
+        ], "the variant's --shed-above replaces [server]'s")
+        let reference = try runner.serverArguments(for: points[1], port: 4321, folder: folder + "/args")
+        #expect(reference.prefix(2) == ["/bin/sh", "-c"])
+        #expect(reference[2].hasSuffix("nginx -g 'worker_processes 2;' -p \(folder)/args/logs/nginx-server -c x --port 4321"))
+    }
+
     @Test func interruptedSweepMeasuresNothingMore() throws {
         let folder = temporaryFolder()
         let runner = try makeRunner(Self.twoEngines, folder: folder)
