@@ -82,7 +82,7 @@ test-unit:
 
 test-cli: venv
 	$(SWIFT) build --product switchyard
-	PYTHON=$(VENV_PYTHON) bash Tests/cli/smoke.sh ./.build/debug/switchyard
+	PYTHON=$(CURDIR)/$(VENV_PYTHON) bash Tests/cli/smoke.sh ./.build/debug/switchyard
 
 bench: deps
 	$(SWIFT) build -c release --product switchyard-bench

@@ -94,6 +94,7 @@ check "sweep: metadata records the commit" contains "$(cat "$data/cli/metadata.j
 out=$("$bin" sweep "$spec" --output "$data" 2>&1)
 check "sweep: a rerun resumes" contains "$out" "4 of 4 measurements already in"
 if [ -n "${PYTHON:-}" ]; then
+    PYTHON=$(realpath "$(command -v "$PYTHON")")  # absolute: the notebook check runs from another folder
     out=$("$PYTHON" "$root/notebooks-data/plots.py" "$data/cli" 2>&1)
     check "report: writes report.md" contains "$(cat "$data/cli/report.md" 2>/dev/null)" "## Throughput"
     check "report: PNG and SVG plots" test -s "$data/cli/plots/throughput.png" -a -s "$data/cli/plots/cpu.svg"
@@ -109,6 +110,7 @@ print("notebook ran")
 PY
 )
     check "notebook: every code cell runs" contains "$out" "notebook ran"
+    contains "$out" "notebook ran" || tail -n 15 <<<"$out"
 fi
 rm -rf "$spec" "$data"
 
