@@ -94,7 +94,9 @@ check "sweep: metadata records the commit" contains "$(cat "$data/cli/metadata.j
 out=$("$bin" sweep "$spec" --output "$data" 2>&1)
 check "sweep: a rerun resumes" contains "$out" "4 of 4 measurements already in"
 if [ -n "${PYTHON:-}" ]; then
-    PYTHON=$(realpath "$(command -v "$PYTHON")")  # absolute: the notebook check runs from another folder
+    # Absolute (the notebook check runs from another folder), but not resolved:
+    # a venv's python is a symlink, and only its own path finds the venv.
+    case $PYTHON in /*) ;; */*) PYTHON=$PWD/$PYTHON ;; esac
     out=$("$PYTHON" "$root/notebooks-data/plots.py" "$data/cli" 2>&1)
     check "report: writes report.md" contains "$(cat "$data/cli/report.md" 2>/dev/null)" "## Throughput"
     check "report: PNG and SVG plots" test -s "$data/cli/plots/throughput.png" -a -s "$data/cli/plots/cpu.svg"
