@@ -13,8 +13,9 @@ BENCH_ITERATIONS ?= 1000000
 
 # Debian packages the project needs: liburing and hwloc for the engines and
 # placement, curl for the CLI smoke test, valgrind for instruction counts,
-# nginx-light as the reference server the sweeps measure beside ours.
-APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl valgrind nginx-light
+# nginx-light as the reference server the sweeps measure beside ours,
+# python3-venv for the plotting environment.
+APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl valgrind nginx-light python3 python3-venv
 
 # The plotting environment: pandas and matplotlib in a virtualenv of the
 # project's own, so the system Python stays untouched.
@@ -51,7 +52,7 @@ build: deps
 # results are kept as results.csv.N), then plot them and print the table.
 run: build venv
 	@$(BIN) sweep experiments/quick.toml --fresh $(SWEEP_ARGS); status=$$?; \
-	test -s notebooks-data/quick/results.csv || exit $$status; \
+	test "$$(wc -l < notebooks-data/quick/results.csv 2>/dev/null || echo 0)" -gt 1 || exit $$status; \
 	$(VENV_PYTHON) notebooks-data/plots.py notebooks-data/quick >/dev/null || exit 1; \
 	echo; \
 	echo "Report: notebooks-data/quick/report.md (plots in notebooks-data/quick/plots/)"; \
@@ -69,7 +70,7 @@ report: venv
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed:
+$(VENV)/.installed: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES)
 	touch $@

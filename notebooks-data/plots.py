@@ -26,7 +26,6 @@ import pandas as pd  # noqa: E402
 
 # What identifies a server configuration, and what describes the load.
 CONFIG = ["engine", "threads", "pin", "accept", "flags"]
-LOAD = ["connections", "pipeline", "rate"]
 METRICS = ["rps", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "cpu_us_per_request",
            "ctx_switches_voluntary", "ctx_switches_involuntary", "peak_rss_kib"]
 
@@ -39,21 +38,27 @@ def load(folder: str | Path) -> pd.DataFrame:
     for column in ["threads", "pin", "accept", "flags"]:
         frame[column] = frame[column].fillna("-")
     frame["load"] = frame["rate"].apply(lambda r: "closed" if pd.isna(r) else f"{r:g}/s")
+    frame["status"] = frame["status"].astype("string")
     return frame
 
 
 def medians(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per point: medians of the ok repetitions, with min/max and counts."""
+    """One row per point: medians of the ok repetitions, with min/max and counts
+    of ok and failed attempts. Points with no ok repetition keep a row (NaN metrics)."""
+    # Group on text columns only: "load" stands for rate, whose NaN (closed
+    # loop) would not match itself as a key.
+    keys = CONFIG + ["connections", "pipeline", "load"]
     ok = frame[frame["status"] == "ok"]
-    keys = CONFIG + LOAD
-    grouped = ok.groupby(keys, dropna=False, sort=False)
+    grouped = ok.groupby(keys, sort=False)
     table = grouped[METRICS].median()
     table["rps_min"] = grouped["rps"].min()
     table["rps_max"] = grouped["rps"].max()
     table["runs"] = grouped.size()
     table = table.reset_index()
-    failed = frame[frame["status"] == "failed"].groupby(keys, dropna=False, sort=False).size()
-    table["failed"] = [int(failed.get(tuple(row[k] for k in keys), 0)) for _, row in table.iterrows()]
+    attempts = frame.groupby(keys, sort=False).agg(
+        rate=("rate", "first"), failed=("status", lambda s: int((s == "failed").sum()))).reset_index()
+    table = attempts.merge(table, on=keys, how="left")
+    table["runs"] = table["runs"].fillna(0).astype(int)
     return table
 
 
@@ -72,19 +77,28 @@ def label(row) -> str:
 
 
 def with_ratios(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Adds rps/p99/cpu ratios to `baseline` under the same load."""
+    """Adds rps/p99/cpu ratios to `baseline` under the same load. Where the
+    baseline has several configurations under that load, the one matching the
+    most of flags, threads, pin, accept (in that order of weight) is used, as
+    in the summary the sweep prints."""
     out = table.copy()
     base = out[out["engine"] == baseline]
-    for metric, name in [("rps", "rps_ratio"), ("p99_us", "p99_ratio"), ("cpu_us_per_request", "cpu_ratio")]:
-        values = []
-        for _, row in out.iterrows():
-            same = base
-            for key in LOAD:
-                same = same[(same[key] == row[key]) | (same[key].isna() & pd.isna(row[key]))]
-            if row["engine"] == baseline or same.empty or not same[metric].iloc[0]:
-                values.append(float("nan"))
-            else:
-                values.append(row[metric] / same[metric].iloc[0])
+    weights = {"flags": 8, "threads": 4, "pin": 2, "accept": 1}
+    columns = {"rps": "rps_ratio", "p99_us": "p99_ratio", "cpu_us_per_request": "cpu_ratio"}
+    ratios = {name: [] for name in columns.values()}
+    for _, row in out.iterrows():
+        same = base[(base["connections"] == row["connections"]) & (base["pipeline"] == row["pipeline"])
+                    & (base["load"] == row["load"])]
+        match = None
+        if row["engine"] != baseline and not same.empty:
+            scores = same.apply(lambda b: sum(w for k, w in weights.items() if b[k] == row[k]), axis=1)
+            match = same.loc[scores.idxmax()]
+        for metric, name in columns.items():
+            value = float("nan")
+            if match is not None and pd.notna(match[metric]) and match[metric]:
+                value = row[metric] / match[metric]
+            ratios[name].append(value)
+    for name, values in ratios.items():
         out[name] = values
     return out
 
@@ -221,15 +235,17 @@ def report(folder: str | Path) -> Path:
     spec = tomllib.loads(metadata.get("spec", ""))
     engines = spec.get("matrix", {}).get("engines", [])
     table = medians(frame)
-    present = [e for e in engines if e in set(table["engine"])]
-    baseline = present[0] if present else (table["engine"].iloc[0] if len(table) else None)
+    measured = table[table["runs"] > 0]
+    present = [e for e in engines if e in set(measured["engine"])]
+    baseline = present[0] if present else None
     if baseline is not None:
         table = with_ratios(table, baseline)
-    table["config"] = table.apply(label, axis=1)
-    table["load"] = table["rate"].apply(lambda r: "closed" if pd.isna(r) else f"{r:g}/s")
-
-    figures = [("Throughput", throughput_plot(table, folder)), ("Latency", latency_plot(table, folder)),
-               ("CPU per request", cpu_plot(table, folder))]
+    table["config"] = [label(row) for _, row in table.iterrows()]
+    measured = table[table["runs"] > 0]
+    figures = []
+    if not measured.empty:
+        figures = [("Throughput", throughput_plot(measured, folder)), ("Latency", latency_plot(measured, folder)),
+                   ("CPU per request", cpu_plot(measured, folder))]
     runner = metadata.get("runner", {})
     out = [f"# Sweep `{metadata.get('experiment')}`", ""]
     if spec.get("description"):
@@ -252,7 +268,7 @@ def report(folder: str | Path) -> Path:
     if baseline is not None:
         out += [f"Ratios are to `{baseline}` under the same load (connections, pipeline depth, rate).", ""]
     columns = [("config", "server", "s"), ("connections", "conns", ".0f"), ("pipeline", "pipe", ".0f"),
-               ("load", "load", "s"), ("runs", "runs", ".0f"), ("rps", "req/s", ",.0f"), ("p50_us", "p50 µs", ".0f"),
+               ("load", "load", "s"), ("runs", "ok runs", ".0f"), ("failed", "failed", ".0f"), ("rps", "req/s", ",.0f"), ("p50_us", "p50 µs", ".0f"),
                ("p99_us", "p99 µs", ".0f"), ("p999_us", "p99.9 µs", ".0f"), ("cpu_us_per_request", "CPU µs/req", ".2f"),
                ("rps_ratio", "req/s ×", ".2f"), ("p99_ratio", "p99 ×", ".2f"), ("cpu_ratio", "CPU ×", ".2f")]
     out += [_markdown(table, [c for c in columns if c[0] in table.columns]), ""]

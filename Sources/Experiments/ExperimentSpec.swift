@@ -105,6 +105,9 @@ public struct ReferenceServer: Sendable, Equatable {
     /// missing the runner skips this server's points with a notice instead
     /// of recording failures: a peer that is not installed is not a result.
     public var requires: [String] = []
+    /// The path polled until it answers 200 before load starts (a peer
+    /// server may not have our `/health`).
+    public var health = "/health"
 
     /// Whether the command takes a thread count. Only then does the
     /// `threads` dimension apply to it; otherwise it runs once per

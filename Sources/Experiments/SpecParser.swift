@@ -11,6 +11,9 @@ extension ExperimentSpec {
     static let defaultMix = [MixEntry(path: "/plaintext", weight: 1)]
     /// The accept policies of the reactor engines (EngineCore's `AcceptPolicy`).
     public static let acceptPolicies = ["reuseport", "acceptor"]
+    /// Engine flags the runner derives from each point; `[server]` and
+    /// `matrix.flags` may not set them.
+    public static let runnerFlags = ["engine", "host", "port", "threads", "pin", "accept"]
     /// Named pin policies; `cpus:LIST` is accepted besides these.
     public static let pinPolicies = ["none", "compact", "scatter"]
 
@@ -193,6 +196,18 @@ private struct SpecReader {
     mutating func serverFlags(_ value: SpecValue?, key prefix: String = "server") -> [ServerFlag]? {
         guard let value, let flags = table(value, key: prefix) else { return nil }
         return flags.entries.compactMap { key, value in
+            // The runner sets these from the point itself; a second value
+            // would make the server differ from what its row says.
+            if ExperimentSpec.runnerFlags.contains(key) {
+                let source = switch key {
+                case "engine": "matrix.engines"
+                case "host", "port": "a free loopback port it picks"
+                default: "matrix.\(key)"
+                }
+                fail("\(prefix).\(key)", "set by the runner for each point from \(source); the runner sets "
+                    + ExperimentSpec.runnerFlags.joined(separator: ", "))
+                return nil
+            }
             switch value {
             case .string(let text): return ServerFlag(key: key, value: .string(text))
             case .int(let number): return ServerFlag(key: key, value: .int(number))
@@ -216,7 +231,7 @@ private struct SpecReader {
         for (index, item) in items.enumerated() {
             let key = "reference[\(index)]"
             guard let entry = table(item, key: key) else { continue }
-            rejectUnknownKeys(entry, prefix: key + ".", allowed: ["name", "command", "port", "requires"])
+            rejectUnknownKeys(entry, prefix: key + ".", allowed: ["name", "command", "port", "requires", "health"])
             let name = folderName(entry["name"], key: key + ".name")
             if let name, !seen.insert(name).inserted {
                 fail(key + ".name", "\"\(name)\" is declared twice")
@@ -246,8 +261,17 @@ private struct SpecReader {
                 }
                 return program
             }
+            var health = "/health"
+            if let value = entry["health"], let path = string(value, key: key + ".health") {
+                if path.hasPrefix("/"), !path.contains(where: { $0 == " " || $0 == "\r" || $0 == "\n" }) {
+                    health = path
+                } else {
+                    fail(key + ".health", "\"\(path)\" must be a path starting with \"/\" without spaces")
+                }
+            }
             if let name, let command, let port {
-                result.append(ReferenceServer(name: name, command: command, port: port, requires: requires))
+                result.append(ReferenceServer(name: name, command: command, port: port, requires: requires,
+                                              health: health))
             }
         }
         return result

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// What to send, how hard, and for how long.
@@ -35,6 +36,10 @@ public struct LoadConfiguration: Sendable {
     /// Ends the run early when cancelled (checked every loop turn, at most
     /// 5 ms apart); the report then covers only what was measured.
     public var cancellation: LoadCancellation? = nil
+    /// When set, I/O threads keep their connections open after the window
+    /// ends until the gate opens (or 10 s pass), so the server can be
+    /// sampled at the window's end in its loaded state.
+    public var closeGate: LoadGate? = nil
 
     public init(host: String, port: Int, mix: [(path: String, weight: Double)]) {
         self.host = host
@@ -66,6 +71,25 @@ public final class LoadCancellation: Sendable {
 
     public func cancel() { flag.store(true, ordering: .relaxed) }
     public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Holds connections open after the measured window until opened; see
+/// `LoadConfiguration.closeGate`.
+public final class LoadGate: Sendable {
+    private let isOpen = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func open() { isOpen.store(true, ordering: .releasing) }
+
+    /// Waits, polling every millisecond: it happens once per run, after the
+    /// measurement, where a millisecond of latency costs nothing.
+    func wait(atMost seconds: Double = 10) {
+        let deadline = monotonicNanoseconds() + Int64(seconds * 1e9)
+        while !isOpen.load(ordering: .acquiring) && monotonicNanoseconds() < deadline {
+            usleep(1000)
+        }
+    }
 }
 
 /// The clock behind every time the load generator reports.

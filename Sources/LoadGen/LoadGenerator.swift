@@ -43,7 +43,8 @@ public enum LoadGenerator {
                 firstArrivalOffset: c.rate.map { Double(t) / $0 } ?? 0,
                 timeout: Int64(c.timeout * 1e9), seed: c.seed,
                 cpu: c.cpus.isEmpty ? nil : c.cpus[t % c.cpus.count],
-                seconds: seconds, highestLatency: highest, cancellation: c.cancellation))
+                seconds: seconds, highestLatency: highest, cancellation: c.cancellation,
+                closeGate: c.closeGate))
         }
         c.onMeasurementWindow?(measureStart, end)
 

@@ -58,6 +58,7 @@ struct WorkerPlan: Sendable {
     var seconds: Int
     var highestLatency: UInt64
     var cancellation: LoadCancellation?
+    var closeGate: LoadGate?
 }
 
 /// What one thread measured; merged by `LoadGenerator.run`.
@@ -200,12 +201,15 @@ final class Worker {
                 }
             }
         }
+        result.stoppedAt = now
+        // Whoever samples the server at the window's end must see it with its
+        // connections still open, not in the middle of tearing them down.
+        plan.closeGate?.wait()
         for i in connections.indices where connections[i].fd >= 0 {
             Glibc.close(connections[i].fd)
             connections[i].fd = -1
         }
         Glibc.close(epfd)
-        result.stoppedAt = now
         return result
     }
 

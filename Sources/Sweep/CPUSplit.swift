@@ -46,11 +46,12 @@ public struct CPUSplit: Sendable, Equatable {
             }
         }
         var split = CPUSplit(server: server ?? halves.server, load: load ?? halves.load)
-        // One side given: the other is what remains, so they stay disjoint.
+        // One side given: the other gets the cores it leaves wholly free, so
+        // the two never share a core through hyper-thread siblings.
         if server != nil, load == nil {
-            split.load = topology.allowedProcessingUnits.filter { !split.server.contains($0) }
+            split.load = freeCores(besides: split.server, topology: topology)
         } else if load != nil, server == nil {
-            split.server = topology.allowedProcessingUnits.filter { !split.load.contains($0) }
+            split.server = freeCores(besides: split.load, topology: topology)
         }
         guard !split.server.isEmpty else { throw SweepError("--server-cpus: no CPU is left for the server") }
         guard !split.load.isEmpty else { throw SweepError("--load-cpus: no CPU is left for the load generator") }
@@ -60,5 +61,14 @@ public struct CPUSplit: Sendable, Equatable {
                 + "overlap on CPU \(cpuRangeList(Array(overlap))); give each side its own CPUs")
         }
         return split
+    }
+
+    /// The allowed CPUs of every core none of whose CPUs is in `taken`.
+    static func freeCores(besides taken: [Int], topology: CPUTopology) -> [Int] {
+        let allowed = Set(topology.allowedProcessingUnits)
+        let used = Set(taken)
+        return topology.cores.map(\.processingUnits)
+            .filter { core in !core.contains(where: used.contains) }
+            .flatMap { $0.filter(allowed.contains) }.sorted()
     }
 }

@@ -13,7 +13,10 @@ enum MachineFacts {
         guard let commit = run("\(git) rev-parse HEAD 2>/dev/null"), !commit.isEmpty else {
             return "unknown (not a git work tree)"
         }
-        let dirty = run("\(git) status --porcelain --untracked-files=no 2>/dev/null").map { !$0.isEmpty } ?? false
+        // Sweep results are committed data, not code: changing them does not
+        // make the measured build different.
+        let dirty = run("\(git) status --porcelain --untracked-files=no -- \":/\" \":(exclude,top)notebooks-data\" 2>/dev/null")
+            .map { !$0.isEmpty } ?? false
         return dirty ? commit + "+dirty" : commit
     }
 
@@ -22,6 +25,7 @@ enum MachineFacts {
         var names = utsname()
         uname(&names)
         func field<T>(_ value: T) -> String {
+            // safety: the utsname fields are NUL-terminated char arrays copied by value.
             withUnsafeBytes(of: value) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         }
         return "\(field(names.sysname)) \(field(names.release)) \(field(names.version)) \(field(names.machine))"
@@ -89,6 +93,7 @@ enum MachineFacts {
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
+            // safety: fread writes at most buffer.count bytes into the array.
             let count = fread(&buffer, 1, buffer.count, pipe)
             if count == 0 { break }
             output.append(contentsOf: buffer[..<count])

@@ -7,15 +7,20 @@ import Glibc
 /// servers are measured exactly like ours. Differences of two samples give
 /// the cost of the interval between them.
 struct ProcessUsage: Sendable, Equatable {
+    /// Context switches of one thread so far.
+    struct Switches: Sendable, Equatable {
+        var voluntary: Int
+        var involuntary: Int
+    }
+
     /// CPU time in user and kernel mode, seconds. /proc/PID/stat counts in
     /// clock ticks (usually 10 ms), and includes threads that have exited.
     var userSeconds: Double = 0
     var systemSeconds: Double = 0
-    /// Summed over the threads alive at the moment of the sample (the
-    /// kernel keeps these per thread); a thread that exits between two
-    /// samples takes its switches with it.
-    var voluntarySwitches: Int = 0
-    var involuntarySwitches: Int = 0
+    /// Per live thread (by thread id): the kernel keeps these per thread and
+    /// forgets a thread's count when it exits, so intervals are computed
+    /// thread by thread (see `since`).
+    var switches: [Int32: Switches] = [:]
     /// Peak resident memory (VmHWM), summed over the group's processes.
     var peakRSSKiB: Int = 0
     /// How many processes were found; 0 means the group is gone.
@@ -35,23 +40,45 @@ struct ProcessUsage: Sendable, Equatable {
                 usage.peakRSSKiB += statusValue(status, key: "VmHWM:") ?? 0
             }
             for task in numericEntries(of: "\(procRoot)/\(pid)/task") {
-                guard let status = readSmallFile("\(procRoot)/\(pid)/task/\(task)/status") else { continue }
-                usage.voluntarySwitches += statusValue(status, key: "voluntary_ctxt_switches:") ?? 0
-                usage.involuntarySwitches += statusValue(status, key: "nonvoluntary_ctxt_switches:") ?? 0
+                guard let id = Int32(task),
+                      let status = readSmallFile("\(procRoot)/\(pid)/task/\(task)/status") else { continue }
+                usage.switches[id] = Switches(
+                    voluntary: statusValue(status, key: "voluntary_ctxt_switches:") ?? 0,
+                    involuntary: statusValue(status, key: "nonvoluntary_ctxt_switches:") ?? 0)
             }
         }
         return usage
     }
 
-    /// The cost of the interval from `earlier` to `self`. Peak RSS is not a
-    /// counter: the later peak is the interval's answer.
-    func since(_ earlier: ProcessUsage) -> ProcessUsage {
-        ProcessUsage(
+    /// What the server spent between two samples.
+    struct Interval: Sendable, Equatable {
+        var userSeconds: Double
+        var systemSeconds: Double
+        /// nil when a thread alive at the first sample was gone at the
+        /// second: its switches in between are unknown, and a sum without
+        /// them would look plausible while being too low.
+        var voluntarySwitches: Int?
+        var involuntarySwitches: Int?
+        /// The later sample's peak: VmHWM is a high-water mark, not a counter.
+        var peakRSSKiB: Int
+    }
+
+    /// The cost of the interval from `earlier` to `self`. A thread born in
+    /// between counts from zero.
+    func since(_ earlier: ProcessUsage) -> Interval {
+        var voluntary = 0
+        var involuntary = 0
+        for (thread, now) in switches {
+            let before = earlier.switches[thread] ?? Switches(voluntary: 0, involuntary: 0)
+            voluntary += now.voluntary - before.voluntary
+            involuntary += now.involuntary - before.involuntary
+        }
+        let complete = earlier.switches.keys.allSatisfy { switches[$0] != nil }
+        return Interval(
             userSeconds: max(0, userSeconds - earlier.userSeconds),
             systemSeconds: max(0, systemSeconds - earlier.systemSeconds),
-            voluntarySwitches: max(0, voluntarySwitches - earlier.voluntarySwitches),
-            involuntarySwitches: max(0, involuntarySwitches - earlier.involuntarySwitches),
-            peakRSSKiB: peakRSSKiB, processes: processes)
+            voluntarySwitches: complete ? voluntary : nil, involuntarySwitches: complete ? involuntary : nil,
+            peakRSSKiB: peakRSSKiB)
     }
 
     /// A `Key:   123 kB` line of /proc/PID/status, as a number.
@@ -90,6 +117,8 @@ func numericEntries(of path: String) -> [String] {
     defer { closedir(folder) }
     var names: [String] = []
     while let entry = readdir(folder) {
+        // safety: readdir's entry stays valid until the next readdir on this
+        // folder; d_name is copied out here, before that.
         let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }

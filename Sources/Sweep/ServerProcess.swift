@@ -65,7 +65,12 @@ final class ServerProcess {
     /// seconds. Returns false if it had to be killed.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, grace: Double) -> Bool {
-        guard isRunning else { return true }
+        guard isRunning else {
+            // The leader is gone, but workers it forked (nginx's) or left
+            // behind (a shell that backgrounded the server) may not be.
+            kill(-pid, SIGKILL)
+            return true
+        }
         kill(-pid, signal)
         let deadline = LoadClockSeconds.now() + grace
         while LoadClockSeconds.now() < deadline {
@@ -87,6 +92,7 @@ final class ServerProcess {
         defer { fclose(file) }
         var lines: [String] = []
         var buffer = [CChar](repeating: 0, count: 4096)
+        // safety: fgets writes at most buffer.count bytes, NUL included, into the array.
         while fgets(&buffer, Int32(buffer.count), file) != nil {
             let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             lines.append(line.trimmingCharacters(in: "\n"))
@@ -142,6 +148,9 @@ final class ServerProcess {
             &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         var pid: pid_t = 0
+        // safety: the strdup copies outlive posix_spawnp (freed by the defer);
+        // the array ends with the nil that argv needs; environ is the
+        // process's own NUL-terminated environment.
         let cArguments = arguments.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
         let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)

@@ -30,13 +30,18 @@ public final class SweepRunner: Sendable {
         public var outputRoot: String
         /// Measure everything again; earlier files are kept as `*.N`.
         public var fresh = false
-        /// The `switchyard` binary that serves the project's engines.
+        /// What is executed to serve the project's engines: normally
+        /// `/proc/self/exe`, the runner's own binary, which stays the same
+        /// build even if the file is rebuilt or deleted during the sweep.
         public var serverBinary: String
+        /// Where that binary lives, for metadata.json and the git commit
+        /// (its folder is inside the checkout); defaults to `serverBinary`.
+        public var serverBinaryPath: String?
         public var engines: [EngineInfo]
         public var cpus: CPUSplit
         /// Load generator I/O threads (default: one per load CPU).
         public var loadThreads: Int
-        /// Seconds a server has to answer /health after it starts.
+        /// Seconds a server has to answer its health path after it starts.
         public var startupTimeout = 15.0
         /// Seconds a server has to exit after SIGTERM before SIGKILL.
         public var stopGrace = 10.0
@@ -73,16 +78,25 @@ public final class SweepRunner: Sendable {
     public let options: Options
     private let interrupted = Atomic<Bool>(false)
     private let currentLoad = Mutex<LoadCancellationBox?>(nil)
+    /// The process group of the server being measured, 0 between servers;
+    /// a second interrupt kills it outright.
+    private let currentServer = Atomic<Int32>(0)
 
     public init(options: Options) {
         self.options = options
     }
 
     /// Stops the sweep as soon as possible: the load in progress ends, its
-    /// partial measurement is discarded, the server is stopped, and what was
-    /// measured before stays on disk.
+    /// partial measurement is discarded (one already complete is kept), the
+    /// server is stopped, and what was measured before stays on disk. A
+    /// second call does not wait: it kills the server and exits with 130.
     public func interrupt() {
-        interrupted.store(true, ordering: .relaxed)
+        if interrupted.exchange(true, ordering: .relaxed) {
+            let group = currentServer.load(ordering: .relaxed)
+            if group > 0 { kill(-group, SIGKILL) }
+            log("sweep: interrupted twice; killed the server, exiting now")
+            _exit(130)
+        }
         currentLoad.withLock { $0?.cancellation.cancel() }
     }
 
@@ -128,19 +142,36 @@ public final class SweepRunner: Sendable {
             log("sweep: resuming: \(plan.done.count) of \(order.count) measurements already in \(resultsPath) (--fresh to redo them)")
         }
 
+        // Resuming is only sound when the rows already there were measured
+        // the same way: refuse rather than mix two kinds of measurement.
+        let metadataPath = folder + "/metadata.json"
+        if !options.fresh, results.rows.contains(where: { $0.experiment == spec.name }),
+           let earlier = readSmallFile(metadataPath), let before = Self.settings(inMetadata: earlier),
+           before != settings {
+            let now = Set(settings.split(separator: ";").map { $0.trimmingSpaces })
+            let changed = before.split(separator: ";").map { $0.trimmingSpaces }.filter { !now.contains($0) }
+            let added = settings.split(separator: ";").map { $0.trimmingSpaces }
+                .filter { !Set(before.split(separator: ";").map { $0.trimmingSpaces }).contains($0) }
+            throw SweepError("\(resultsPath) was measured with other settings (was: \(changed.joined(separator: "; ")); "
+                + "now: \(added.joined(separator: "; "))); resuming would mix the two. Rerun with --fresh "
+                + "(the old results are kept as results.csv.N) or restore the settings")
+        }
         try writeMetadata(folder: folder, skipped: skipped)
 
         let progress = Progress(total: plan.pending.count, expectedSecondsEach: spec.warmup + spec.duration + 1.5)
         var measured = 0
         var failed = 0
-        var index = plan.done.count
+        // Logs are named by position in the whole run order, so a retried
+        // measurement overwrites its own earlier log and no other.
+        var positions: [ScheduledRun: Int] = [:]
+        for (index, run) in order.enumerated() { positions[run] = index + 1 }
         for run in plan.pending {
             if isInterrupted { break }
-            index += 1
             progress.begin("\(run.point.id)  rep \(run.repetition)/\(spec.repetitions)")
-            let measurement = measure(run, logPath: "\(folder)/logs/\(index)-\(run.point.engine).log", folder: folder)
-            if isInterrupted {
-                // Cut short: not a measurement of what the spec asked.
+            let logPath = "\(folder)/logs/\(positions[run] ?? 0)-\(run.point.engine).log"
+            let measurement = measure(run, logPath: logPath, folder: folder)
+            if measurement.cutShort {
+                // Not a measurement of what the spec asked.
                 progress.end("interrupted; this measurement is discarded")
                 break
             }
@@ -165,6 +196,8 @@ public final class SweepRunner: Sendable {
     struct Measurement {
         var row: ResultRow
         var metrics: [ServerMetricsCSV.Row]
+        /// An interrupt ended it early; it must not be recorded.
+        var cutShort = false
     }
 
     /// Starts the server, loads it, samples it, stops it. Never throws: any
@@ -188,9 +221,13 @@ public final class SweepRunner: Sendable {
         do {
             server = try ServerProcess(arguments: arguments, cpus: options.cpus.server, logPath: logPath)
         } catch { return fail(error.description) }
+        currentServer.store(server.pid, ordering: .relaxed)
+        defer { currentServer.store(0, ordering: .relaxed) }
 
-        if let problem = waitUntilHealthy(server, port: port) {
+        let healthPath = options.spec.reference(named: run.point.engine)?.health ?? "/health"
+        if let problem = waitUntilHealthy(server, port: port, path: healthPath) {
             server.stop(grace: 2)
+            measurement.cutShort = isInterrupted
             return fail(problem)
         }
 
@@ -212,6 +249,7 @@ public final class SweepRunner: Sendable {
         configuration.seed = UInt64(run.repetition)
         configuration.cancellation = box.cancellation
         configuration.onMeasurementWindow = { start, end in sampler.start(window: start, end) }
+        configuration.closeGate = sampler.closeGate
         currentLoad.withLock { $0 = box }
         if isInterrupted { box.cancellation.cancel() }
         let report: Result<LoadReport, LoadError>
@@ -221,6 +259,7 @@ public final class SweepRunner: Sendable {
             report = .failure(error)
         }
         currentLoad.withLock { $0 = nil }
+        measurement.cutShort = box.cancellation.isCancelled
         let window = sampler.finish()
 
         // Did the server survive the measurement, and does it stop cleanly?
@@ -272,22 +311,22 @@ public final class SweepRunner: Sendable {
         return measurement
     }
 
-    /// Polls /health until it answers 200; nil on success, else why not.
-    private func waitUntilHealthy(_ server: ServerProcess, port: Int) -> String? {
+    /// Polls `path` until it answers 200; nil on success, else why not.
+    private func waitUntilHealthy(_ server: ServerProcess, port: Int, path: String) -> String? {
         let deadline = LoadClockSeconds.now() + options.startupTimeout
         while LoadClockSeconds.now() < deadline {
             if isInterrupted { return "interrupted while the server was starting" }
             if !server.isRunning {
                 let tail = server.logTail()
-                return "server \(server.exitStatus?.description ?? "exited") before answering /health"
+                return "server \(server.exitStatus?.description ?? "exited") before answering \(path)"
                     + (tail.isEmpty ? "" : ": \(tail)")
             }
-            if let response = HTTPProbe.get(port: port, path: "/health", timeout: 1), response.status == 200 {
+            if let response = HTTPProbe.get(port: port, path: path, timeout: 1), response.status == 200 {
                 return nil
             }
             usleep(50_000)
         }
-        return "no 200 from /health within \(formatSeconds(options.startupTimeout)) of starting"
+        return "no 200 from \(path) within \(formatSeconds(options.startupTimeout)) of starting"
     }
 
     /// The command line for a point: `switchyard serve ...` for ours, the
@@ -321,10 +360,37 @@ public final class SweepRunner: Sendable {
 
     // MARK: Files
 
+    /// Everything besides the matrix that shapes a measurement, as one
+    /// line: two runs with the same line measured the same way.
+    var settings: String {
+        let spec = options.spec
+        var parts = [
+            "duration=\(formatSeconds(spec.duration))", "warmup=\(formatSeconds(spec.warmup))",
+            "arrivals=\(spec.matrix.arrivals.rawValue)",
+            "mix=" + spec.matrix.mix.map { "\($0.path):\($0.weight)" }.joined(separator: ","),
+            "server=" + spec.server.map(\.text).joined(separator: ","),
+            "server_cpus=" + cpuListText(options.cpus.server), "load_cpus=" + cpuListText(options.cpus.load),
+            "load_threads=\(options.loadThreads)", "request_timeout=\(formatSeconds(options.requestTimeout))",
+        ]
+        for reference in spec.references {
+            parts.append("reference \(reference.name)=\(checksum(reference.command))")
+        }
+        // Kept free of JSON escapes so it reads back from metadata.json verbatim.
+        return String(parts.joined(separator: "; ").map { $0 == "\"" || $0 == "\\" ? "'" : $0 })
+    }
+
+    /// The settings line recorded in a metadata.json, if any.
+    static func settings(inMetadata text: String) -> String? {
+        guard let start = text.range(of: "\"settings\": \"") else { return nil }
+        let rest = text[start.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end])
+    }
+
     private func writeMetadata(folder: String, skipped: [(engine: String, reason: String)]) throws(SweepError) {
         let path = folder + "/metadata.json"
-        let binaryFolder = options.serverBinary.contains("/")
-            ? String(options.serverBinary[..<options.serverBinary.lastIndex(of: "/")!]) : "."
+        let binary = options.serverBinaryPath ?? options.serverBinary
+        let binaryFolder = binary.contains("/") ? String(binary[..<binary.lastIndex(of: "/")!]) : "."
         let commit = MachineFacts.gitCommit(in: binaryFolder)
         if !options.fresh, let earlier = readSmallFile(path), !earlier.contains(jsonQuoted(commit)) {
             log("sweep: note: \(path) was written by another commit; results.csv now mixes measurements "
@@ -336,10 +402,11 @@ public final class SweepRunner: Sendable {
             cpuModel: MachineFacts.cpuModel(), topologyJSON: options.topologyJSON,
             swiftVersion: MachineFacts.swiftVersion(), ioUringFeatures: ioUring.features, specText: options.specText)
         metadata.runner = [
+            ("settings", settings),
             ("server_cpus", cpuListText(options.cpus.server)),
             ("load_cpus", cpuListText(options.cpus.load)),
             ("load_threads", String(options.loadThreads)),
-            ("server_binary", options.serverBinary),
+            ("server_binary", binary),
             ("request_timeout_s", formatSeconds(options.requestTimeout)),
         ] + skipped.map { ("skipped_\($0.engine)", $0.reason) } + (ioUring.note.map { [("io_uring", $0)] } ?? [])
             + options.notes
@@ -365,6 +432,15 @@ final class LoadCancellationBox: Sendable {
 
 private func cpuListText(_ cpus: [Int]) -> String {
     cpus.map(String.init).joined(separator: ",")
+}
+
+/// FNV-1a of a text, in hex: a short stand-in for a long command in the settings line.
+func checksum(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+        hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
+    return String(hash, radix: 16)
 }
 
 func rounded(_ value: Double, _ decimals: Int) -> Double {

@@ -12,7 +12,7 @@ import Synchronization
 final class WindowSampler: Sendable {
     struct Window: Sendable {
         /// nil when /proc had nothing on the server (it was gone).
-        var usage: ProcessUsage?
+        var usage: ProcessUsage.Interval?
         /// Counter differences and end-of-window gauges; empty for servers
         /// without /metrics (references) or when a scrape failed.
         var metrics: [MetricsSnapshot.Sample]
@@ -26,6 +26,8 @@ final class WindowSampler: Sendable {
 
     /// Cuts the waits short when the sweep is interrupted.
     private let cancellation: LoadCancellation
+    /// Keeps the load's connections open until the end sample is taken.
+    let closeGate = LoadGate()
 
     init(group: pid_t, port: Int?, cancellation: LoadCancellation) {
         self.group = group
@@ -36,6 +38,7 @@ final class WindowSampler: Sendable {
     /// Starts sampling; `start` and `end` are `LoadClock` nanoseconds.
     func start(window start: Int64, _ end: Int64) {
         let handle = Thread.spawn(name: "sweep-sampler") { [self] in
+            defer { closeGate.open() }
             sleep(until: start)
             let usageBefore = ProcessUsage.sample(group: group)
             let metricsBefore = scrape()

@@ -94,7 +94,7 @@ struct SweepCommand: ParsableCommand {
         if Set(split.server).isDisjoint(with: split.load) { try? bindCurrentThread(toCPUs: split.load) }
 
         var options = SweepRunner.Options(
-            spec: parsed, specText: text, outputRoot: output, serverBinary: ownExecutable(),
+            spec: parsed, specText: text, outputRoot: output, serverBinary: "/proc/self/exe",
             engines: EngineRegistry.all.map { engine in
                 switch engine.availability() {
                 case .available: SweepRunner.EngineInfo(name: engine.name, unavailableReason: nil)
@@ -102,6 +102,7 @@ struct SweepCommand: ParsableCommand {
                 }
             },
             cpus: split, loadThreads: loadThreads ?? split.load.count, topologyJSON: topology.json())
+        options.serverBinaryPath = ownExecutable()
         options.fresh = fresh
         options.startupTimeout = startupTimeout
         options.requestTimeout = requestTimeout
@@ -145,6 +146,7 @@ struct SweepCommand: ParsableCommand {
 /// This process's own binary: the server the sweep starts is the same build.
 private func ownExecutable() -> String {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    // safety: readlink writes at most buffer.count - 1 bytes into the array.
     let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard count > 0 else { return CommandLine.arguments[0] }
     return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -166,6 +168,7 @@ private func readWholeFile(_ path: String) -> String? {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
+        // safety: fread writes at most chunk.count bytes into the array.
         let count = fread(&chunk, 1, chunk.count, file)
         if count == 0 { break }
         bytes.append(contentsOf: chunk[..<count])

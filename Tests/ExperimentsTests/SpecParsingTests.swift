@@ -29,6 +29,8 @@ import Testing
             name = "nginx"
             command = "nginx -p {dir} -g 'worker_processes {threads};'"
             port = 18081
+            requires = ["nginx"]
+            health = "/"
             """)
         #expect(spec.name == "quick")
         #expect(spec.duration == 5)
@@ -40,7 +42,8 @@ import Testing
         #expect(spec.server.map(\.key) == ["backlog", "idle-timeout", "static-dir", "verbose"])
         #expect(spec.server.map(\.renderedValue) == ["4096", "1.5", "/tmp", "true"])
         #expect(spec.references == [ReferenceServer(
-            name: "nginx", command: "nginx -p {dir} -g 'worker_processes {threads};'", port: 18081)])
+            name: "nginx", command: "nginx -p {dir} -g 'worker_processes {threads};'", port: 18081,
+            requires: ["nginx"], health: "/")])
         #expect(spec.references[0].command(dir: "/d", threads: 2) == "nginx -p /d -g 'worker_processes 2;'")
         #expect(spec.reactorEngines == ["epoll"])
     }
@@ -131,6 +134,10 @@ import Testing
          "matrix.flags: expected an array of tables like [{}, { shed-above = 512 }], got string"),
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\nflags = []",
          "matrix.flags: must not be empty"),
+        ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\nflags = [{ threads = 4 }]",
+         "matrix.flags[0].threads: set by the runner for each point from matrix.threads"),
+        ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\n[server]\nport = 9000",
+         "server.port: set by the runner for each point from a free loopback port it picks"),
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\n[[reference]]\nname = \"nginx\"\nport = 70000",
          "reference[0].command: missing"),
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\n[[reference]]\nname = \"nginx\"\ncommand = \"x\"\nport = 70000",
@@ -139,6 +146,8 @@ import Testing
          "reference[0].requires[0]: \"/usr/sbin/nginx\" is not a program name"),
         ("name = \"t\"\n[matrix]\nengines = [\"nginx\"]\n[[reference]]\nname = \"nginx\"\ncommand = \"x\"\nport = 1\nrequires = \"nginx\"",
          "reference[0].requires: expected an array, got string"),
+        ("name = \"t\"\n[matrix]\nengines = [\"nginx\"]\n[[reference]]\nname = \"nginx\"\ncommand = \"x\"\nport = 1\nhealth = \"up\"",
+         "reference[0].health: \"up\" must be a path starting with \"/\""),
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\n[[reference]]\nname = \"nginx\"\ncommand = \"x\"\nport = 1",
          "reference[0].name: \"nginx\" is not listed in matrix.engines"),
         ("name = \"t\"\n[matrix\nengines = [\"epoll\"]", "experiments/x.toml:2:"),

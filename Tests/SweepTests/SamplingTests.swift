@@ -2,6 +2,7 @@
 import Glibc
 @testable import Sweep
 import Testing
+import Topology
 
 @Suite struct MetricsSnapshotTests {
     static let before = """
@@ -63,19 +64,29 @@ import Testing
         #expect(usage.processes >= 1)
         #expect(usage.userSeconds + usage.systemSeconds > 0)
         #expect(usage.peakRSSKiB > 1000)
-        #expect(usage.voluntarySwitches + usage.involuntarySwitches > 0)
+        #expect(usage.switches[getpid()] != nil, "the main thread is among the sampled ones")
         #expect(ProcessUsage.sample(group: 999_999_999).processes == 0)
     }
 
-    @Test func intervalsSubtractCountersButKeepThePeak() {
-        let earlier = ProcessUsage(userSeconds: 1, systemSeconds: 2, voluntarySwitches: 10, involuntarySwitches: 1,
+    @Test func intervalsCountSwitchesThreadByThread() {
+        typealias S = ProcessUsage.Switches
+        let earlier = ProcessUsage(userSeconds: 1, systemSeconds: 2,
+                                   switches: [10: S(voluntary: 5, involuntary: 1), 11: S(voluntary: 7, involuntary: 0)],
                                    peakRSSKiB: 500, processes: 1)
-        let later = ProcessUsage(userSeconds: 1.5, systemSeconds: 2.25, voluntarySwitches: 25, involuntarySwitches: 4,
+        var later = ProcessUsage(userSeconds: 1.5, systemSeconds: 2.25,
+                                 switches: [10: S(voluntary: 9, involuntary: 2), 11: S(voluntary: 7, involuntary: 3),
+                                            12: S(voluntary: 4, involuntary: 0)],
                                  peakRSSKiB: 800, processes: 1)
         let interval = later.since(earlier)
         #expect(interval.userSeconds == 0.5 && interval.systemSeconds == 0.25)
-        #expect(interval.voluntarySwitches == 15 && interval.involuntarySwitches == 3)
-        #expect(interval.peakRSSKiB == 800)
+        // Thread 12 was born in between: all of its switches count.
+        #expect(interval.voluntarySwitches == 4 + 0 + 4 && interval.involuntarySwitches == 1 + 3 + 0)
+        #expect(interval.peakRSSKiB == 800, "a high-water mark, not a difference")
+
+        // Thread 11 exited in between: its switches are unknown, so no total is claimed.
+        later.switches[11] = nil
+        #expect(later.since(earlier).voluntarySwitches == nil)
+        #expect(later.since(earlier).involuntarySwitches == nil)
     }
 }
 
@@ -105,6 +116,18 @@ import Testing
             == CPUSplit(server: [0, 4, 1, 5], load: [2, 6, 3, 7]))
         let single = CPUSplit.halves(cores: [[3]])
         #expect(single.shared && single.split == CPUSplit(server: [3], load: [3]))
+    }
+
+    @Test func givenSideLeavesWholeCoresToTheOther() throws {
+        let machine = try CPUTopology.discover()
+        let first = try #require(machine.cores.first?.processingUnits.first)
+        let split = try CPUSplit.resolve(server: [first], load: nil, topology: machine)
+        #expect(split.server == [first])
+        // No CPU of the server's core goes to the load, siblings included.
+        let serverCore = machine.cores.first { $0.processingUnits.contains(first) }!.processingUnits
+        #expect(Set(split.load).isDisjoint(with: serverCore))
+        if machine.cores.count > 1 { #expect(!split.load.isEmpty) }
+        #expect(throws: SweepError.self) { try CPUSplit.resolve(server: [first], load: [first], topology: machine) }
     }
 }
 

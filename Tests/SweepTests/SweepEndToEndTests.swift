@@ -84,6 +84,12 @@ struct SweepEndToEndTests {
         #expect(second.measured == 0 && second.skippedAlreadyDone == 2)
         #expect(try ResultsCSV.read(path: folder + "/two/results.csv").count == 2)
 
+        // Other settings would make the file mix two kinds of measurement: refused.
+        let longer = spec.replacingOccurrences("duration = 0.4", "duration = 0.5")
+        let refusal = #expect(throws: SweepError.self) { try makeRunner(longer, folder: folder).run() }
+        #expect(refusal?.description.contains("was: duration=0.4 s") == true, "\(String(describing: refusal))")
+        #expect(refusal?.description.contains("--fresh") == true)
+
         let third = try makeRunner(spec, folder: folder, fresh: true).run()
         #expect(third.measured == 2 && third.skippedAlreadyDone == 0)
         #expect(exists(folder + "/two/results.csv.1"), "the earlier results are kept aside")
