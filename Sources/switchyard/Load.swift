@@ -35,8 +35,8 @@ struct Load: ParsableCommand {
     @Option(name: .customLong("mix"), help: "Weighted path PATH:WEIGHT, repeatable (e.g. --mix '/work?us=2:99' --mix '/work?us=500:1'); default: the URL's path.")
     var mixEntries: [String] = []
 
-    @Option(help: "I/O threads (one epoll loop each).")
-    var threads = 1
+    @Option(help: "I/O threads, one epoll loop each (default: one per CPU of --cpus, else 1).")
+    var threads: Int?
 
     @Option(help: "CPUs for the I/O threads, e.g. 1 or 1,3 (thread i on the i-th).")
     var cpus: String?
@@ -55,7 +55,7 @@ struct Load: ParsableCommand {
         guard duration > 0 else { throw ValidationError("--duration \(duration): must be more than 0 seconds") }
         guard warmup >= 0 else { throw ValidationError("--warmup \(warmup): must be 0 or more seconds") }
         if let rate, rate <= 0 { throw ValidationError("--rate \(rate): must be more than 0 requests per second") }
-        guard threads >= 1 else { throw ValidationError("--threads \(threads): must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
         guard timeout > 0 else { throw ValidationError("--timeout \(timeout): must be more than 0 seconds") }
         _ = try cpuList()
     }
@@ -106,8 +106,9 @@ struct Load: ParsableCommand {
         configuration.warmup = warmup
         configuration.rate = rate
         configuration.arrivals = arrivals
-        configuration.threads = threads
-        configuration.cpus = try cpuList()
+        let cpus = try cpuList()
+        configuration.threads = threads ?? max(1, cpus.count)
+        configuration.cpus = cpus
         configuration.timeout = timeout
         do {
             let report = try LoadGenerator.run(configuration)
