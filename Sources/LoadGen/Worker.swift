@@ -393,8 +393,11 @@ final class Worker {
         if result.perSecond[s] == nil {
             // One histogram per second, made when that second's first
             // response arrives: an allocation per second, not per request.
+            // Two significant digits (1% resolution) are plenty for a
+            // timeline's p99 and take 18 KB a second instead of 123 KB
+            // (10 s range); the run's own histogram keeps three.
             var histogram = Histogram<UInt64>(
-                lowestDiscernibleValue: 1, highestTrackableValue: plan.highestLatency, numberOfSignificantValueDigits: .three)
+                lowestDiscernibleValue: 1, highestTrackableValue: plan.highestLatency, numberOfSignificantValueDigits: .two)
             histogram.autoResize = true
             result.perSecond[s] = histogram
         }
