@@ -13,6 +13,9 @@ final class Progress {
     private var spent = 0.0
     private let interactive: Bool
     private var started = 0.0
+    /// The measurement in progress, repeated above its outcome on a terminal
+    /// (where the bar line that showed it is overwritten).
+    private var label = ""
 
     init(total: Int, expectedSecondsEach: Double) {
         self.total = total
@@ -22,6 +25,7 @@ final class Progress {
 
     func begin(_ label: String) {
         started = LoadClockSeconds.now()
+        self.label = label
         let position = "[\(pad(finished + 1, to: String(total).count))/\(total)]"
         if interactive {
             let width = 24
@@ -37,7 +41,7 @@ final class Progress {
     func end(_ outcome: String) {
         spent += LoadClockSeconds.now() - started
         finished += 1
-        write(interactive ? "\r\u{1B}[2K  \(outcome)\n" : "  \(outcome)\n")
+        write(interactive ? "\r\u{1B}[2K\(label)\n  \(outcome)\n" : "  \(outcome)\n")
     }
 
     func note(_ text: String) {
