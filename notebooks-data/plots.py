@@ -76,11 +76,11 @@ def label(row) -> str:
     return " ".join(parts)
 
 
-def with_ratios(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Adds rps/p99/cpu ratios to `baseline` under the same load. Where the
-    baseline has several configurations under that load, the one matching the
-    most of flags, threads, pin, accept (in that order of weight) is used, as
-    in the summary the sweep prints."""
+def with_ratios(table: pd.DataFrame, baseline: str, baseline_flags: str = "-") -> pd.DataFrame:
+    """Adds rps/p99/cpu ratios to `baseline` under the same load, as the summary the
+    sweep prints does: another engine is compared to the baseline configuration that
+    matches the most of flags, threads, pin, accept (in that order of weight); the
+    baseline's own flag variants are compared to its `baseline_flags` variant."""
     out = table.copy()
     base = out[out["engine"] == baseline]
     weights = {"flags": 8, "threads": 4, "pin": 2, "accept": 1}
@@ -89,8 +89,11 @@ def with_ratios(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     for _, row in out.iterrows():
         same = base[(base["connections"] == row["connections"]) & (base["pipeline"] == row["pipeline"])
                     & (base["load"] == row["load"])]
+        is_reference = row["engine"] == baseline and row["flags"] == baseline_flags
+        if row["engine"] == baseline:
+            same = same[same["flags"] == baseline_flags]
         match = None
-        if row["engine"] != baseline and not same.empty:
+        if not is_reference and not same.empty:
             scores = same.apply(lambda b: sum(w for k, w in weights.items() if b[k] == row[k]), axis=1)
             match = same.loc[scores.idxmax()]
         for metric, name in columns.items():
@@ -101,6 +104,15 @@ def with_ratios(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     for name, values in ratios.items():
         out[name] = values
     return out
+
+
+def _flag_text(value) -> str:
+    """A flag value as the runner writes it: true/false, integers without .0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _thousands(axis_part) -> None:
@@ -239,7 +251,9 @@ def report(folder: str | Path) -> Path:
     present = [e for e in engines if e in set(measured["engine"])]
     baseline = present[0] if present else None
     if baseline is not None:
-        table = with_ratios(table, baseline)
+        variants = spec.get("matrix", {}).get("flags") or [{}]
+        first = ";".join(f"{k}={_flag_text(v)}" for k, v in sorted(variants[0].items())) or "-"
+        table = with_ratios(table, baseline, first)
     table["config"] = [label(row) for _, row in table.iterrows()]
     measured = table[table["runs"] > 0]
     figures = []

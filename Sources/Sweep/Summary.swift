@@ -61,10 +61,14 @@ public struct Summary: Sendable, Equatable {
                 failure: ok.isEmpty ? attempts.last?.reason : nil))
         }
         if let baseline {
-            for index in lines.indices where lines[index].engine != baseline {
-                guard let reference = Self.baselineLine(for: lines[index], among: lines, baseline: baseline) else {
-                    continue
-                }
+            // The reference configuration is the baseline engine with the
+            // spec's first flags variant; the baseline's other variants are
+            // compared to it too, so a one-engine feature sweep has ratios.
+            let baselineFlags = spec.matrix.flags.first.map { $0.map(\.text).joined(separator: ";") } ?? ""
+            for index in lines.indices where !(lines[index].engine == baseline && lines[index].flags == baselineFlags) {
+                guard let reference = Self.baselineLine(
+                    for: lines[index], among: lines, baseline: baseline, baselineFlags: baselineFlags)
+                else { continue }
                 lines[index].rpsRatio = ratio(lines[index].rps, reference.rps)
                 lines[index].p99Ratio = ratio(lines[index].p99, reference.p99)
                 lines[index].cpuRatio = ratio(lines[index].cpuPerRequest, reference.cpuPerRequest)
@@ -73,14 +77,16 @@ public struct Summary: Sendable, Equatable {
         self.lines = lines
     }
 
-    /// The baseline engine's line under the same load; where it has
-    /// several (it varies threads, pin or accept), the one that matches the
-    /// most of those too, so epoll with 2 threads compares to the baseline
-    /// with 2 threads.
-    static func baselineLine(for line: Line, among lines: [Line], baseline: String) -> Line? {
+    /// The baseline engine's line under the same load. For another engine,
+    /// the one that matches the most of flags, threads, pin and accept, so
+    /// epoll with 2 threads compares to the baseline with 2 threads; for the
+    /// baseline's own flag variants, its line with the first variant.
+    static func baselineLine(for line: Line, among lines: [Line], baseline: String, baselineFlags: String = "")
+        -> Line?
+    {
         let candidates = lines.filter {
             $0.engine == baseline && $0.connections == line.connections && $0.pipeline == line.pipeline
-                && $0.load == line.load
+                && $0.load == line.load && (line.engine != baseline || $0.flags == baselineFlags)
         }
         return candidates.max { score($0, line) < score($1, line) }
     }

@@ -183,6 +183,28 @@ import Topology
         #expect(text.contains("failed: engine=epoll"))
     }
 
+    @Test func flagVariantsOfTheBaselineCompareToItsFirstVariant() throws {
+        let spec = try parseSpec("""
+            name = "s"
+            [matrix]
+            engines = ["epoll"]
+            connections = [8]
+            flags = [{}, { shed-above = 512 }]
+            """)
+        var rows: [ResultRow] = []
+        for (point, rps) in zip(spec.points, [1000.0, 250]) {
+            var row = ResultRow(experiment: "s", run: ScheduledRun(point: point, repetition: 1), arrivals: .constant,
+                                startedAt: "t")
+            row.rps = rps
+            rows.append(row)
+        }
+        let summary = Summary(spec: spec, rows: rows)
+        #expect(summary.lines.map(\.flags) == ["", "shed-above=512"])
+        #expect(summary.lines[0].rpsRatio == nil, "the reference configuration")
+        #expect(summary.lines[1].rpsRatio == 0.25)
+        #expect(summary.text().contains("shed-above=512"), "a flags column appears when a point has flags")
+    }
+
     @Test func numbersFormatWithoutFoundation() {
         #expect(grouped(135_210.4) == "135,210")
         #expect(grouped(999) == "999")
