@@ -12,10 +12,10 @@ SWEEP_ARGS ?=
 BENCH_ITERATIONS ?= 1000000
 
 # Debian packages the project needs: liburing and hwloc for the engines and
-# placement, curl for the CLI smoke test, valgrind for instruction counts,
+# placement, curl and procps (pgrep) for the CLI smoke test, valgrind for instruction counts,
 # nginx-light as the reference server the sweeps measure beside ours,
 # python3-venv for the plotting environment.
-APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl valgrind nginx-light python3 python3-venv
+APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl procps valgrind nginx-light python3 python3-venv
 
 # The plotting environment: pandas and matplotlib in a virtualenv of the
 # project's own, so the system Python stays untouched.

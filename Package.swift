@@ -62,6 +62,7 @@ let package = Package(
             name: "switchyard",
             dependencies: [
                 "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology", "LoadGen", "Experiments", "Sweep",
+                "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]

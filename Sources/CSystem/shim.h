@@ -35,3 +35,12 @@ static inline long switchyard_io_uring_features(void) {
     return -ENOSYS;
 #endif
 }
+
+// prctl(2) is variadic, which Swift cannot call. A server started by a sweep
+// asks for `signal` when its parent thread exits, so a sweep killed with
+// SIGKILL (which it cannot handle) leaves no server behind.
+#include <sys/prctl.h>
+
+static inline int switchyard_set_parent_death_signal(int signal) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
+}

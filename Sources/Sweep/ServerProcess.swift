@@ -1,4 +1,3 @@
-import EngineCore
 import Glibc
 import Topology
 
@@ -29,22 +28,24 @@ final class ServerProcess {
     /// Starts `arguments[0]` (a path, or a name looked up on PATH) with the
     /// rest as its arguments, restricted to `cpus`.
     ///
-    /// The affinity is set on a short-lived thread that then spawns the
-    /// child, which inherits the mask; the runner's own threads stay where
-    /// they are. The child starts with an empty signal mask and default
+    /// The calling thread binds itself to `cpus`, spawns the child (which
+    /// inherits the mask), and returns to its own mask: so reference servers
+    /// are placed without their cooperation. Spawning from the runner's own
+    /// long-lived thread matters too: Linux sends a parent-death signal
+    /// (`serve --exit-with-parent`) when the *thread* that started the child
+    /// exits. The child starts with an empty signal mask and default
     /// handlers, whatever the runner blocked for its own SIGINT handling.
     init(arguments: [String], cpus: [Int], logPath: String) throws(SweepError) {
         self.logPath = logPath
-        let outcome = SpawnOutcome()
-        let spawner = Thread.spawn(name: "sweep-spawn") {
-            outcome.result = Self.spawn(arguments: arguments, cpus: cpus, logPath: logPath)
+        let own: [Int]
+        do {
+            own = try allowedCPUsOfCurrentThread()
+            try bindCurrentThread(toCPUs: cpus)
+        } catch {
+            throw SweepError("cannot place the server on CPUs \(cpuRangeList(cpus)): \(error)")
         }
-        spawner.join()
-        switch outcome.result {
-        case .success(let pid): self.pid = pid
-        case .failure(let error): throw error
-        case nil: throw SweepError("cannot start \(arguments[0]): the spawning thread returned nothing")
-        }
+        defer { try? bindCurrentThread(toCPUs: own) }
+        pid = try Self.spawn(arguments: arguments, logPath: logPath)
     }
 
     deinit {
@@ -120,12 +121,7 @@ final class ServerProcess {
         }
     }
 
-    private static func spawn(arguments: [String], cpus: [Int], logPath: String) -> Result<pid_t, SweepError> {
-        do {
-            try bindCurrentThread(toCPUs: cpus)
-        } catch {
-            return .failure(SweepError("cannot place the server on CPUs \(cpuRangeList(cpus)): \(error)"))
-        }
+    private static func spawn(arguments: [String], logPath: String) throws(SweepError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -155,16 +151,10 @@ final class ServerProcess {
         defer { for argument in cArguments { free(argument) } }
         let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)
         guard status == 0 else {
-            return .failure(SweepError("cannot start \(arguments[0]): \(String(cString: strerror(status)))"))
+            throw SweepError("cannot start \(arguments[0]): \(String(cString: strerror(status)))")
         }
-        return .success(pid)
+        return pid
     }
-}
-
-/// Carries the spawn result from the spawning thread to the runner.
-private final class SpawnOutcome: @unchecked Sendable {
-    // safety: written by the spawning thread before join() returns, read after.
-    var result: Result<pid_t, SweepError>?
 }
 
 /// Seconds on the monotonic clock, for deadlines.

@@ -342,7 +342,7 @@ public final class SweepRunner: Sendable {
             return ["/bin/sh", "-c", command]
         }
         var arguments = [options.serverBinary, "serve", "--engine", point.engine, "--host", "127.0.0.1",
-                         "--port", String(port)]
+                         "--port", String(port), "--exit-with-parent"]
         if let threads = point.threads { arguments += ["--threads", String(threads)] }
         if let pin = point.pin { arguments += ["--pin", pin] }
         if let accept = point.accept { arguments += ["--accept", accept] }

@@ -62,7 +62,7 @@ public func currentCPU() -> Int {
 
 /// The calling thread's affinity mask, ascending. At start-up that is the
 /// process's allowed set (threads inherit it); call it before pinning.
-func allowedCPUsOfCurrentThread() throws(TopologyError) -> [Int] {
+public func allowedCPUsOfCurrentThread() throws(TopologyError) -> [Int] {
     // The kernel refuses masks smaller than its own CPU count (EINVAL), so
     // start at glibc's 1024 CPUs and grow.
     var capacity = 1024

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Application
+import CSystem
 import EngineCore
 import Engines
 import Glibc
@@ -11,6 +12,9 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the built-in application with the chosen engine.",
         discussion: "Routes: /plaintext /json /echo /work?us=N /users/:id /static/*path /health /metrics. SIGINT or SIGTERM stops gracefully.")
+
+    @Flag(help: "Stop gracefully when the process that started this one exits (`switchyard sweep` sets it, so a sweep killed outright leaves no server running).")
+    var exitWithParent = false
 
     @Option(help: "I/O engine (see `switchyard engines`).")
     var engine: String = EngineRegistry.defaultName
@@ -160,6 +164,15 @@ struct Serve: ParsableCommand {
         ShutdownSignals.install { signal in
             log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), stopping gracefully")
             server.stop()
+        }
+        if exitWithParent {
+            // SIGTERM goes through the handler above: a graceful stop.
+            switchyard_set_parent_death_signal(SIGTERM)
+            // The parent may have died before the request took effect.
+            if getppid() == 1 {
+                log("error: --exit-with-parent: the parent process has already exited")
+                throw ExitCode(1)
+            }
         }
         do {
             try server.start()

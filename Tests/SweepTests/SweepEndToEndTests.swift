@@ -192,7 +192,7 @@ struct SweepEndToEndTests {
         let points = runner.options.spec.points
         let ours = try runner.serverArguments(for: points[0], port: 4321, folder: folder + "/args")
         #expect(Array(ours.dropFirst()) == [
-            "serve", "--engine", "epoll", "--host", "127.0.0.1", "--port", "4321", "--threads", "2",
+            "serve", "--engine", "epoll", "--host", "127.0.0.1", "--port", "4321", "--exit-with-parent", "--threads", "2",
             "--pin", "compact", "--accept", "acceptor", "--backlog", "64", "--shed-above", "512",
         ], "the variant's --shed-above replaces [server]'s")
         let reference = try runner.serverArguments(for: points[1], port: 4321, folder: folder + "/args")

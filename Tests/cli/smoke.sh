@@ -93,6 +93,18 @@ check "sweep: every row is ok" test "$(grep -c ',ok,' "$data/cli/results.csv")" 
 check "sweep: metadata records the commit" contains "$(cat "$data/cli/metadata.json")" '"git_commit"'
 out=$("$bin" sweep "$spec" --output "$data" 2>&1)
 check "sweep: a rerun resumes" contains "$out" "4 of 4 measurements already in"
+# A sweep killed outright (SIGKILL, as a CI timeout does) must not leave its
+# server running: servers it starts ask for a parent-death signal.
+printf 'name = "orphan"\nduration = 30\nwarmup = 0\nrepetitions = 1\n[matrix]\nengines = ["epoll"]\nconnections = [2]\n' >"$spec"
+"$bin" sweep "$spec" --output "$data" >/dev/null 2>&1 &
+sweep_pid=$!
+server=""
+for _ in $(seq 1 200); do server=$(pgrep -P $sweep_pid -f "serve --engine epoll" | head -1); [ -n "$server" ] && break; sleep 0.05; done
+check "sweep: the server runs as its child" test -n "$server"
+kill -9 $sweep_pid; wait $sweep_pid 2>/dev/null
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q ') Z' "/proc/$1/stat" 2>/dev/null; }
+for _ in $(seq 1 200); do gone "$server" && break; sleep 0.05; done
+check "sweep killed with SIGKILL: its server exits too" gone "$server"
 if [ -n "${PYTHON:-}" ]; then
     # Absolute (the notebook check runs from another folder), but not resolved:
     # a venv's python is a symlink, and only its own path finds the venv.
