@@ -122,18 +122,7 @@ public final class SweepRunner: Sendable {
             serverMetrics = try ServerMetricsCSV(path: metricsPath)
         } catch { throw SweepError("\(error)") }
 
-        // Engines that cannot run here are skipped, not failed: their
-        // absence says nothing about the others.
-        var skipped: [(engine: String, reason: String)] = []
-        for engine in spec.matrix.engines {
-            if let reference = spec.reference(named: engine) {
-                if let missing = reference.requires.first(where: { !MachineFacts.isOnPath($0) }) {
-                    skipped.append((engine, "\(missing) is not installed"))
-                }
-            } else if let info = options.engines.first(where: { $0.name == engine }), let reason = info.unavailableReason {
-                skipped.append((engine, reason))
-            }
-        }
+        let skipped = skippedEngines()
         let skippedNames = Set(skipped.map(\.engine))
         let order = spec.runOrder.filter { !skippedNames.contains($0.point.engine) }
         let plan = ResumePlan(order: order, existing: results.rows, experiment: spec.name, fresh: options.fresh)
@@ -142,19 +131,8 @@ public final class SweepRunner: Sendable {
             log("sweep: resuming: \(plan.done.count) of \(order.count) measurements already in \(resultsPath) (--fresh to redo them)")
         }
 
-        // Resuming is only sound when the rows already there were measured
-        // the same way: refuse rather than mix two kinds of measurement.
-        let metadataPath = folder + "/metadata.json"
-        if !options.fresh, results.rows.contains(where: { $0.experiment == spec.name }),
-           let earlier = readSmallFile(metadataPath), let before = Self.settings(inMetadata: earlier),
-           before != settings {
-            let now = Set(settings.split(separator: ";").map { $0.trimmingSpaces })
-            let changed = before.split(separator: ";").map { $0.trimmingSpaces }.filter { !now.contains($0) }
-            let added = settings.split(separator: ";").map { $0.trimmingSpaces }
-                .filter { !Set(before.split(separator: ";").map { $0.trimmingSpaces }).contains($0) }
-            throw SweepError("\(resultsPath) was measured with other settings (was: \(changed.joined(separator: "; ")); "
-                + "now: \(added.joined(separator: "; "))); resuming would mix the two. Rerun with --fresh "
-                + "(the old results are kept as results.csv.N) or restore the settings")
+        if !options.fresh, results.rows.contains(where: { $0.experiment == spec.name }) {
+            try checkSettingsUnchanged(metadataPath: folder + "/metadata.json", resultsPath: resultsPath)
         }
         try writeMetadata(folder: folder, skipped: skipped)
 
@@ -189,6 +167,34 @@ public final class SweepRunner: Sendable {
         writeText(summaryText, to: folder + "/summary.txt")
         return Outcome(folder: folder, measured: measured, failed: failed, skippedAlreadyDone: plan.done.count,
                        interrupted: isInterrupted, summary: summary)
+    }
+
+    /// Engines that cannot run here, and references whose programs are
+    /// missing: skipped, not failed, since their absence says nothing about
+    /// the others.
+    private func skippedEngines() -> [(engine: String, reason: String)] {
+        options.spec.matrix.engines.compactMap { engine in
+            if let reference = options.spec.reference(named: engine) {
+                return reference.requires.first { !MachineFacts.isOnPath($0) }.map { (engine, "\($0) is not installed") }
+            }
+            return options.engines.first { $0.name == engine }?.unavailableReason.map { (engine, $0) }
+        }
+    }
+
+    /// Resuming is only sound when the rows already there were measured the
+    /// same way: refuses, naming the change, rather than mix two kinds of
+    /// measurement in one file.
+    private func checkSettingsUnchanged(metadataPath: String, resultsPath: String) throws(SweepError) {
+        let now = settings
+        guard let earlier = readSmallFile(metadataPath), let before = Self.settings(inMetadata: earlier),
+              before != now else { return }
+        let beforeParts = before.split(separator: ";").map { String($0.trimmingSpaces) }
+        let nowParts = now.split(separator: ";").map { String($0.trimmingSpaces) }
+        let was = beforeParts.filter { !nowParts.contains($0) }
+        let becomes = nowParts.filter { !beforeParts.contains($0) }
+        throw SweepError("\(resultsPath) was measured with other settings (was: \(was.joined(separator: "; ")); "
+            + "now: \(becomes.joined(separator: "; "))); resuming would mix the two. Rerun with --fresh "
+            + "(the old results are kept as results.csv.N) or restore the settings")
     }
 
     // MARK: One measurement
