@@ -77,7 +77,7 @@ public final class SweepRunner: Sendable {
 
     public let options: Options
     private let interrupted = Atomic<Bool>(false)
-    private let currentLoad = Mutex<LoadCancellationBox?>(nil)
+    private let currentLoad = Mutex<LoadCancellation?>(nil)
     /// The process group of the server being measured, 0 between servers;
     /// a second interrupt kills it outright.
     private let currentServer = Atomic<Int32>(0)
@@ -97,7 +97,7 @@ public final class SweepRunner: Sendable {
             log("sweep: interrupted twice; killed the server, exiting now")
             _exit(130)
         }
-        currentLoad.withLock { $0?.cancellation.cancel() }
+        currentLoad.withLock { $0?.cancel() }
     }
 
     private var isInterrupted: Bool { interrupted.load(ordering: .relaxed) }
@@ -238,9 +238,9 @@ public final class SweepRunner: Sendable {
         }
 
         // Load, with the server sampled exactly at the measured window's edges.
-        let box = LoadCancellationBox()
+        let cancellation = LoadCancellation()
         let sampler = WindowSampler(group: server.pid, port: run.point.isReference ? nil : port,
-                                    cancellation: box.cancellation)
+                                    cancellation: cancellation)
         var configuration = LoadConfiguration(
             host: "127.0.0.1", port: port, mix: spec.matrix.mix.map { (path: $0.path, weight: $0.weight) })
         configuration.connections = run.point.connections
@@ -248,16 +248,17 @@ public final class SweepRunner: Sendable {
         configuration.duration = spec.duration
         configuration.warmup = spec.warmup
         configuration.rate = run.point.rate
-        configuration.arrivals = spec.matrix.arrivals == .poisson ? .poisson : .constant
+        // The spec's and the load generator's enums share their raw values.
+        configuration.arrivals = LoadGen.Arrivals(rawValue: spec.matrix.arrivals.rawValue) ?? .constant
         configuration.threads = options.loadThreads
         configuration.cpus = options.cpus.load
         configuration.timeout = options.requestTimeout
         configuration.seed = UInt64(run.repetition)
-        configuration.cancellation = box.cancellation
+        configuration.cancellation = cancellation
         configuration.onMeasurementWindow = { start, end in sampler.start(window: start, end) }
         configuration.closeGate = sampler.closeGate
-        currentLoad.withLock { $0 = box }
-        if isInterrupted { box.cancellation.cancel() }
+        currentLoad.withLock { $0 = cancellation }
+        if isInterrupted { cancellation.cancel() }
         let report: Result<LoadReport, LoadError>
         do {
             report = .success(try LoadGenerator.run(configuration))
@@ -265,7 +266,7 @@ public final class SweepRunner: Sendable {
             report = .failure(error)
         }
         currentLoad.withLock { $0 = nil }
-        measurement.cutShort = box.cancellation.isCancelled
+        measurement.cutShort = cancellation.isCancelled
         let window = sampler.finish()
 
         // Did the server survive the measurement, and does it stop cleanly?
@@ -429,11 +430,6 @@ public final class SweepRunner: Sendable {
         if !errors.isEmpty { parts.append("errors: " + errors.joined(separator: ", ")) }
         return parts.joined(separator: "  ")
     }
-}
-
-/// Holds the cancellation of the load in progress so `interrupt()` can reach it.
-final class LoadCancellationBox: Sendable {
-    let cancellation = LoadCancellation()
 }
 
 private func cpuListText(_ cpus: [Int]) -> String {
