@@ -70,7 +70,7 @@ enum MachineFacts {
             let code = Int32(-mask)
             var note = "io_uring unavailable: \(String(cString: strerror(code)))"
             if let disabled = readSmallFile("/proc/sys/kernel/io_uring_disabled"), disabled.first != "0" {
-                note += " (kernel.io_uring_disabled = \(disabled.trimmingCharacters(in: "\n")))"
+                note += " (kernel.io_uring_disabled = \(disabled.droppingLineEnds))"
             }
             return (nil, note)
         }
@@ -99,7 +99,7 @@ enum MachineFacts {
             output.append(contentsOf: buffer[..<count])
         }
         guard pclose(pipe) == 0 else { return nil }
-        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: "\n")
+        return String(decoding: output, as: UTF8.self).droppingLineEnds
     }
 
     /// Whether `program` is an executable file in some PATH folder.

@@ -96,7 +96,7 @@ final class ServerProcess {
         // safety: fgets writes at most buffer.count bytes, NUL included, into the array.
         while fgets(&buffer, Int32(buffer.count), file) != nil {
             let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            lines.append(line.trimmingCharacters(in: "\n"))
+            lines.append(line.droppingLineEnds)
             if lines.count > count { lines.removeFirst() }
         }
         return lines.filter { !$0.isEmpty }.joined(separator: " | ")
@@ -167,9 +167,10 @@ enum LoadClockSeconds {
 }
 
 extension String {
-    func trimmingCharacters(in set: Character) -> String {
+    /// Without trailing line breaks (a command's output, a log line).
+    var droppingLineEnds: String {
         var text = Substring(self)
-        while text.last == set || text.last == "\r" { text.removeLast() }
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
         return String(text)
     }
 }
