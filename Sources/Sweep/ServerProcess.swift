@@ -170,7 +170,7 @@ extension String {
     /// Without trailing line breaks (a command's output, a log line).
     var droppingLineEnds: String {
         var text = Substring(self)
-        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        while let last = text.last, last.isNewline { text.removeLast() }  // "\r\n" is one Character
         return String(text)
     }
 }
