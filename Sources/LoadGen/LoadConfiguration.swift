@@ -3,7 +3,8 @@ import Synchronization
 
 /// What to send, how hard, and for how long.
 public struct LoadConfiguration: Sendable {
-    /// An IPv4 literal or "localhost" (other names go through the resolver).
+    /// An IPv4 or IPv6 literal (brackets optional), "localhost", or a name
+    /// for the resolver (its first address, either family).
     public var host: String
     public var port: Int
     /// Weighted request paths, e.g. `[("/work?us=2", 99), ("/work?us=500", 1)]`.

@@ -10,12 +10,14 @@ public enum LoadGenerator {
     public static func run(_ configuration: LoadConfiguration) throws(LoadError) -> LoadReport {
         let c = configuration
         try validate(c)
-        guard let address = resolve(c.host) else {
+        guard let address = SocketAddress.resolve(c.host, port: c.port) else {
             throw LoadError("cannot resolve host \(c.host)")
         }
-        let target = "\(Self.dotted(address)):\(c.port)"
+        let target = address.description
         // Serialized once; workers copy these bytes into their outboxes.
-        let requests = c.mix.map { Array("GET \($0.path) HTTP/1.1\r\nHost: \(c.host):\(c.port)\r\n\r\n".utf8) }
+        // An IPv6 literal goes in brackets in Host, as in a URL.
+        let hostHeader = c.host.contains(":") && !c.host.hasPrefix("[") ? "[\(c.host)]" : c.host
+        let requests = c.mix.map { Array("GET \($0.path) HTTP/1.1\r\nHost: \(hostHeader):\(c.port)\r\n\r\n".utf8) }
         let total = c.mix.reduce(0) { $0 + $1.weight }
         var running = 0.0
         var cumulative = c.mix.map { entry -> Double in
@@ -36,7 +38,7 @@ public enum LoadGenerator {
         for t in 0..<threads {
             let share = c.connections / threads + (t < c.connections % threads ? 1 : 0)
             plans.append(WorkerPlan(
-                index: t, connections: share, pipeline: c.pipeline, address: address, port: UInt16(c.port),
+                index: t, connections: share, pipeline: c.pipeline, address: address,
                 target: target, requests: requests, cumulativeWeights: cumulative,
                 startTime: start, measureStart: measureStart, endTime: end,
                 rate: c.rate.map { $0 / Double(threads) }, arrivals: c.arrivals,
@@ -80,28 +82,6 @@ public enum LoadGenerator {
         if let rate = c.rate {
             guard rate > 0, rate.isFinite else { throw LoadError("rate must be positive") }
         }
-    }
-
-    /// An IPv4 address in network byte order: a literal, "localhost", or
-    /// whatever the resolver says for other names.
-    static func resolve(_ host: String) -> UInt32? {
-        let name = host == "localhost" ? "127.0.0.1" : host
-        var address = in_addr()
-        if inet_pton(AF_INET, name, &address) == 1 { return address.s_addr }
-        var hints = addrinfo()
-        hints.ai_family = AF_INET
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(name, nil, &hints, &list) == 0, let first = list else { return nil }
-        defer { freeaddrinfo(list) }
-        guard let socketAddress = first.pointee.ai_addr else { return nil }
-        // safety: AF_INET results carry a sockaddr_in.
-        return socketAddress.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
-    }
-
-    static func dotted(_ networkOrder: UInt32) -> String {
-        let host = UInt32(bigEndian: networkOrder)
-        return "\(host >> 24).\((host >> 16) & 255).\((host >> 8) & 255).\(host & 255)"
     }
 
     private static func merge(_ results: [WorkerResult], measureStart: Int64, seconds: Int) throws(LoadError) -> LoadReport {

@@ -36,9 +36,7 @@ struct WorkerPlan: Sendable {
     var index: Int
     var connections: Int
     var pipeline: Int
-    /// IPv4 address in network byte order, as `in_addr.s_addr` holds it.
-    var address: UInt32
-    var port: UInt16
+    var address: SocketAddress
     var target: String
     /// One pre-serialized request per mix entry.
     var requests: [[UInt8]]
@@ -220,24 +218,14 @@ final class Worker {
     }
 
     private func open(_ i: Int, now: Int64) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(plan.address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
             connectFailed(i, code: errno, now: now)
             return
         }
         // Requests leave in one write each; Nagle would hold back pipelined ones.
         SocketOptions.setNoDelay(fd)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = plan.port.bigEndian
-        address.sin_addr = in_addr(s_addr: plan.address)
-        // safety: the pointer to `address` is used only during the call, and
-        // sockaddr_in is laid out as a sockaddr for AF_INET.
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let status = plan.address.connect(fd)
         if status != 0 && errno != EINPROGRESS {
             let code = errno
             Glibc.close(fd)

@@ -68,11 +68,25 @@ struct Load: ParsableCommand {
         let rest = url.dropFirst(7)
         let authority = rest.prefix { $0 != "/" }
         let path = rest.dropFirst(authority.count)
-        let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let host = parts.first, !host.isEmpty else {
-            throw ValidationError("URL \(url): expected http://HOST[:PORT]/PATH")
+        // An IPv6 literal is bracketed: http://[::1]:8080/.
+        let host: Substring
+        let portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw ValidationError("URL \(url): an IPv6 address needs its closing ]")
+            }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || after.hasPrefix(":") else { throw ValidationError("URL \(url): expected http://[IPv6]:PORT/PATH") }
+            portText = after.isEmpty ? nil : after.dropFirst()
+        } else {
+            let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2 else { throw ValidationError("URL \(url): expected http://HOST[:PORT]/PATH (IPv6 in brackets)") }
+            host = parts[0]
+            portText = parts.count == 2 ? parts[1] : nil
         }
-        let port = parts.count == 2 ? Int(parts[1]) : 80
+        guard !host.isEmpty else { throw ValidationError("URL \(url): expected http://HOST[:PORT]/PATH") }
+        let port = portText.map { Int($0) } ?? 80
         guard let port, (1...65535).contains(port) else { throw ValidationError("URL \(url): the port must be from 1 to 65535") }
         return (String(host), port, path.isEmpty ? "/" : String(path))
     }

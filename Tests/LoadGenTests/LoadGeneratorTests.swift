@@ -209,7 +209,9 @@ import Testing
         #expect(LoadReport.time(1500) == "1.50ms")
         #expect(LoadReport.time(2_000_000) == "2.00s")
         #expect(LoadReport.bytes(2048) == "2.00KB")
-        #expect(LoadGenerator.dotted(LoadGenerator.resolve("127.0.0.1")!) == "127.0.0.1")
-        #expect(LoadGenerator.dotted(LoadGenerator.resolve("localhost")!) == "127.0.0.1")
+        #expect(SocketAddress.resolve("127.0.0.1", port: 80)?.description == "127.0.0.1:80")
+        #expect(SocketAddress.resolve("localhost", port: 8080)?.description == "127.0.0.1:8080")
+        #expect(SocketAddress.resolve("::1", port: 443)?.description == "[::1]:443")
+        #expect(SocketAddress.resolve("[::1]", port: 443)?.description == "[::1]:443", "brackets as in a URL")
     }
 }

@@ -69,6 +69,21 @@ kill -TERM $pid; wait $pid; status=$?
 check "epoll: SIGTERM exits 0" test $status -eq 0
 rm -f "$log"
 
+# IPv6: a server on ::1 and the load generator with a bracketed URL.
+if grep -q "^0\{31\}1 .* lo$" /proc/net/if_inet6 2>/dev/null; then
+    log=$(mktemp)
+    "$bin" serve --host ::1 --port 0 2>"$log" &
+    pid=$!
+    for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
+    url=$(grep -o "http://[^ ]*" "$log" | head -1)
+    out=$("$bin" load "${url}plaintext" --duration 0.3 --connections 2 2>&1)
+    check "load: IPv6 target ($url)" contains "$out" "Requests/sec"
+    out=$("$bin" load "http://[::1/x" --duration 0.3 2>&1)
+    check "load: unclosed IPv6 bracket is named" contains "$out" "needs its closing ]"
+    kill -TERM $pid; wait $pid
+    rm -f "$log"
+fi
+
 # Sweeps: the spec is checked before anything runs; a tiny real sweep over two
 # engines writes a well-formed results.csv; the report and the notebook read it.
 root=$(cd "$(dirname "$0")/../.." && pwd)
