@@ -39,7 +39,7 @@ public struct ExperimentPoint: Sendable, Hashable {
     public var acceptText: String { accept ?? "-" }
     public var rateText: String { rate.map(formatNumber) ?? "closed" }
     /// `key=value;key=value`, or empty.
-    public var flagsText: String { flags.map(\.text).joined(separator: ";") }
+    public var flagsText: String { flags.text }
 }
 
 /// One measurement in the run order: a point and which repetition of it.
@@ -113,4 +113,9 @@ extension ExperimentSpec {
             accept: reactorEngines.contains(engine) ? accept : nil,
             connections: connections, pipeline: pipeline, rate: rate, flags: flags)
     }
+}
+
+extension [ServerFlag] {
+    /// `key=value;key=value`: a flag set as point ids and the `flags` column write it.
+    public var text: String { map(\.text).joined(separator: ";") }
 }

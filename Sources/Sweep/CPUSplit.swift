@@ -12,32 +12,36 @@ public struct CPUSplit: Sendable, Equatable {
         self.load = load
     }
 
+    /// Whether the two sides share a CPU: only when there was one core to
+    /// split, and then every CPU figure includes the load's own cost.
+    public var isShared: Bool { !Set(server).isDisjoint(with: load) }
+
     /// The default split: the first half of the cores (rounded up) to the
     /// server, the rest to the load, whole cores at a time so hyper-thread
     /// siblings never straddle the two sides. Only allowed CPUs are used.
-    /// One usable core cannot be split: both sides share it (`shared`).
-    public static func halves(of topology: CPUTopology) -> (split: CPUSplit, shared: Bool) {
+    /// One usable core cannot be split: both sides share it (`isShared`).
+    public static func halves(of topology: CPUTopology) -> CPUSplit {
         let allowed = Set(topology.allowedProcessingUnits)
         let cores = topology.cores.map { $0.processingUnits.filter(allowed.contains).sorted() }.filter { !$0.isEmpty }
         return halves(cores: cores)
     }
 
     /// `cores`: each core's usable CPUs, in the machine's order.
-    static func halves(cores: [[Int]]) -> (split: CPUSplit, shared: Bool) {
+    static func halves(cores: [[Int]]) -> CPUSplit {
         guard cores.count >= 2 else {
             let only = cores.first ?? [0]
-            return (CPUSplit(server: only, load: only), true)
+            return CPUSplit(server: only, load: only)
         }
         let serverCores = (cores.count + 1) / 2
-        return (CPUSplit(server: cores.prefix(serverCores).flatMap { $0 },
-                         load: cores.dropFirst(serverCores).flatMap { $0 }), false)
+        return CPUSplit(server: cores.prefix(serverCores).flatMap { $0 },
+                        load: cores.dropFirst(serverCores).flatMap { $0 })
     }
 
     /// The split the operator asked for with --server-cpus / --load-cpus,
     /// each side defaulting to the halves above. Overlap is refused: it
     /// would make every CPU figure in the results wrong without a trace.
     public static func resolve(server: [Int]?, load: [Int]?, topology: CPUTopology) throws(SweepError) -> CPUSplit {
-        let (halves, _) = Self.halves(of: topology)
+        let halves = Self.halves(of: topology)
         let allowed = Set(topology.allowedProcessingUnits)
         for (flag, cpus) in [("--server-cpus", server), ("--load-cpus", load)] {
             if let outside = cpus?.first(where: { !allowed.contains($0) }) {

@@ -102,11 +102,14 @@ enum MachineFacts {
         return String(decoding: output, as: UTF8.self).droppingLineEnds
     }
 
+    /// Where servers such as nginx live, which a normal user's PATH may
+    /// lack; looked in by `isOnPath` and added to reference commands' PATH.
+    static let serverFolders = ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+
     /// Whether `program` is an executable file in some PATH folder.
     static func isOnPath(_ program: String) -> Bool {
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
-        // nginx lives in /usr/sbin, which a normal user's PATH may lack.
-        let folders = path.split(separator: ":") + ["/usr/sbin", "/sbin", "/usr/local/sbin"]
+        let folders = path.split(separator: ":").map(String.init) + serverFolders
         return folders.contains { access("\($0)/\(program)", X_OK) == 0 }
     }
 }

@@ -36,12 +36,11 @@ struct ProcessUsage: Sendable, Equatable {
             usage.processes += 1
             usage.userSeconds += Double(fields.userTicks) / ticks
             usage.systemSeconds += Double(fields.systemTicks) / ticks
-            if let status = readSmallFile("\(procRoot)/\(pid)/status") {
-                usage.peakRSSKiB += statusValue(status, key: "VmHWM:") ?? 0
-            }
             for task in numericEntries(of: "\(procRoot)/\(pid)/task") {
                 guard let id = Int32(task),
                       let status = readSmallFile("\(procRoot)/\(pid)/task/\(task)/status") else { continue }
+                // The memory lines are the process's; read them once, from its main thread.
+                if task == pid { usage.peakRSSKiB += statusValue(status, key: "VmHWM:") ?? 0 }
                 usage.switches[id] = Switches(
                     voluntary: statusValue(status, key: "voluntary_ctxt_switches:") ?? 0,
                     involuntary: statusValue(status, key: "nonvoluntary_ctxt_switches:") ?? 0)

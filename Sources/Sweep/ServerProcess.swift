@@ -1,4 +1,5 @@
 import Glibc
+import LoadGen
 import Topology
 
 /// A server under test, running as a child process in a process group of
@@ -157,13 +158,9 @@ final class ServerProcess {
     }
 }
 
-/// Seconds on the monotonic clock, for deadlines.
+/// The load generator's monotonic clock in seconds, for the runner's deadlines.
 enum LoadClockSeconds {
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-    }
+    static func now() -> Double { Double(LoadClock.now()) / 1e9 }
 }
 
 extension String {

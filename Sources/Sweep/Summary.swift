@@ -64,7 +64,7 @@ public struct Summary: Sendable, Equatable {
             // The reference configuration is the baseline engine with the
             // spec's first flags variant; the baseline's other variants are
             // compared to it too, so a one-engine feature sweep has ratios.
-            let baselineFlags = spec.matrix.flags.first.map { $0.map(\.text).joined(separator: ";") } ?? ""
+            let baselineFlags = spec.matrix.flags.first?.text ?? ""
             for index in lines.indices where !(lines[index].engine == baseline && lines[index].flags == baselineFlags) {
                 guard let reference = Self.baselineLine(
                     for: lines[index], among: lines, baseline: baseline, baselineFlags: baselineFlags)
@@ -113,10 +113,11 @@ public struct Summary: Sendable, Equatable {
             ])
         }
         // The flags column only when some point has flags: most sweeps have none.
-        if !lines.contains(where: { !$0.flags.isEmpty }) {
+        let showsFlags = lines.contains { !$0.flags.isEmpty }
+        if !showsFlags {
             for index in table.indices { table[index].remove(at: 4) }
         }
-        let textColumns = table[0].count == 16 ? 5 : 4
+        let textColumns = showsFlags ? 5 : 4
         let widths = (0..<table[0].count).map { column in table.map { $0[column].count }.max() ?? 0 }
         var text = ""
         for (index, row) in table.enumerated() {

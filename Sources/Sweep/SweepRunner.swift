@@ -343,8 +343,9 @@ public final class SweepRunner: Sendable {
             let directory = "\(folder)/logs/\(point.engine)-server"
             try makeFolders(directory)
             let absolute = absolutePath(directory)
-            // Servers such as nginx live in sbin folders a user's PATH may lack.
-            let command = "PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"; export PATH\n"
+            // The same folders `requires` was checked in.
+            let folders = MachineFacts.serverFolders.joined(separator: ":")
+            let command = "PATH=\"$PATH:\(folders)\"; export PATH\n"
                 + reference.command(port: port, dir: absolute, threads: point.threads)
             return ["/bin/sh", "-c", command]
         }

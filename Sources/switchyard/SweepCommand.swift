@@ -86,12 +86,12 @@ struct SweepCommand: ParsableCommand {
             log("error: \(error)")
             throw ExitCode(2)
         }
-        if !Set(split.server).isDisjoint(with: split.load) {
+        if split.isShared {
             log("sweep: warning: one usable CPU, so the server and the load share it; CPU figures include the load")
         }
         raiseOpenFileLimit()
         // The runner's own threads (sampler, progress) stay off the server's CPUs.
-        if Set(split.server).isDisjoint(with: split.load) { try? bindCurrentThread(toCPUs: split.load) }
+        if !split.isShared { try? bindCurrentThread(toCPUs: split.load) }
 
         var options = SweepRunner.Options(
             spec: parsed, specText: text, outputRoot: output, serverBinary: "/proc/self/exe",

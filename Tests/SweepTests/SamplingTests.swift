@@ -109,13 +109,13 @@ import Topology
 
 @Suite struct CPUSplitTests {
     @Test func halvesGiveWholeCoresToEachSide() {
-        #expect(CPUSplit.halves(cores: [[0], [1]]).split == CPUSplit(server: [0], load: [1]))
-        #expect(CPUSplit.halves(cores: [[0], [1], [2]]).split == CPUSplit(server: [0, 1], load: [2]))
+        #expect(CPUSplit.halves(cores: [[0], [1]]) == CPUSplit(server: [0], load: [1]))
+        #expect(CPUSplit.halves(cores: [[0], [1], [2]]) == CPUSplit(server: [0, 1], load: [2]))
         // Hyper-thread siblings stay together.
-        #expect(CPUSplit.halves(cores: [[0, 4], [1, 5], [2, 6], [3, 7]]).split
+        #expect(CPUSplit.halves(cores: [[0, 4], [1, 5], [2, 6], [3, 7]])
             == CPUSplit(server: [0, 4, 1, 5], load: [2, 6, 3, 7]))
         let single = CPUSplit.halves(cores: [[3]])
-        #expect(single.shared && single.split == CPUSplit(server: [3], load: [3]))
+        #expect(single.isShared && single == CPUSplit(server: [3], load: [3]))
     }
 
     @Test func givenSideLeavesWholeCoresToTheOther() throws {

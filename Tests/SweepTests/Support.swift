@@ -34,7 +34,7 @@ func makeRunner(_ text: String, folder: String, fresh: Bool = false) throws -> S
     var options = SweepRunner.Options(
         spec: try parseSpec(text), specText: text, outputRoot: folder, serverBinary: switchyardBinary,
         engines: EngineRegistry.all.map { SweepRunner.EngineInfo(name: $0.name, unavailableReason: nil) },
-        cpus: CPUSplit.halves(of: topology).split, loadThreads: 1, topologyJSON: topology.json())
+        cpus: CPUSplit.halves(of: topology), loadThreads: 1, topologyJSON: topology.json())
     options.fresh = fresh
     options.startupTimeout = 10
     return SweepRunner(options: options)
