@@ -43,11 +43,20 @@ let package = Package(
         .systemLibrary(name: "CHwloc", pkgConfig: "hwloc", providers: [.apt(["libhwloc-dev"])]),
         .target(name: "Topology", dependencies: ["CHwloc"], exclude: ["README.md"]),
         .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem", "Topology"], exclude: ["README.md"]),
+        // What every event-loop engine shares: slots, deadlines, budget, shedding, drain.
+        .target(
+            name: "EventLoopCore", dependencies: ["EngineCore", "HTTP1", "Metrics", "CSystem"],
+            exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"], exclude: ["README.md"]),
         .target(
-            name: "EpollEngine", dependencies: ["EngineCore", "HTTP1", "Metrics", "CSystem"],
+            name: "EpollEngine", dependencies: ["EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem"],
             exclude: ["README.md"], swiftSettings: hotPath),
-        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine", "EpollEngine"], exclude: ["README.md"]),
+        // liburing 2.3 (Debian's liburing-dev) and the constants of newer kernels.
+        .systemLibrary(name: "CLiburing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        .target(
+            name: "UringEngine", dependencies: ["EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem", "CLiburing"],
+            exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine", "EpollEngine", "UringEngine"], exclude: ["README.md"]),
         // The research harness: load generator and experiment specifications.
         .target(
             name: "LoadGen",
@@ -62,7 +71,7 @@ let package = Package(
             name: "switchyard",
             dependencies: [
                 "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology", "LoadGen", "Experiments", "Sweep",
-                "CSystem",
+                "CSystem", "UringEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"]

@@ -17,20 +17,24 @@ extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 // it needs to ask the kernel directly: set up a tiny ring, read the feature
 // bits, close it. Returns the feature mask, or -errno when io_uring is
 // unavailable (ENOSYS: not built in; EPERM: disabled by sysctl or seccomp).
+// <linux/io_uring.h> is not included: liburing ships its own copy of it
+// (module CLiburing), and clang refuses two definitions of its structs in one
+// program. The parameters are read by offset instead: struct io_uring_params
+// is 120 bytes with `features` at byte 20 (a stable kernel ABI).
 #include <errno.h>
-#include <linux/io_uring.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static inline long switchyard_io_uring_features(void) {
 #ifdef __NR_io_uring_setup
-    struct io_uring_params params;
-    memset(&params, 0, sizeof params);
-    long fd = syscall(__NR_io_uring_setup, 4, &params);
+    uint32_t params[30];
+    memset(params, 0, sizeof params);
+    long fd = syscall(__NR_io_uring_setup, 4, params);
     if (fd < 0) return -errno;
     close((int)fd);
-    return (long)params.features;
+    return (long)params[5];
 #else
     return -ENOSYS;
 #endif

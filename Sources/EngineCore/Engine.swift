@@ -43,6 +43,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// (load shedding); 0 turns it off.
     public var shedAbove = 0
 
+    /// The io_uring engine's feature switches.
+    public var uring = UringOptions()
+
     public init() {}
 }
 

@@ -1,6 +1,7 @@
 import EngineCore
 import EpollEngine
 import ThreadsEngine
+import UringEngine
 
 /// Every engine this build knows, in the order `switchyard engines` lists them.
 /// A new engine joins by adding its descriptor here; the end-to-end suite then
@@ -9,6 +10,7 @@ public enum EngineRegistry {
     public static let all: [EngineDescriptor] = [
         ThreadPerConnectionEngine.descriptor,
         EpollEngine.descriptor,
+        UringEngine.descriptor,
     ]
 
     public static var names: [String] { all.map(\.name) }

@@ -68,6 +68,9 @@ public final class HTTPSession {
     private var sentContinue = false
     private var closeAfterOutput = false
     private var draining = false
+    /// While `process(borrowing:)` parses in place, `input` points at the
+    /// caller's bytes: nothing may grow, compact or give it back.
+    private var borrowing = false
 
     public init(responder: any HTTPResponder, worker: WorkerContext, limits: HTTPLimits = HTTPLimits(),
                 inputCapacity: Int = 16 * 1024, outputCapacity: Int = 16 * 1024) {
@@ -147,6 +150,75 @@ public final class HTTPSession {
             space.copyBytes(from: remaining.prefix(n))
             didRead(n)
             remaining = remaining.dropFirst(n)
+        }
+    }
+
+    /// Bytes received and not yet consumed by a request.
+    public var bufferedInputCount: Int { end - start }
+
+    /// How many more bytes the session can buffer before a request would
+    /// exceed the configured limits; an engine that cannot stop the kernel
+    /// from delivering (multishot receive) checks it before `receive`.
+    public var inputRoom: Int { maxInputCapacity - (end - start) }
+
+    /// Parses and answers `bytes` where they lie, without copying them in,
+    /// then says what to do next (as `process()`).
+    ///
+    /// For engines whose kernel chose the buffer (io_uring provided buffers).
+    /// Ownership: the caller lends `bytes` for the duration of the call only.
+    /// When the session holds no partial request (the common case) requests
+    /// are parsed and answered straight from `bytes`; whatever is left
+    /// unconsumed (a partial request, or requests held back by the output
+    /// high-water mark) is copied into the session's own buffer before the
+    /// call returns. With a partial request already buffered, `bytes` are
+    /// appended to it first. Either way the caller may reuse `bytes` as soon
+    /// as this returns. Must not be called while a write of `pendingOutput`
+    /// is in flight (appending responses may move it).
+    public func process(borrowing bytes: UnsafeRawBufferPointer) -> SessionAction {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return process() }
+        guard start == end, phase == .head, !closeAfterOutput, output.pendingCount < outputHighWater else {
+            receive(bytes)
+            return process()
+        }
+        counters.recordBytesIn(bytes.count)
+        if !hasBuffers { takeBuffers() }  // the parser's field slots
+        let ownInput = input, ownCapacity = inputCapacity
+        input = UnsafeMutableRawPointer(mutating: base)
+        inputCapacity = bytes.count
+        start = 0
+        end = bytes.count
+        borrowing = true
+        worker.date.refresh()
+        while !closeAfterOutput && output.pendingCount < outputHighWater {
+            if !step() { break }
+        }
+        // Give the caller's bytes back, keeping only the unconsumed tail.
+        let tailStart = start, tailEnd = end
+        borrowing = false
+        input = ownInput
+        inputCapacity = ownCapacity
+        start = 0
+        end = 0
+        if tailEnd > tailStart {
+            copyIn(UnsafeRawBufferPointer(start: base + tailStart, count: tailEnd - tailStart))
+            // A body or chunk framing may need room or reclaiming now that
+            // the bytes are ours: one more step over the copy does it.
+            return process()
+        }
+        if output.pendingCount > 0 { return .write }
+        if closeAfterOutput || (draining && isIdle) { return .close }
+        return .read
+    }
+
+    /// Appends bytes to the input buffer (no byte counting).
+    private func copyIn(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let space = readSpace()
+            let n = min(space.count, bytes.count - offset)
+            space.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+            end += n
+            offset += n
         }
     }
 
@@ -255,7 +327,8 @@ public final class HTTPSession {
                     return true
                 }
                 sendContinueIfExpected()
-                if needed > inputCapacity - start { makeRoom(atLeast: needed - available) }
+                // Borrowed bytes cannot grow; `process(borrowing:)` copies them first.
+                if !borrowing && needed > inputCapacity - start { makeRoom(atLeast: needed - available) }
                 return false
             case .chunked:
                 switch decoder.decode(request, count: available) {

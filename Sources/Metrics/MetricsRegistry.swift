@@ -12,6 +12,10 @@ public final class MetricsRegistry: Sendable {
         var live: [ObjectIdentifier: WorkerCounters] = [:]
         var retired = CounterSnapshot()
         var gauges: [String: String] = [:]
+        var events: [ObjectIdentifier: EventCounters] = [:]
+        var retiredEvents: [String: UInt64] = [:]
+        /// Help text by event name, kept after the loops are gone.
+        var eventHelp: [String: String] = [:]
     }
     private let state = Mutex(State())
 
@@ -30,6 +34,27 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
+    public func register(_ events: EventCounters) {
+        state.withLock {
+            $0.events[ObjectIdentifier(events)] = events
+            for event in events.events { $0.eventHelp[event.name] = event.help }
+        }
+    }
+
+    public func retire(_ events: EventCounters) {
+        let last = events.snapshot()
+        state.withLock {
+            $0.events[ObjectIdentifier(events)] = nil
+            $0.retiredEvents.merge(last, uniquingKeysWith: &+)
+        }
+    }
+
+    /// Engine events summed over live and retired loops, by name.
+    public func eventTotals() -> [String: UInt64] {
+        let (live, retired) = state.withLock { (Array($0.events.values), $0.retiredEvents) }
+        return live.reduce(retired) { $0.merging($1.snapshot(), uniquingKeysWith: &+) }
+    }
+
     /// Static facts shown as an info metric (engine name, threads...).
     public func setInfo(_ key: String, _ value: String) {
         state.withLock { $0.gauges[key] = value }
@@ -42,7 +67,9 @@ public final class MetricsRegistry: Sendable {
 
     /// Renders the Prometheus text exposition format (version 0.0.4).
     public func prometheusText() -> String {
-        let (workers, retired, info) = state.withLock { (Array($0.live.values), $0.retired, $0.gauges) }
+        let (workers, retired, info, eventSets, retiredEvents, eventHelp) = state.withLock {
+            (Array($0.live.values), $0.retired, $0.gauges, Array($0.events.values), $0.retiredEvents, $0.eventHelp)
+        }
         // One snapshot per worker, used for totals, live gauges and per-worker series.
         let snapshots = workers.map { (name: $0.name, counts: $0.snapshot()) }
         let live = snapshots.reduce(CounterSnapshot()) { $0 + $1.counts }
@@ -89,6 +116,27 @@ public final class MetricsRegistry: Sendable {
             out += "# TYPE switchyard_worker_connections_open gauge\n"
             for w in named {
                 out += "switchyard_worker_connections_open{worker=\"\(w.name)\"} \(w.counts.connectionsOpen)\n"
+            }
+        }
+        if !eventHelp.isEmpty {
+            // Engine events (system calls by kind, io_uring conditions): one
+            // family, labelled by event, and the same per loop.
+            let perLoop = eventSets.map { (worker: $0.worker, counts: $0.snapshot()) }.sorted { $0.worker < $1.worker }
+            let totals = perLoop.reduce(retiredEvents) { $0.merging($1.counts, uniquingKeysWith: &+) }
+            let help = eventHelp.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+            out += "# HELP switchyard_engine_events_total Engine events by kind (\(help)).\n"
+            out += "# TYPE switchyard_engine_events_total counter\n"
+            for (name, count) in totals.sorted(by: { $0.key < $1.key }) {
+                out += "switchyard_engine_events_total{event=\"\(name)\"} \(count)\n"
+            }
+            if !perLoop.isEmpty {
+                out += "# HELP switchyard_worker_engine_events_total Engine events by kind, per loop.\n"
+                out += "# TYPE switchyard_worker_engine_events_total counter\n"
+                for loop in perLoop {
+                    for (name, count) in loop.counts.sorted(by: { $0.key < $1.key }) {
+                        out += "switchyard_worker_engine_events_total{worker=\"\(loop.worker)\",event=\"\(name)\"} \(count)\n"
+                    }
+                }
             }
         }
         if !info.isEmpty {

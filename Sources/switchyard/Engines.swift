@@ -1,6 +1,7 @@
 import ArgumentParser
 import EngineCore
 import Engines
+import UringEngine
 
 struct Engines: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,6 +26,9 @@ struct Engines: ParsableCommand {
         for row in rows {
             print(row.0.padding(width) + "  " + row.1.padding(9) + "  " + row.2)
         }
+        print("")
+        print("io_uring on this kernel (probed now; each feature is a `serve --uring-*` flag):")
+        for line in UringProbe.shared.findings { print("  " + line) }
     }
 }
 

@@ -7,6 +7,7 @@ import Glibc
 import HTTP1
 import Metrics
 import Topology
+import UringEngine
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,8 +17,8 @@ struct Serve: ParsableCommand {
     @Flag(help: "Stop gracefully when the process that started this one exits (`switchyard sweep` sets it, so a sweep killed outright leaves no server running).")
     var exitWithParent = false
 
-    @Option(help: "I/O engine (see `switchyard engines`).")
-    var engine: String = EngineRegistry.defaultName
+    @Option(help: "I/O engine (see `switchyard engines`); auto picks io_uring where it works here, else epoll.")
+    var engine: String = "auto"
 
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
@@ -85,9 +86,77 @@ struct Serve: ParsableCommand {
     @Option(help: "Reactor engines: connections per loop beyond which new ones get 503 with Retry-After (0: off).")
     var shedAbove: Int = 0
 
+    @Option(help: "io_uring: how connections receive (multishot: one multishot receive into provided buffers, parsed in place; single: one receive at a time into the session's buffer).")
+    var uringRecv: UringOptions.ReceiveMode = .multishot
+
+    @Option(help: "io_uring: submission queue entries per ring (a power of two).")
+    var uringSqEntries: Int = 256
+
+    @Option(help: "io_uring: completion queue size as a multiple of the submission queue.")
+    var uringCqFactor: Int = 8
+
+    @Option(help: "io_uring: provided buffers per ring (multishot receive; a power of two).")
+    var uringBuffers: Int = 512
+
+    @Option(help: "io_uring: bytes per provided buffer.")
+    var uringBufferSize: Int = 4096
+
+    @Flag(inversion: .prefixedNo, help: "io_uring: SINGLE_ISSUER|DEFER_TASKRUN (6.1); off: COOP_TASKRUN.")
+    var uringDeferTaskrun = true
+
+    @Flag(inversion: .prefixedNo, help: "io_uring: register the ring fd (5.18), no fd lookup per io_uring_enter.")
+    var uringRegisterRingFd = true
+
+    @Flag(inversion: .prefixedNo, help: "io_uring: multishot accept (5.19); off: one accept at a time.")
+    var uringMultishotAccept = true
+
+    @Flag(help: "io_uring: recv bundles, several buffers per completion (6.10).")
+    var uringBundle = false
+
+    @Flag(help: "io_uring: incremental provided-buffer consumption (IOU_PBUF_RING_INC, 6.12).")
+    var uringIncremental = false
+
+    @Option(help: "io_uring: microseconds the kernel may keep gathering completions once one is ready (6.12; 0: off).")
+    var uringMinWaitUs: Int = 0
+
+    @Option(help: "io_uring: responses of at least this many bytes use zero-copy send (0: off; loopback copies anyway).")
+    var uringZcThreshold: Int = 0
+
+    @Flag(help: "io_uring: a kernel thread polls the submission queue (costs a core; does not pay with one server core).")
+    var uringSqpoll = false
+
+    var uringOptions: UringOptions {
+        var o = UringOptions()
+        o.receive = uringRecv
+        o.sqEntries = uringSqEntries
+        o.cqFactor = uringCqFactor
+        o.buffers = uringBuffers
+        o.bufferSize = uringBufferSize
+        o.deferTaskrun = uringDeferTaskrun
+        o.registerRingFD = uringRegisterRingFd
+        o.multishotAccept = uringMultishotAccept
+        o.bundle = uringBundle
+        o.incremental = uringIncremental
+        o.minWaitMicroseconds = uringMinWaitUs
+        o.zeroCopyThreshold = uringZcThreshold
+        o.sqPoll = uringSqpoll
+        return o
+    }
+
+    /// The engine `--engine` names, with `auto` resolved, and why.
+    func resolvedEngine() -> (name: String, why: String?) {
+        guard engine == "auto" else { return (engine, nil) }
+        if let problem = UringProbe.shared.check(uringOptions) ?? UringEngine.validate(uringOptions) {
+            return ("epoll", "--engine auto chose epoll: io_uring is not usable here: \(problem)")
+        }
+        return ("io_uring", "--engine auto chose io_uring (usable on this kernel; --engine epoll for the readiness engine)")
+    }
+
     func validate() throws {
+        if let problem = UringEngine.validate(uringOptions) { throw ValidationError(problem) }
+        let engine = resolvedEngine().name
         guard let descriptor = EngineRegistry.named(engine) else {
-            throw ValidationError("--engine '\(engine)' is unknown; allowed values: \(EngineRegistry.names.joined(separator: ", "))")
+            throw ValidationError("--engine '\(engine)' is unknown; allowed values: auto, \(EngineRegistry.names.joined(separator: ", "))")
         }
         if case .unavailable(let reason) = descriptor.availability() {
             let others = EngineRegistry.available.map(\.name).joined(separator: ", ")
@@ -148,6 +217,7 @@ struct Serve: ParsableCommand {
         configuration.sendTimeout = sendTimeout
         configuration.readAheadLimit = readAheadLimit
         configuration.shedAbove = shedAbove
+        configuration.uring = uringOptions
         configuration.limits = HTTPLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxFieldBytes: maxFieldBytes,
             maxFieldCount: maxFields, maxBodyBytes: maxBody)
@@ -158,6 +228,8 @@ struct Serve: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        let (engine, why) = resolvedEngine()
+        if let why { log(why) }
         let descriptor = EngineRegistry.named(engine)!
         let server = descriptor.make(configuration, application, .shared)
         // Signals first: the mask must be in place before any thread starts.
@@ -184,7 +256,8 @@ struct Serve: ParsableCommand {
         let display = host.contains(":") ? "[\(host)]" : host
         log("serving http://\(display):\(server.boundPort)/ with engine \(engine)"
             + (engine == "threads" ? " (one thread per connection, at most \(maxConnections))"
-                : " (\(threads) loops, --accept \(accept.rawValue), at most \(maxConnections) connections)"))
+                : " (\(threads) loops, --accept \(accept.rawValue), at most \(maxConnections) connections)")
+            + (engine == "io_uring" ? " [\(configuration.uring.summary)]" : ""))
         if let placement = configuration.placement { log("placement: \(placement.describe())") }
         server.waitUntilStopped()
         log("stopped")
@@ -198,4 +271,5 @@ func log(_ message: String) {
 }
 
 extension AcceptPolicy: ExpressibleByArgument {}
+extension UringOptions.ReceiveMode: ExpressibleByArgument {}
 extension Balance: ExpressibleByArgument {}

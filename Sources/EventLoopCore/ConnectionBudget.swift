@@ -8,14 +8,14 @@ import Synchronization
 /// (clients wait in the kernel backlog) and marks itself paused; the loop
 /// that frees a unit wakes the paused ones. A per-loop share would be
 /// simpler but wrong: SO_REUSEPORT may hash every client to one loop.
-final class ConnectionBudget: Sendable {
-    let cap: Int
+public final class ConnectionBudget: Sendable {
+    public let cap: Int
     private let open = Atomic(0)
 
-    init(cap: Int) { self.cap = cap }
+    public init(cap: Int) { self.cap = cap }
 
     /// Takes one unit; false when the cap is reached.
-    func tryAcquire() -> Bool {
+    public func tryAcquire() -> Bool {
         if open.add(1, ordering: .sequentiallyConsistent).newValue <= cap { return true }
         open.subtract(1, ordering: .sequentiallyConsistent)
         return false
@@ -23,12 +23,12 @@ final class ConnectionBudget: Sendable {
 
     /// Returns one unit; true if the budget was spent before (paused loops
     /// should be woken).
-    func release() -> Bool {
+    public func release() -> Bool {
         open.subtract(1, ordering: .sequentiallyConsistent).oldValue >= cap
     }
 
     // Sequentially consistent throughout: a loop publishes "paused" and then
     // reads the count, a closer changes the count and then reads "paused";
     // only a total order guarantees one of them sees the other.
-    var hasRoom: Bool { open.load(ordering: .sequentiallyConsistent) < cap }
+    public var hasRoom: Bool { open.load(ordering: .sequentiallyConsistent) < cap }
 }

@@ -10,24 +10,24 @@ import Glibc
 /// comes round. Firing is at most one tick late, which is all a timeout needs.
 ///
 /// Ownership: the event loop thread that owns the connections.
-struct TimerWheel {
-    let tickMilliseconds: Int
+public struct TimerWheel {
+    public let tickMilliseconds: Int
     private let bucketCount = 512
     private var buckets: [Int32]  // head slot of each bucket, -1 when empty
     private var next: [Int32] = []
     private var previous: [Int32] = []
     private var deadlineTick: [Int] = []  // -1: not armed
     private var currentTick: Int
-    private(set) var armedCount = 0
+    public private(set) var armedCount = 0
 
-    init(tickMilliseconds: Int = 100, now: Int) {
+    public init(tickMilliseconds: Int = 100, now: Int) {
         self.tickMilliseconds = tickMilliseconds
         buckets = Array(repeating: -1, count: bucketCount)
         currentTick = now / tickMilliseconds
     }
 
     /// Makes room for slots `0..<count` (connection table growth only).
-    mutating func reserve(slots count: Int) {
+    public mutating func reserve(slots count: Int) {
         while deadlineTick.count < count {
             next.append(-1)
             previous.append(-1)
@@ -36,7 +36,7 @@ struct TimerWheel {
     }
 
     /// Arms (or re-arms) `slot` to fire at `deadline` milliseconds.
-    mutating func arm(_ slot: Int, at deadline: Int) {
+    public mutating func arm(_ slot: Int, at deadline: Int) {
         cancel(slot)
         // Round up, and never into the tick being processed, so a timer
         // fires no earlier than asked.
@@ -51,7 +51,7 @@ struct TimerWheel {
         armedCount += 1
     }
 
-    mutating func cancel(_ slot: Int) {
+    public mutating func cancel(_ slot: Int) {
         guard deadlineTick[slot] >= 0 else { return }
         let bucket = deadlineTick[slot] % bucketCount
         let n = next[slot], p = previous[slot]
@@ -63,7 +63,7 @@ struct TimerWheel {
 
     /// Milliseconds until the next tick boundary, for epoll_wait; -1 when
     /// nothing is armed (sleep until an event).
-    func waitMilliseconds(now: Int) -> Int32 {
+    public func waitMilliseconds(now: Int) -> Int32 {
         guard armedCount > 0 else { return -1 }
         let nextBoundary = (now / tickMilliseconds + 1) * tickMilliseconds
         return Int32(max(1, nextBoundary - now))
@@ -72,7 +72,7 @@ struct TimerWheel {
     /// Advances to `now` and appends to `expired` every slot whose deadline
     /// passed (disarmed). The caller handles them after this returns: its
     /// handling may re-arm timers, which must not happen mid-walk.
-    mutating func advance(to now: Int, collectingInto expired: inout [Int]) {
+    public mutating func advance(to now: Int, collectingInto expired: inout [Int]) {
         let target = now / tickMilliseconds
         guard target > currentTick else { return }
         // After a long stall, one pass over every bucket is enough.
@@ -97,7 +97,7 @@ struct TimerWheel {
 /// Milliseconds on a coarse monotonic clock (vDSO, no system call): timers
 /// need only tick precision.
 @inline(__always)
-func monotonicMilliseconds() -> Int {
+public func monotonicMilliseconds() -> Int {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC_COARSE, &t)
     return t.tv_sec * 1000 + t.tv_nsec / 1_000_000

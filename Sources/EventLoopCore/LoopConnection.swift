@@ -1,0 +1,33 @@
+import HTTP1
+
+/// One slot of a loop's connection table. Records are reused after a
+/// connection closes (with their session and its buffers), so a loop stops
+/// allocating once it has seen its peak number of connections.
+///
+/// What an engine needs beyond this (epoll's "socket may hold bytes", an
+/// io_uring loop's operations in flight) it keeps in its own per-slot array,
+/// indexed by the same slot number.
+///
+/// Ownership: the loop thread whose table holds it.
+public final class LoopConnection {
+    public let session: HTTPSession
+    /// The socket, or -1 while the slot is free.
+    public internal(set) var fd: Int32 = -1
+    /// Bumped on every reuse; events and completions carry it, so one meant
+    /// for a closed connection cannot reach the slot's next occupant.
+    public internal(set) var generation: UInt32 = 0
+    /// When the current request's first byte arrived (ms), for the head deadline.
+    var requestStartedAt = -1
+    /// `session.requestsCompleted` when `requestStartedAt` was taken.
+    var requestsSeen = 0
+
+    init(session: HTTPSession) {
+        self.session = session
+    }
+
+    /// Whether the slot holds a live connection.
+    public var isOpen: Bool { fd >= 0 }
+
+    /// A 64-bit tag for epoll events: generation in the high half, slot in the low.
+    public func tag(slot: Int) -> UInt64 { UInt64(generation) << 32 | UInt64(slot) }
+}

@@ -1,0 +1,329 @@
+import CSystem
+import EngineCore
+import Glibc
+import HTTP1
+import Metrics
+import Synchronization
+
+/// Everything an event loop does that does not depend on how it waits for
+/// and issues I/O: the connection table with generation tags, the deadline
+/// policy and its timer wheel, the connection budget and listener pause,
+/// load shedding, hand-offs from an acceptor, and the graceful drain.
+///
+/// An engine's loop (epoll's `Reactor`, io_uring's `RingLoop`) owns one and
+/// calls it at fixed points: `admit` for a new socket, `armDeadline` when a
+/// connection waits, `expiry` for each slot the wheel hands back, `release`
+/// after it has closed a socket, `beginDrain` when a stop is requested. The
+/// core makes no I/O calls of its own except the rare synchronous ones it
+/// owns outright (closing a refused socket, the shedding `writev`).
+///
+/// Ownership: the loop thread, except `enqueue`, `wakeIfPaused` and
+/// `requestStop`, which any thread may call (they take a lock or use atomics,
+/// then signal `wakeFD`).
+public final class LoopCore: @unchecked Sendable {
+    // @unchecked Sendable: mutable state is confined to the loop thread except
+    // `inbox`, `stopRequested`, `isPaused` and `openCount`, which are synchronized.
+    public let index: Int
+    public let configuration: EngineConfiguration
+    let responder: any HTTPResponder
+    public let counters: WorkerCounters
+    /// Created by the loop thread itself once pinned (`begin`), so its pool,
+    /// arena and date cache are first touched on the loop's CPU. Loop thread only.
+    public private(set) var worker: WorkerContext!
+    /// Other threads write it to wake the loop; the engine waits on it
+    /// (an epoll registration, a poll on the ring) and calls `wokenUp`.
+    public let wakeFD: Int32
+    /// The engine-wide cap (reuseport policy); nil with an acceptor, which
+    /// enforces the cap before handing connections over.
+    public let budget: ConnectionBudget?
+    /// Returns one unit of the connection cap and wakes paused loops.
+    let onClose: @Sendable () -> Void
+    /// Set while this loop's listener is paused for lack of budget; other
+    /// loops read it to decide whom to wake.
+    let isPaused = Atomic(false)
+    /// Open connections; written by the loop, read by the acceptor.
+    public let openCount = Atomic(0)
+    private let inbox = Mutex([Int32]())
+    private let stopRequested = Atomic(false)
+
+    public private(set) var connections: [LoopConnection] = []
+    private var freeSlots: [Int] = []
+    private var wheel: TimerWheel
+    /// The loop's clock (ms), read once per turn (`tick`). Deadlines are
+    /// counted from when an event arrived; 100 ms ticks need no finer clock.
+    public private(set) var now = 0
+    /// Reused every turn, so collecting expired timers allocates nothing.
+    private var expired: [Int] = []
+    public private(set) var open = 0
+    public private(set) var listenerPaused = false
+    public private(set) var draining = false
+    private var drainDeadline = 0
+    // Deadlines in milliseconds, converted once.
+    private let headTimeout: Int
+    private let bodyTimeout: Int
+    private let keepAliveTimeout: Int
+    private let sendTimeout: Int
+
+    public init(index: Int, configuration: EngineConfiguration, responder: any HTTPResponder,
+                budget: ConnectionBudget?, onClose: @escaping @Sendable () -> Void) throws(EngineError) {
+        self.index = index
+        self.configuration = configuration
+        self.responder = responder
+        self.budget = budget
+        self.onClose = onClose
+        counters = WorkerCounters(name: "loop-\(index)")
+        wakeFD = Epoll.makeEventFD()
+        guard wakeFD >= 0 else { throw EngineError("cannot create an eventfd: \(errnoText())") }
+        wheel = TimerWheel(now: monotonicMilliseconds())
+        headTimeout = Int(configuration.headTimeout * 1000)
+        bodyTimeout = Int(configuration.bodyTimeout * 1000)
+        keepAliveTimeout = Int(configuration.keepAliveTimeout * 1000)
+        sendTimeout = Int(configuration.sendTimeout * 1000)
+    }
+
+    deinit {
+        close(wakeFD)
+    }
+
+    // MARK: other threads
+
+    /// Acceptor thread: hands over an accepted, non-blocking socket.
+    public func enqueue(_ fd: Int32) {
+        inbox.withLock { $0.append(fd) }
+        Epoll.signal(wakeFD)
+    }
+
+    /// Any thread: budget was freed; a paused loop may accept again.
+    public func wakeIfPaused() {
+        if isPaused.load(ordering: .sequentiallyConsistent) { Epoll.signal(wakeFD) }
+    }
+
+    /// Any thread: begin the graceful stop.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        Epoll.signal(wakeFD)
+    }
+
+    // MARK: the loop's turn
+
+    /// The loop thread's first call: pin, then make the per-thread memory.
+    public func begin() {
+        // Sessions and pooled buffers are created on this thread from here
+        // on, so their memory is first touched on this CPU's node.
+        configuration.pinCurrentThread(index: index)
+        worker = WorkerContext(counters: counters)
+        now = monotonicMilliseconds()
+    }
+
+    /// How long the loop may sleep (ms, -1: until an event): until the next
+    /// timer tick, and no longer than 50 ms while draining.
+    public func waitMilliseconds() -> Int32 {
+        let timeout = wheel.waitMilliseconds(now: monotonicMilliseconds())
+        return draining ? (timeout < 0 ? 50 : min(timeout, 50)) : timeout
+    }
+
+    /// Reads the loop's clock; call once after each wait returns.
+    @inline(__always)
+    public func tick() { now = monotonicMilliseconds() }
+
+    /// `wakeFD` fired (the engine has consumed its count): returns the
+    /// sockets an acceptor handed over, already admitted or refused, by
+    /// calling `adopt` for each admitted slot; starts the drain if a stop was
+    /// requested. Returns true when a stop began.
+    public func wokenUp(adopt: (Int) -> Void) -> Bool {
+        let arrived = inbox.withLock { fds -> [Int32] in
+            let taken = fds
+            fds.removeAll(keepingCapacity: true)
+            return taken
+        }
+        for fd in arrived {
+            if let slot = admit(fd) { adopt(slot) }
+        }
+        return stopRequested.load(ordering: .acquiring) && !draining
+    }
+
+    /// True when the loop should end: draining, and nothing left or out of time.
+    public var isFinished: Bool { draining && (open == 0 || now >= drainDeadline) }
+
+    // MARK: accepting
+
+    /// Takes one unit of the engine-wide budget before an accept.
+    @inline(__always)
+    public func takeBudget() -> Bool { budget?.tryAcquire() ?? true }
+
+    /// Gives back a unit taken for an accept that brought no connection.
+    public func returnBudget() { onClose() }
+
+    /// Whether the budget has room now (after a pause, to resume).
+    public var budgetHasRoom: Bool { budget?.hasRoom ?? true }
+
+    /// The engine took its listener out of service (budget spent, or out of descriptors).
+    public func listenerDidPause() {
+        listenerPaused = true
+        isPaused.store(true, ordering: .sequentiallyConsistent)
+    }
+
+    public func listenerDidResume() {
+        listenerPaused = false
+        isPaused.store(false, ordering: .sequentiallyConsistent)
+    }
+
+    /// The listener is paused and may come back (room in the budget, not draining).
+    public var listenerMayResume: Bool { listenerPaused && !draining && budgetHasRoom }
+
+    /// Takes an accepted socket into the table: returns its slot, with the
+    /// keep-alive deadline armed; nil if the socket was refused and closed
+    /// (draining, or shed with 503). Its budget unit is then given back.
+    public func admit(_ fd: Int32) -> Int? {
+        if draining {
+            close(fd)
+            onClose()
+            return nil
+        }
+        if configuration.shedAbove > 0 && open >= configuration.shedAbove {
+            shed(fd)
+            return nil
+        }
+        SocketOptions.setNoDelay(fd)
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else {
+            let session = HTTPSession(responder: responder, worker: worker, limits: configuration.limits)
+            session.outputHighWater = configuration.readAheadLimit
+            connections.append(LoopConnection(session: session))
+            slot = connections.count - 1
+            wheel.reserve(slots: connections.count)
+        }
+        let connection = connections[slot]
+        connection.fd = fd
+        connection.generation &+= 1
+        connection.requestStartedAt = -1
+        connection.requestsSeen = 0
+        open += 1
+        openCount.store(open, ordering: .relaxed)
+        counters.recordConnectionOpened()
+        wheel.arm(slot, at: now + keepAliveTimeout)
+        return slot
+    }
+
+    /// Load shedding: answer 503 with Retry-After straight away and close,
+    /// without a session. One writev of three pieces (the Date line is the
+    /// loop's cached one); rare by construction, so a blocking-free
+    /// synchronous call suits every engine.
+    private func shed(_ fd: Int32) {
+        worker.date.refresh()
+        let date = worker.date.headerLine
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { pieces in
+            pieces[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.prefix.base), iov_len: Shedding.prefix.count)
+            pieces[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: date.baseAddress!), iov_len: date.count)
+            pieces[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.suffix.base), iov_len: Shedding.suffix.count)
+            _ = writev(fd, pieces.baseAddress, 3)  // best effort: the client may already be gone
+        }
+        close(fd)
+        counters.recordResponse(status: 503)
+        onClose()
+    }
+
+    // MARK: deadlines
+
+    /// One deadline per connection, chosen by what it waits for. `sending`:
+    /// output is waiting for the socket to take it (epoll: EPOLLOUT armed;
+    /// io_uring: a send in flight that has not completed).
+    public func armDeadline(_ slot: Int, sending: Bool) {
+        let connection = connections[slot]
+        let session = connection.session
+        let deadline: Int
+        if sending {
+            deadline = now + sendTimeout
+        } else if session.isIdle {
+            connection.requestStartedAt = -1
+            // Waiting for the next request needs no buffer: lend them to busy connections.
+            session.releaseIdleBuffers()
+            deadline = now + keepAliveTimeout
+        } else if session.isReceivingBody {
+            deadline = now + bodyTimeout
+        } else {
+            // Part of a head is here: the deadline runs from its first byte
+            // and is not extended by more bytes, so trickling does not help.
+            if connection.requestStartedAt < 0 || connection.requestsSeen != session.requestsCompleted {
+                connection.requestStartedAt = now
+                connection.requestsSeen = session.requestsCompleted
+            }
+            deadline = connection.requestStartedAt + headTimeout
+        }
+        wheel.arm(slot, at: deadline)
+    }
+
+    /// Advances the wheel to `now` and calls `body` for each slot whose
+    /// deadline passed (disarmed first, so `body` may re-arm it).
+    public func expireDeadlines(_ body: (Int) -> Void) {
+        wheel.advance(to: now, collectingInto: &expired)
+        for slot in expired { body(slot) }
+        expired.removeAll(keepingCapacity: true)
+    }
+
+    /// What a passed deadline means for a connection.
+    public enum Expiry {
+        /// Send timeout or idle keep-alive: close without a word.
+        case close
+        /// The client went quiet mid-request: the session has queued 408
+        /// (then close); drive it so the answer goes out.
+        case answer
+    }
+
+    /// Decides what the deadline that passed for `slot` means; nil if the
+    /// slot is free. For `.answer` the session has already queued its 408.
+    public func expiry(of slot: Int, sending: Bool) -> Expiry? {
+        let connection = connections[slot]
+        guard connection.fd >= 0 else { return nil }
+        if sending || connection.session.isIdle { return .close }
+        connection.session.readTimedOut()
+        return .answer
+    }
+
+    // MARK: closing
+
+    /// The engine has closed the slot's socket (and no I/O on it is
+    /// outstanding): frees the slot for the next connection. Returns true
+    /// when the engine should resume its paused listener.
+    @discardableResult
+    public func release(_ slot: Int) -> Bool {
+        let connection = connections[slot]
+        guard connection.fd >= 0 else { return false }
+        wheel.cancel(slot)
+        connection.fd = -1
+        connection.session.reset()
+        freeSlots.append(slot)
+        open -= 1
+        openCount.store(open, ordering: .relaxed)
+        counters.recordConnectionClosed()
+        onClose()
+        return listenerMayResume
+    }
+
+    // MARK: stopping
+
+    /// Stop accepting (the engine closes its listener); every connection is
+    /// told to drain (its next response says `Connection: close`). Calls
+    /// `closeIdle` for each slot that is idle now, which the engine closes.
+    public func beginDrain(isIdle: (Int) -> Bool, closeIdle: (Int) -> Void) {
+        draining = true
+        drainDeadline = monotonicMilliseconds() + Int(configuration.drainTimeout * 1000)
+        for slot in 0..<connections.count where connections[slot].fd >= 0 {
+            let connection = connections[slot]
+            connection.session.beginDraining()
+            if connection.session.isIdle && isIdle(slot) { closeIdle(slot) }
+        }
+    }
+
+    /// Slots still open (for the forced close at the end of a drain).
+    public var openSlots: [Int] { (0..<connections.count).filter { connections[$0].fd >= 0 } }
+}
+
+/// The pre-serialized parts of the load-shedding response.
+enum Shedding {
+    static let prefix = StaticBytes("HTTP/1.1 503 Service Unavailable\r\n")
+    static let suffix = StaticBytes(
+        "Retry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\nConnection: close\r\n\r\n503 server is busy\n")
+}

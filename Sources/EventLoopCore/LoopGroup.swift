@@ -1,0 +1,162 @@
+import CSystem
+import EngineCore
+import Glibc
+import HTTP1
+import Metrics
+import Synchronization
+
+/// An engine's event loop as the group sees it: a core, a listener slot and
+/// a body to run on its own thread.
+public protocol EventLoop: AnyObject, Sendable {
+    var core: LoopCore { get }
+    /// This loop's SO_REUSEPORT listener, set by the group before `run`; -1
+    /// with the acceptor policy. Loop thread only once `run` has begun.
+    var listenFD: Int32 { get set }
+    /// Engine-specific event counters shown in `/metrics`, if any.
+    var events: EventCounters? { get }
+    /// The loop's body; returns when the drain is over.
+    func run()
+}
+
+/// What every event-loop engine does around its loops: one loop per thread,
+/// connections reaching them by `--accept` policy, the engine-wide connection
+/// cap, metrics registration and the graceful stop.
+///
+/// - `reuseport`: one SO_REUSEPORT listener per loop; the kernel hashes each
+///   new connection to a listener, and the loop accepts it itself. The
+///   `--max-connections` budget is shared (`ConnectionBudget`); a loop that
+///   finds it spent pauses its listener, so new clients wait in the kernel
+///   backlog, and the loop that frees a unit wakes the paused ones.
+/// - `acceptor`: one thread blocks in `accept` and hands each connection to a
+///   loop (round-robin or least-loaded) through the loop's inbox and eventfd.
+///   A semaphore holds the engine-wide cap.
+public final class LoopGroup: @unchecked Sendable {
+    // @unchecked Sendable: fields are written in `start` before any thread
+    // that reads them exists, or are atomic.
+    public typealias MakeLoop = (_ index: Int, _ budget: ConnectionBudget?, _ onClose: @escaping @Sendable () -> Void)
+        throws(EngineError) -> any EventLoop
+
+    let engineName: String
+    let configuration: EngineConfiguration
+    let metrics: MetricsRegistry
+    private var loops: [any EventLoop] = []
+    private var threads: [Thread] = []
+    private var acceptorThread: Thread?
+    private var acceptorFD: Int32 = -1
+    public private(set) var boundPort = 0
+    private let stopping = Atomic(false)
+    /// Free connection slots (acceptor policy).
+    private let slots: ConnectionSlots
+
+    public init(engineName: String, configuration: EngineConfiguration, metrics: MetricsRegistry) {
+        self.engineName = engineName
+        self.configuration = configuration
+        self.metrics = metrics
+        slots = ConnectionSlots(count: configuration.maxConnections)
+    }
+
+    /// Builds the loops with `makeLoop`, opens the listeners, starts the threads.
+    public func start(makeLoop: MakeLoop) throws(EngineError) {
+        let count = configuration.threads
+        guard count >= 1 else { throw EngineError("--threads \(count): must be at least 1") }
+        guard configuration.maxConnections >= count else {
+            throw EngineError("--max-connections \(configuration.maxConnections): must be at least --threads (\(count))")
+        }
+        let usesAcceptor = configuration.acceptPolicy == .acceptor
+        let budget = usesAcceptor ? nil : ConnectionBudget(cap: configuration.maxConnections)
+        let release: @Sendable () -> Void
+        if let budget {
+            release = { [unowned self] in
+                if budget.release() { for loop in loops { loop.core.wakeIfPaused() } }
+            }
+        } else {
+            release = { [unowned self] in self.slots.release() }
+        }
+        for i in 0..<count {
+            loops.append(try makeLoop(i, budget, release))
+        }
+        if usesAcceptor {
+            let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+            acceptorFD = fd
+            boundPort = port
+        } else {
+            // The first listener may ask for port 0; the others must share its port.
+            var port = configuration.port
+            var first = true
+            for loop in loops {
+                do throws(EngineError) {
+                    // Only the first bind probes the port; the rest join our own group.
+                    let (fd, bound) = try Listener.open(host: configuration.host, port: port, backlog: configuration.backlog,
+                                                       reusePort: true, nonBlocking: true, probeFirst: first)
+                    loop.listenFD = fd
+                    port = bound
+                    first = false
+                } catch {
+                    for l in loops where l.listenFD >= 0 { close(l.listenFD) }
+                    throw error
+                }
+            }
+            boundPort = port
+        }
+        metrics.setInfo("engine", engineName)
+        metrics.setInfo("accept", configuration.acceptPolicy.rawValue)
+        metrics.setInfo("loops", String(count))
+        metrics.setInfo("pin", configuration.placement?.policy.description ?? "none")
+        metrics.setInfo("cpus", configuration.placement?.cpuList ?? "none")
+        for loop in loops {
+            metrics.register(loop.core.counters)
+            if let events = loop.events { metrics.register(events) }
+            threads.append(Thread.spawn(name: "loop-\(loop.core.index)") { loop.run() })
+        }
+        if usesAcceptor {
+            acceptorThread = Thread.spawn(name: "acceptor") { [self] in acceptLoop() }
+        }
+    }
+
+    /// Acceptor policy: block in accept, hand each connection to a loop.
+    private func acceptLoop() {
+        var next = 0
+        while !stopping.load(ordering: .acquiring) {
+            slots.acquire()
+            if stopping.load(ordering: .acquiring) { break }
+            let fd = accept4(acceptorFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            guard fd >= 0 else {
+                slots.release()
+                if stopping.load(ordering: .acquiring) { break }
+                if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
+                continue
+            }
+            let target: LoopCore
+            switch configuration.balance {
+            case .roundRobin:
+                target = loops[next].core
+                next = (next + 1) % loops.count
+            case .leastLoaded:
+                target = loops.min { $0.core.openCount.load(ordering: .relaxed) < $1.core.openCount.load(ordering: .relaxed) }!.core
+            }
+            target.enqueue(fd)
+        }
+        close(acceptorFD)
+    }
+
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        if acceptorFD >= 0 {
+            slots.release()
+            shutdown(acceptorFD, Int32(SHUT_RDWR))
+        }
+        for loop in loops { loop.core.requestStop() }
+    }
+
+    public func waitUntilStopped() {
+        acceptorThread?.join()
+        acceptorThread = nil
+        for thread in threads { thread.join() }
+        threads = []
+        for loop in loops {
+            metrics.retire(loop.core.counters)
+            if let events = loop.events { metrics.retire(events) }
+        }
+        loops = []
+    }
+}

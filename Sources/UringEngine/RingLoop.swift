@@ -1,0 +1,646 @@
+import CLiburing
+import EngineCore
+import EventLoopCore
+import Glibc
+import HTTP1
+import Metrics
+
+/// One io_uring event loop: a ring created and driven only by its own
+/// (pinned) thread, and the completion-driven I/O of the connections its
+/// `LoopCore` holds. A connection belongs to one ring for life.
+///
+/// Each turn is one `io_uring_enter` (`switchyard_submit_and_wait`): it
+/// submits everything prepared since the last turn (the sends of every
+/// connection served in that turn, re-armed receives, cancels) and waits for
+/// at least one completion, or the next timer tick. Then every completion is
+/// handled, the timer wheel advances, and the next turn begins.
+///
+/// Per connection, at most: one receive (multishot into provided buffers, or
+/// single-shot into the session's buffer) and one send (from the session's
+/// output buffer, which nothing touches until its completion arrives). A
+/// connection's slot is freed only when none of its operations is
+/// outstanding, so a late completion can never reach the slot's next occupant
+/// (the generation in `user_data` double-checks it).
+final class RingLoop: EventLoop, @unchecked Sendable {
+    // @unchecked Sendable: the ring and all mutable state are confined to the
+    // loop thread; the core synchronizes what other threads touch.
+    let core: LoopCore
+    let options: UringOptions
+    let events: EventCounters?
+    // safety: `events` above keeps it alive as long as the loop.
+    private unowned(unsafe) let counts: EventCounters
+    var listenFD: Int32 = -1
+    // safety: allocated in init, set up on the loop thread in `run`, torn
+    // down and freed when `run` ends; never shared with another thread.
+    private let ring: UnsafeMutablePointer<io_uring>
+    private var buffers: BufferRing?
+    private var io: [SlotIO] = []
+    /// Slots whose multishot receive ended with ENOBUFS, re-armed when
+    /// buffers come back.
+    private var starved: [Int] = []
+    private var acceptArmed = false
+    /// Accepted by a multishot accept while the budget was spent: they wait
+    /// here (the listener is paused) until a connection closes.
+    private var waitingAccepted: [Int32] = []
+    // safety: `cqeCapacity` pointers, allocated in init, freed in deinit.
+    private let cqes: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
+    private let cqeCapacity = 256
+    private let multishot: Bool
+
+    /// Per-slot I/O state, beside the core's connection table.
+    struct SlotIO {
+        /// A receive is armed (multishot: until a completion without F_MORE).
+        var receiving = false
+        /// A send is in flight: the session's output belongs to the kernel.
+        var sending = false
+        var sendLength = 0
+        /// Zero-copy send: the buffer is released by a second completion.
+        var awaitingNotification = false
+        /// Operations whose last completion has not arrived.
+        var outstanding = 0
+        var closing = false
+        /// The multishot receive was cancelled to push back on a client.
+        var stoppedReading = false
+        var starved = false
+        /// Single-shot receive: a deadline passed while a receive was in flight.
+        var expiryPending = false
+        /// Provided buffers held while the session could take no more input
+        /// (a send in flight and the input full): bid | offset << 16 | length << 40.
+        var parked: [Int] = []
+    }
+
+    /// Engine events in /metrics.
+    enum Event: Int, CaseIterable {
+        case enter, submitFull, close, eventfdRead, enobufs, receiveRearm, acceptRearm, shortSend, overflow, cancel,
+             copiedWhileSending, parked, zeroCopySends
+        var counter: EventCounters.Event {
+            switch self {
+            case .enter: EventCounters.Event("io_uring_enter", "io_uring_enter calls (submit and wait)")
+            case .submitFull: EventCounters.Event("submit_sq_full", "extra submits because the submission queue was full")
+            case .close: EventCounters.Event("close", "close calls on connections")
+            case .eventfdRead: EventCounters.Event("eventfd_read", "reads of the wake-up eventfd")
+            case .enobufs: EventCounters.Event("enobufs", "multishot receives ended because the buffer ring was empty")
+            case .receiveRearm: EventCounters.Event("recv_rearm", "multishot receives re-armed after ending")
+            case .acceptRearm: EventCounters.Event("accept_rearm", "accepts re-armed after ending")
+            case .shortSend: EventCounters.Event("short_send", "sends that took only part of the output, resubmitted")
+            case .overflow: EventCounters.Event("cq_overflow", "turns that found the completion queue overflowed")
+            case .cancel: EventCounters.Event("cancel", "cancel requests submitted")
+            case .copiedWhileSending: EventCounters.Event("recv_copied", "received buffers copied into a session while its send was in flight")
+            case .parked: EventCounters.Event("recv_parked", "received buffers held back while a session was full")
+            case .zeroCopySends: EventCounters.Event("send_zc", "zero-copy sends")
+            }
+        }
+    }
+
+    init(core: LoopCore, options: UringOptions) {
+        self.core = core
+        self.options = options
+        let events = EventCounters(worker: "loop-\(core.index)", events: Event.allCases.map(\.counter))
+        self.events = events
+        counts = events
+        ring = .allocate(capacity: 1)
+        ring.initialize(to: io_uring())
+        cqes = .allocate(capacity: cqeCapacity)
+        multishot = options.receive == .multishot
+    }
+
+    deinit {
+        cqes.deallocate()
+        ring.deinitialize(count: 1)
+        ring.deallocate()
+    }
+
+    @inline(__always)
+    private func count(_ event: Event, _ value: UInt64 = 1) { counts.add(event.rawValue, value) }
+
+    // MARK: set-up and the loop
+
+    /// Creates the ring on this thread (SINGLE_ISSUER: the creator submits).
+    private func setUp() throws(EngineError) {
+        var params = io_uring_params()
+        if options.sqPoll {
+            params.flags = UInt32(IORING_SETUP_SQPOLL)
+            params.sq_thread_idle = 1000
+        } else if options.deferTaskrun {
+            params.flags = UInt32(IORING_SETUP_SINGLE_ISSUER) | UInt32(IORING_SETUP_DEFER_TASKRUN)
+        } else {
+            params.flags = UInt32(IORING_SETUP_COOP_TASKRUN)
+        }
+        params.flags |= UInt32(IORING_SETUP_CQSIZE) | UInt32(IORING_SETUP_SUBMIT_ALL)
+        params.cq_entries = UInt32(options.sqEntries * options.cqFactor)
+        let status = io_uring_queue_init_params(UInt32(options.sqEntries), ring, &params)
+        guard status == 0 else {
+            throw EngineError("io_uring_queue_init (--uring-sq-entries \(options.sqEntries)): \(String(cString: strerror(-status)))")
+        }
+        if options.registerRingFD { _ = io_uring_register_ring_fd(ring) }
+        if multishot {
+            buffers = try BufferRing(ring: ring, count: options.buffers, size: options.bufferSize, group: 0,
+                                     incremental: options.incremental)
+        }
+    }
+
+    func run() {
+        core.begin()
+        do {
+            try setUp()
+        } catch {
+            let line = Array("switchyard: error: loop \(core.index): \(error)\n".utf8)
+            line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+            exit(1)
+        }
+        armWake()
+        if listenFD >= 0 { armAccept() }
+        while true {
+            let timeout = core.waitMilliseconds()
+            let status = switchyard_submit_and_wait(ring, timeout < 0 ? -1 : Int64(timeout) * 1_000_000,
+                                                    UInt32(options.minWaitMicroseconds))
+            count(.enter)
+            if status < 0 && status != -ETIME && status != -EINTR && status != -EBUSY && status != -EAGAIN { break }
+            core.tick()
+            reap()
+            if !starved.isEmpty, let buffers, buffers.available > 0 { rearmStarved() }
+            core.expireDeadlines { expire($0) }
+            if core.isFinished { break }
+        }
+        // The drain is over (or out of time): the ring's teardown cancels and
+        // waits for whatever is still in flight, then the sockets close.
+        io_uring_queue_exit(ring)
+        for slot in core.openSlots {
+            close(core.connections[slot].fd)
+            count(.close)
+            io[slot] = SlotIO()
+            core.release(slot)
+        }
+        for fd in waitingAccepted {
+            close(fd)
+            core.returnBudget()
+        }
+        waitingAccepted.removeAll()
+        if listenFD >= 0 { close(listenFD); listenFD = -1 }
+        buffers?.free()
+        buffers = nil
+    }
+
+    /// Handles every completion in the queue, in batches, and flushes an
+    /// overflow (IORING_FEAT_NODROP keeps overflowed completions in the
+    /// kernel; they must be fetched, never dropped).
+    private func reap() {
+        while true {
+            let n = Int(io_uring_peek_batch_cqe(ring, cqes, UInt32(cqeCapacity)))
+            for i in 0..<n {
+                let cqe = cqes[i]!.pointee
+                complete(userData: cqe.user_data, result: cqe.res, flags: cqe.flags)
+            }
+            io_uring_cq_advance(ring, UInt32(n))
+            if n == cqeCapacity { continue }
+            if io_uring_cq_has_overflow(ring) {
+                count(.overflow)
+                _ = io_uring_get_events(ring)
+                count(.enter)
+                continue
+            }
+            return
+        }
+    }
+
+    /// A submission queue entry; submits first if the queue is full.
+    @inline(__always)
+    private func entry() -> UnsafeMutablePointer<io_uring_sqe> {
+        while true {
+            if let sqe = io_uring_get_sqe(ring) { return sqe }
+            _ = io_uring_submit(ring)
+            count(.submitFull)
+        }
+    }
+
+    private func complete(userData: UInt64, result: Int32, flags: UInt32) {
+        let completion = Completion(userData)
+        switch completion.kind {
+        case .receive?:
+            guard let slot = live(completion) else { return recycleStale(flags: flags, result: result) }
+            if multishot { receivedMultishot(slot, result: result, flags: flags) } else { receivedSingle(slot, result: result) }
+        case .send?:
+            guard let slot = live(completion) else { return }
+            sent(slot, result: result, flags: flags)
+        case .sendNotification?:
+            guard let slot = live(completion) else { return }
+            notified(slot)
+        case .accept?:
+            accepted(result: result, flags: flags)
+        case .wake?:
+            wokenUp(flags: flags)
+        case .cancel?, nil:
+            break  // a cancel's own result (0, -ENOENT, -EALREADY): the target's completion says the rest
+        }
+    }
+
+    /// The slot a connection's completion is for, if it is still that connection.
+    @inline(__always)
+    private func live(_ completion: Completion) -> Int? {
+        let slot = completion.slot
+        guard slot < core.connections.count else { return nil }
+        let connection = core.connections[slot]
+        guard connection.isOpen, connection.generation & 0xFF_FFFF == completion.generation else { return nil }
+        return slot
+    }
+
+    /// A completion for a connection that is gone still returns its buffer.
+    private func recycleStale(flags: UInt32, result: Int32) {
+        guard flags & IORING_CQE_F_BUFFER != 0, let buffers else { return }
+        let bid = Int(flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
+        buffers.taken(bid)
+        buffers.give(bid)
+    }
+
+    // MARK: accepting
+
+    private func armAccept() {
+        guard listenFD >= 0, !acceptArmed else { return }
+        let sqe = entry()
+        let socketFlags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        if options.multishotAccept {
+            io_uring_prep_multishot_accept(sqe, listenFD, nil, nil, socketFlags)
+        } else {
+            io_uring_prep_accept(sqe, listenFD, nil, nil, socketFlags)
+        }
+        io_uring_sqe_set_data64(sqe, Completion.tag(.accept))
+        acceptArmed = true
+    }
+
+    private func accepted(result: Int32, flags: UInt32) {
+        if flags & IORING_CQE_F_MORE == 0 { acceptArmed = false }
+        if result >= 0 {
+            if core.takeBudget() {
+                if let slot = core.admit(result) { adopted(slot) }
+            } else {
+                // Multishot accept does not ask first: hold the socket and
+                // pause, so the rest wait in the kernel backlog.
+                waitingAccepted.append(result)
+                pauseAccept()
+                if core.budgetHasRoom { resumeAccept() }
+            }
+        } else if result == -EMFILE || result == -ENFILE {
+            pauseAccept()  // out of descriptors: wait for a close instead of spinning
+        }
+        if !acceptArmed && !core.listenerPaused && !core.draining && listenFD >= 0 {
+            count(.acceptRearm)
+            armAccept()
+        }
+    }
+
+    private func pauseAccept() {
+        guard !core.listenerPaused else { return }
+        core.listenerDidPause()
+        if acceptArmed {
+            let sqe = entry()
+            io_uring_prep_cancel64(sqe, Completion.tag(.accept), 0)
+            io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+            count(.cancel)
+        }
+    }
+
+    private func resumeAccept() {
+        guard core.listenerPaused, !core.draining else { return }
+        while let fd = waitingAccepted.first {
+            guard core.takeBudget() else { return }  // still no room: stay paused
+            waitingAccepted.removeFirst()
+            if let slot = core.admit(fd) { adopted(slot) }
+        }
+        core.listenerDidResume()
+        armAccept()
+    }
+
+    /// A connection the core admitted: start receiving.
+    private func adopted(_ slot: Int) {
+        while io.count <= slot { io.append(SlotIO()) }
+        io[slot] = SlotIO()
+        armReceive(slot)
+    }
+
+    // MARK: waking
+
+    private func armWake() {
+        let sqe = entry()
+        io_uring_prep_poll_multishot(sqe, core.wakeFD, UInt32(POLLIN))
+        io_uring_sqe_set_data64(sqe, Completion.tag(.wake))
+    }
+
+    private func wokenUp(flags: UInt32) {
+        Epoll.drain(core.wakeFD)
+        count(.eventfdRead)
+        if flags & IORING_CQE_F_MORE == 0 { armWake() }
+        if core.wokenUp(adopt: { adopted($0) }) { beginDrain() }
+        if core.listenerMayResume { resumeAccept() }
+    }
+
+    // MARK: receiving
+
+    private func armReceive(_ slot: Int) {
+        let connection = core.connections[slot]
+        let sqe = entry()
+        if multishot {
+            io_uring_prep_recv_multishot(sqe, connection.fd, nil, 0, 0)
+            sqe.pointee.flags |= UInt8(switchyard_sqe_flag_buffer_select())
+            sqe.pointee.buf_group = buffers!.group
+            if options.bundle { sqe.pointee.ioprio |= UInt16(SWITCHYARD_IORING_RECVSEND_BUNDLE) }
+        } else {
+            // safety: the kernel owns `space` until this receive completes;
+            // nothing calls `process` on the session meanwhile.
+            let space = connection.session.readSpace()
+            io_uring_prep_recv(sqe, connection.fd, space.baseAddress, space.count, 0)
+        }
+        io_uring_sqe_set_data64(sqe, Completion.tag(.receive, slot: slot, generation: connection.generation))
+        io[slot].receiving = true
+        io[slot].outstanding += 1
+    }
+
+    private func receivedMultishot(_ slot: Int, result: Int32, flags: UInt32) {
+        if flags & IORING_CQE_F_MORE == 0 {
+            io[slot].receiving = false
+            io[slot].outstanding -= 1
+        }
+        if flags & IORING_CQE_F_BUFFER != 0 {
+            let buffers = buffers!
+            let bid = Int(flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
+            let stillHeld = flags & SWITCHYARD_IORING_CQE_F_BUF_MORE != 0  // incremental: more to come in it
+            if !stillHeld { buffers.taken(bid) }
+            guard result > 0, !io[slot].closing else {
+                if !stillHeld { buffers.give(bid) }
+                return finishIfClosing(slot, result: result)
+            }
+            take(slot, bid: bid, length: Int(result), stillHeld: stillHeld)
+            if !io[slot].receiving && !io[slot].sending && !io[slot].closing {
+                // The multishot ended by itself (not cancelled): keep reading.
+                count(.receiveRearm)
+                afterProcess(slot, .read)
+            }
+            return
+        }
+        if io[slot].closing { return finishIfClosing(slot, result: result) }
+        switch result {
+        case 0:
+            startClose(slot)  // the client closed
+        case -ENOBUFS:
+            // Not a connection error: the ring ran dry. Re-arm when buffers return.
+            count(.enobufs)
+            io[slot].starved = true
+            starved.append(slot)
+        case -ECANCELED:
+            io[slot].stoppedReading = false  // our backpressure cancel; `drive` re-arms when it wants more
+        default:
+            if result < 0 { startClose(slot) }  // reset, or another socket error
+        }
+    }
+
+    /// Bytes of a provided buffer for `slot`: parsed in place when the
+    /// session can take them now, else copied in (a send is in flight) or,
+    /// if the session is full, held until it can.
+    private func take(_ slot: Int, bid: Int, length: Int, stillHeld: Bool) {
+        let buffers = buffers!
+        // Incremental consumption: completions walk through one buffer; the
+        // kernel reports the offset implicitly, so track it per buffer.
+        let offset = stillHeld || options.incremental ? incrementalOffset(bid: bid, length: length, stillHeld: stillHeld) : 0
+        let bytes = buffers.bytes(bid, count: length, offset: offset)
+        let session = core.connections[slot].session
+        if io[slot].sending || !io[slot].parked.isEmpty {
+            if io[slot].parked.isEmpty && session.inputRoom >= length {
+                session.receive(bytes)
+                count(.copiedWhileSending)
+                if !stillHeld { buffers.give(bid) }
+                if session.bufferedInputCount > core.configuration.readAheadLimit { stopReading(slot) }
+            } else {
+                io[slot].parked.append(bid | offset << 16 | length << 40 | (stillHeld ? 1 << 63 : 0))
+                count(.parked)
+                stopReading(slot)
+            }
+            return
+        }
+        if core.draining { session.beginDraining() }
+        let action = session.process(borrowing: bytes)
+        if !stillHeld { buffers.give(bid) }
+        afterProcess(slot, action)
+    }
+
+    /// Offsets into partially consumed buffers (IOU_PBUF_RING_INC).
+    private var incrementalOffsets: [Int] = []
+
+    private func incrementalOffset(bid: Int, length: Int, stillHeld: Bool) -> Int {
+        if incrementalOffsets.isEmpty { incrementalOffsets = Array(repeating: 0, count: options.buffers) }
+        let offset = incrementalOffsets[bid]
+        incrementalOffsets[bid] = stillHeld ? offset + length : 0
+        return offset
+    }
+
+    /// Backpressure: cancel the multishot receive; the kernel's socket
+    /// buffer then pushes back on the client.
+    private func stopReading(_ slot: Int) {
+        guard io[slot].receiving, !io[slot].stoppedReading else { return }
+        io[slot].stoppedReading = true
+        let connection = core.connections[slot]
+        let sqe = entry()
+        io_uring_prep_cancel64(sqe, Completion.tag(.receive, slot: slot, generation: connection.generation), 0)
+        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        count(.cancel)
+    }
+
+    private func rearmStarved() {
+        let waiting = starved
+        starved.removeAll(keepingCapacity: true)
+        for slot in waiting where io[slot].starved {
+            io[slot].starved = false
+            guard core.connections[slot].isOpen, !io[slot].closing, !io[slot].receiving else { continue }
+            count(.receiveRearm)
+            if !io[slot].sending { drive(slot) } else { armReceive(slot) }
+        }
+    }
+
+    private func receivedSingle(_ slot: Int, result: Int32) {
+        io[slot].receiving = false
+        io[slot].outstanding -= 1
+        if io[slot].closing { return finishIfClosing(slot, result: result) }
+        let session = core.connections[slot].session
+        if result > 0 {
+            session.didRead(Int(result))
+            io[slot].expiryPending = false
+            drive(slot)
+        } else if result == -ECANCELED && io[slot].expiryPending {
+            io[slot].expiryPending = false
+            expireNow(slot)
+        } else {
+            startClose(slot)  // the client closed, reset, or a socket error
+        }
+    }
+
+    // MARK: processing and sending
+
+    /// Runs the session over what it holds (and any held buffers) and issues
+    /// what it asks for. Only while no send is in flight and, single-shot,
+    /// no receive is writing into the session's buffer.
+    private func drive(_ slot: Int) {
+        let session = core.connections[slot].session
+        if core.draining { session.beginDraining() }
+        var action = session.process()
+        while action == .read, let held = io[slot].parked.first {
+            let length = held >> 40 & 0xFF_FFFF
+            guard session.inputRoom >= length else { break }
+            io[slot].parked.removeFirst()
+            let bid = held & 0xFFFF
+            action = session.process(borrowing: buffers!.bytes(bid, count: length, offset: held >> 16 & 0xFF_FFFF))
+            if held >> 63 == 0 { buffers!.give(bid) }
+        }
+        afterProcess(slot, action)
+    }
+
+    private func afterProcess(_ slot: Int, _ action: SessionAction) {
+        switch action {
+        case .write:
+            submitSend(slot)
+            core.armDeadline(slot, sending: true)
+        case .read:
+            // Deadline first: an idle session lends its buffers back to the
+            // pool there, and a single-shot receive takes them again below.
+            core.armDeadline(slot, sending: false)
+            if !io[slot].receiving && !io[slot].starved { armReceive(slot) }
+        case .close:
+            startClose(slot)
+        }
+    }
+
+    private func submitSend(_ slot: Int) {
+        let connection = core.connections[slot]
+        // safety: from here until this send's completion (and, zero-copy,
+        // its notification) the kernel reads `output`; `sending` keeps
+        // `process` away from the session meanwhile.
+        let output = connection.session.pendingOutput
+        let sqe = entry()
+        let tag = Completion.tag(.send, slot: slot, generation: connection.generation)
+        if options.zeroCopyThreshold > 0 && output.count >= options.zeroCopyThreshold {
+            io_uring_prep_send_zc(sqe, connection.fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL), 0)
+            io[slot].awaitingNotification = true
+            io[slot].outstanding += 1
+            count(.zeroCopySends)
+        } else {
+            io_uring_prep_send(sqe, connection.fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
+        }
+        io_uring_sqe_set_data64(sqe, tag)
+        io[slot].sending = true
+        io[slot].sendLength = output.count
+        io[slot].outstanding += 1
+    }
+
+    private func sent(_ slot: Int, result: Int32, flags: UInt32) {
+        if flags & IORING_CQE_F_NOTIF != 0 { return notified(slot) }
+        io[slot].outstanding -= 1
+        if io[slot].closing {
+            if !io[slot].awaitingNotification { io[slot].sending = false }
+            return finishIfClosing(slot, result: result)
+        }
+        guard result >= 0 else {
+            io[slot].sending = io[slot].awaitingNotification
+            return startClose(slot)  // reset or broken pipe
+        }
+        let session = core.connections[slot].session
+        session.didWrite(Int(result))
+        if io[slot].awaitingNotification { return }  // the buffer is the kernel's until the notification
+        io[slot].sending = false
+        sendProgressed(slot, sent: Int(result))
+    }
+
+    /// The zero-copy send's buffer is free again.
+    private func notified(_ slot: Int) {
+        io[slot].awaitingNotification = false
+        io[slot].outstanding -= 1
+        io[slot].sending = false
+        if io[slot].closing { return finishIfClosing(slot, result: 0) }
+        sendProgressed(slot, sent: io[slot].sendLength)
+    }
+
+    private func sendProgressed(_ slot: Int, sent: Int) {
+        if core.connections[slot].session.pendingOutput.count > 0 && sent < io[slot].sendLength {
+            count(.shortSend)  // the socket took part: send the rest, still one in flight
+            submitSend(slot)
+            core.armDeadline(slot, sending: true)
+            return
+        }
+        drive(slot)
+    }
+
+    // MARK: deadlines
+
+    private func expire(_ slot: Int) {
+        guard slot < io.count, !io[slot].closing else { return }
+        if !multishot && io[slot].receiving {
+            // The kernel may be writing into the session's buffer: cancel
+            // that receive first, and answer when its completion arrives.
+            guard !io[slot].expiryPending else { return }
+            io[slot].expiryPending = true
+            let connection = core.connections[slot]
+            let sqe = entry()
+            io_uring_prep_cancel64(sqe, Completion.tag(.receive, slot: slot, generation: connection.generation), 0)
+            io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+            count(.cancel)
+            return
+        }
+        expireNow(slot)
+    }
+
+    private func expireNow(_ slot: Int) {
+        switch core.expiry(of: slot, sending: io[slot].sending) {
+        case .close?: startClose(slot)
+        case .answer?: drive(slot)  // the 408 goes out, then the session closes
+        case nil: break
+        }
+    }
+
+    // MARK: closing
+
+    /// Closing waits for every outstanding operation: close(2) does not
+    /// cancel them (each holds its own file reference), so cancel them all
+    /// and free the slot when the last completion arrives.
+    private func startClose(_ slot: Int) {
+        guard !io[slot].closing else { return }
+        io[slot].closing = true
+        if io[slot].outstanding == 0 { return finishClose(slot) }
+        let sqe = entry()
+        io_uring_prep_cancel_fd(sqe, core.connections[slot].fd, UInt32(IORING_ASYNC_CANCEL_ALL))
+        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        count(.cancel)
+    }
+
+    private func finishIfClosing(_ slot: Int, result: Int32) {
+        if io[slot].closing && io[slot].outstanding == 0 { finishClose(slot) }
+    }
+
+    private func finishClose(_ slot: Int) {
+        if let buffers {
+            for held in io[slot].parked where held >> 63 == 0 { buffers.give(held & 0xFFFF) }
+        }
+        io[slot] = SlotIO()
+        close(core.connections[slot].fd)
+        count(.close)
+        if core.release(slot) { resumeAccept() }
+    }
+
+    // MARK: stopping
+
+    /// Stop accepting; close idle connections now; busy ones finish their
+    /// response, which carries `Connection: close`.
+    private func beginDrain() {
+        if listenFD >= 0 {
+            if acceptArmed {
+                let sqe = entry()
+                io_uring_prep_cancel64(sqe, Completion.tag(.accept), 0)
+                io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+                count(.cancel)
+            }
+            close(listenFD)
+            listenFD = -1
+        }
+        for fd in waitingAccepted {
+            close(fd)
+            core.returnBudget()
+        }
+        waitingAccepted.removeAll()
+        core.beginDrain(isIdle: { !io[$0].sending && !io[$0].closing }, closeIdle: { startClose($0) })
+    }
+}

@@ -1,0 +1,73 @@
+import CLiburing
+import EngineCore
+import EventLoopCore
+import Glibc
+import HTTP1
+import Metrics
+
+/// The completion engine: N io_uring event loops, one ring per pinned
+/// thread, multishot accept and receive into provided buffers, one send in
+/// flight per connection, every kernel feature a `--uring-*` flag
+/// (`UringOptions`). Loops, accept policy, budget, deadlines, shedding and
+/// the drain come from EventLoopCore, as for epoll; this module holds only
+/// how I/O is issued and completed.
+public final class UringEngine: Engine, @unchecked Sendable {
+    public static let descriptor = EngineDescriptor(
+        name: "io_uring",
+        summary: "thread-per-core rings, multishot accept and receive into provided buffers, timer wheel",
+        isReactor: true, hasThreadPool: true,
+        availability: {
+            if let refusal = UringProbe.shared.refusal { return .unavailable(reason: refusal) }
+            return .available
+        },
+        make: { UringEngine(configuration: $0, responder: $1, metrics: $2) })
+
+    // @unchecked Sendable: immutable after init; the group synchronizes itself.
+    let configuration: EngineConfiguration
+    let responder: any HTTPResponder
+    private let metrics: MetricsRegistry
+    private let group: LoopGroup
+
+    public init(configuration: EngineConfiguration, responder: any HTTPResponder, metrics: MetricsRegistry = .shared) {
+        self.configuration = configuration
+        self.responder = responder
+        self.metrics = metrics
+        group = LoopGroup(engineName: "io_uring", configuration: configuration, metrics: metrics)
+    }
+
+    public var boundPort: Int { group.boundPort }
+
+    public func start() throws(EngineError) {
+        let options = configuration.uring
+        if let problem = UringProbe.shared.check(options) { throw EngineError(problem) }
+        if let problem = Self.validate(options) { throw EngineError(problem) }
+        metrics.setInfo("uring", options.summary)
+        try group.start { [configuration, responder] (index, budget, onClose) throws(EngineError) in
+            let core = try LoopCore(index: index, configuration: configuration, responder: responder,
+                                    budget: budget, onClose: onClose)
+            return RingLoop(core: core, options: options)
+        }
+    }
+
+    /// Sizes the kernel accepts, checked before any ring exists.
+    public static func validate(_ options: UringOptions) -> String? {
+        func isPowerOfTwo(_ n: Int) -> Bool { n > 0 && n & (n - 1) == 0 }
+        if !isPowerOfTwo(options.sqEntries) || options.sqEntries > 32768 {
+            return "--uring-sq-entries \(options.sqEntries): must be a power of two from 1 to 32768"
+        }
+        if !(1...16).contains(options.cqFactor) { return "--uring-cq-factor \(options.cqFactor): must be from 1 to 16" }
+        if !isPowerOfTwo(options.buffers) || options.buffers > 32768 {
+            return "--uring-buffers \(options.buffers): must be a power of two from 1 to 32768"
+        }
+        if options.bufferSize < 64 || options.bufferSize > 1 << 20 {
+            return "--uring-buffer-size \(options.bufferSize): must be from 64 to 1048576 bytes"
+        }
+        if options.minWaitMicroseconds < 0 { return "--uring-min-wait-us \(options.minWaitMicroseconds): must be 0 or more" }
+        if options.zeroCopyThreshold < 0 { return "--uring-zc-threshold \(options.zeroCopyThreshold): must be 0 (off) or more" }
+        return nil
+    }
+
+    public func stop() { group.stop() }
+
+    public func waitUntilStopped() { group.waitUntilStopped() }
+}
