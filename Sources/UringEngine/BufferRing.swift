@@ -31,12 +31,20 @@ final class BufferRing {
     let memory: UnsafeMutableRawPointer
     /// Buffers the kernel holds now (given and not yet named by a completion).
     private(set) var available = 0
+    /// The bid in each ring entry, in the order given (`tail` counts every
+    /// entry ever added), and each bid's entry: a bundle fills consecutive
+    /// entries, which after recycling hold unrelated bids.
+    private var order: [UInt16]
+    private var entryOf: [Int]
+    private var tail = 0
 
     init(ring: UnsafeMutablePointer<io_uring>, count: Int, size: Int, group: UInt16, incremental: Bool) throws(EngineError) {
         self.count = count
         self.size = size
         self.group = group
         mask = io_uring_buf_ring_mask(UInt32(count))
+        order = Array(repeating: 0, count: count)
+        entryOf = Array(repeating: 0, count: count)
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         entriesBytes = (count * MemoryLayout<io_uring_buf>.stride + page - 1) / page * page
         guard let map = mmap(nil, entriesBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
@@ -53,8 +61,11 @@ final class BufferRing {
         }
         for bid in 0..<count {
             io_uring_buf_ring_add(entries, memory + bid * size, UInt32(size), UInt16(bid), mask, Int32(bid))
+            order[bid] = UInt16(bid)
+            entryOf[bid] = bid
         }
         io_uring_buf_ring_advance(entries, Int32(count))
+        tail = count
         available = count
     }
 
@@ -80,6 +91,14 @@ final class BufferRing {
     func give(_ bid: Int) {
         io_uring_buf_ring_add(entries, memory + bid * size, UInt32(size), UInt16(bid), mask, 0)
         io_uring_buf_ring_advance(entries, 1)
+        order[tail & (count - 1)] = UInt16(bid)
+        entryOf[bid] = tail
+        tail += 1
         available += 1
+    }
+
+    /// The `index`-th buffer of a bundle whose first buffer is `bid`.
+    func bundled(startingAt bid: Int, index: Int) -> Int {
+        Int(order[(entryOf[bid] + index) & (count - 1)])
     }
 }

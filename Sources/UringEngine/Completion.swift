@@ -18,9 +18,9 @@ struct Completion {
         case receive = 3
         case send = 4
         /// A cancel request's own completion; carries nothing to act on.
+        /// (A zero-copy send's second completion, IORING_CQE_F_NOTIF, comes
+        /// with its send's tag.)
         case cancel = 5
-        /// The zero-copy send's second completion (buffer released).
-        case sendNotification = 6
     }
 
     let kind: Kind?

@@ -222,9 +222,6 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         case .send?:
             guard let slot = live(completion) else { return }
             sent(slot, result: result, flags: flags)
-        case .sendNotification?:
-            guard let slot = live(completion) else { return }
-            notified(slot)
         case .accept?:
             accepted(result: result, flags: flags)
         case .wake?:
@@ -368,12 +365,23 @@ final class RingLoop: EventLoop, @unchecked Sendable {
                 if !stillHeld { buffers.give(bid) }
                 return finishIfClosing(slot, result: result)
             }
-            take(slot, bid: bid, length: Int(result), stillHeld: stillHeld)
-            if !io[slot].receiving && !io[slot].sending && !io[slot].closing {
-                // The multishot ended by itself (not cancelled): keep reading.
-                count(.receiveRearm)
-                afterProcess(slot, .read)
+            if flags & IORING_CQE_F_MORE == 0 && !io[slot].stoppedReading { count(.receiveRearm) }  // re-armed by the `.read` that follows
+            var remaining = Int(result)
+            if remaining > buffers.size && !stillHeld {
+                // A bundle (--uring-bundle): the data fills consecutive ring
+                // entries from `bid` on; each is handed over in turn.
+                var index = 0
+                while remaining > 0 {
+                    let part = buffers.bundled(startingAt: bid, index: index)
+                    if index > 0 { buffers.taken(part) }
+                    let length = min(remaining, buffers.size)
+                    if io[slot].closing { buffers.give(part) } else { take(slot, bid: part, length: length, stillHeld: false) }
+                    remaining -= length
+                    index += 1
+                }
+                return
             }
+            take(slot, bid: bid, length: remaining, stillHeld: stillHeld)
             return
         }
         if io[slot].closing { return finishIfClosing(slot, result: result) }
@@ -386,7 +394,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             io[slot].starved = true
             starved.append(slot)
         case -ECANCELED:
-            io[slot].stoppedReading = false  // our backpressure cancel; `drive` re-arms when it wants more
+            // Our backpressure cancel. If the send that caused it is already
+            // done, nothing else will re-arm: drive now.
+            io[slot].stoppedReading = false
+            if !io[slot].sending && !io[slot].receiving { drive(slot) }
         default:
             if result < 0 { startClose(slot) }  // reset, or another socket error
         }
@@ -531,6 +542,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private func sent(_ slot: Int, result: Int32, flags: UInt32) {
         if flags & IORING_CQE_F_NOTIF != 0 { return notified(slot) }
         io[slot].outstanding -= 1
+        if io[slot].awaitingNotification && flags & IORING_CQE_F_MORE == 0 {
+            // A zero-copy send that posts no notification (it failed early).
+            io[slot].awaitingNotification = false
+            io[slot].outstanding -= 1
+        }
         if io[slot].closing {
             if !io[slot].awaitingNotification { io[slot].sending = false }
             return finishIfClosing(slot, result: result)

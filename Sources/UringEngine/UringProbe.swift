@@ -147,6 +147,10 @@ public struct UringProbe: Sendable {
             return "--uring-incremental needs incremental buffer consumption (Linux 6.12, IOU_PBUF_RING_INC)"
         }
         if options.incremental && options.receive != .multishot { return "--uring-incremental needs --uring-recv multishot" }
+        if options.incremental && options.bundle {
+            return "--uring-incremental with --uring-bundle: this engine supports one or the other, not both (liburing#1320: bundles misbehave with incremental rings)"
+        }
+        if options.sqPoll && options.minWaitMicroseconds > 0 { return "--uring-min-wait-us cannot be combined with --uring-sqpoll" }
         if options.minWaitMicroseconds > 0 && !minTimeout {
             return "--uring-min-wait-us needs IORING_FEAT_MIN_TIMEOUT (Linux 6.12)"
         }

@@ -22,7 +22,7 @@ struct AllocationTests {
     @Test("No allocation per request after warm-up", arguments: engineNames)
     func zeroAllocationsPerRequest(engine: String) throws {
         let shim = try ChildServer.buildMallocCounter(root: Self.packageRoot)
-        let server = try ChildServer(binary: Self.binary, arguments: ["serve", "--engine", engine, "--port", "0", "--threads", "1",
+        let server = try ChildServer(binary: Self.binary, arguments: ["serve"] + engineVariant(engine).arguments + ["--port", "0", "--threads", "1",
                                                  "--static-dir", "\(Self.packageRoot)/Tests/cli"],
                                      preload: shim)
         defer { server.stop() }

@@ -10,7 +10,7 @@ check() {  # check NAME CONDITION-COMMAND...
 }
 contains() { grep -q -- "$2" <<<"$1"; }
 
-out=$("$bin" engines 2>&1); check "engines lists threads as available" contains "$out" "threads  yes"
+out=$("$bin" engines 2>&1); check "engines lists threads as available" contains "$out" "threads *yes"
 check "engines lists epoll" contains "$out" "epoll"
 out=$("$bin" topology 2>&1); check "topology prints the machine" contains "$out" "Machine:"
 out=$("$bin" topology --json 2>&1); check "topology --json lists processing units" contains "$out" '"processingUnits"'
@@ -22,7 +22,27 @@ out=$("$bin" serve --help 2>&1); check "serve --help documents --max-connections
 
 out=$("$bin" serve --engine nope 2>&1); status=$?
 check "unknown engine exits non-zero" test $status -ne 0
-check "unknown engine names flag and allowed values" contains "$out" "--engine 'nope' is unknown; allowed values: threads"
+check "unknown engine names flag and allowed values" contains "$out" "--engine 'nope' is unknown; allowed values: auto, threads"
+
+# io_uring: the probe's findings, bad sizes, and refusals forced by the
+# test-only SWITCHYARD_URING_PROBE_FAIL so they run where io_uring works.
+out=$("$bin" engines 2>&1); check "engines shows the io_uring probe" contains "$out" "provided-buffer rings"
+out=$("$bin" serve --engine io_uring --uring-buffers 3 2>&1); check "bad --uring-buffers names the flag" contains "$out" "--uring-buffers 3: must be a power of two"
+out=$("$bin" serve --uring-recv sideways 2>&1); check "bad --uring-recv lists the values" contains "$out" "multishot"
+out=$("$bin" serve --help 2>&1); check "serve --help lists the io_uring switches" contains "$out" "--uring-zc-threshold"
+for cause in eperm:"permission denied" enosys:"not implemented" enomem:"locked memory" opcode:RECV:"IORING_OP_RECV"; do
+    code=${cause%:*}; text=${cause##*:}
+    out=$(SWITCHYARD_URING_PROBE_FAIL=$code "$bin" serve --engine io_uring --port 0 2>&1); status=$?
+    check "forced $code: --engine io_uring exits non-zero" test $status -ne 0
+    check "forced $code: the message names the cause ($text) and the remedy" contains "$out" "$text.*--engine epoll"
+done
+log=$(mktemp)
+SWITCHYARD_URING_PROBE_FAIL=eperm "$bin" serve --port 0 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
+check "forced eperm: --engine auto falls back to epoll and says why" contains "$(cat "$log")" "auto chose epoll: io_uring is not usable here: io_uring_setup: permission denied"
+check "forced eperm: the fallback serves" test "$(curl -s "$(grep -o "http://[^ ]*" "$log" | head -1)plaintext")" = "Hello, World!"
+kill -TERM $pid; wait $pid; rm -f "$log"
 out=$("$bin" serve --port 70000 2>&1); check "bad port names the flag" contains "$out" "--port 70000"
 out=$("$bin" serve --max-connections 0 2>&1); check "bad cap names the flag" contains "$out" "--max-connections 0"
 out=$("$bin" serve --threads x 2>&1); check "non-numeric threads names the flag" contains "$out" "--threads"

@@ -1,0 +1,185 @@
+import EngineCore
+import Engines
+import Glibc
+import Synchronization
+import Testing
+import UringEngine
+
+/// Why the io_uring tests cannot run here, or nil when they can.
+let uringUnavailable: String? = UringProbe.shared.refusal
+
+/// Named sets of `--uring-*` switches: each must serve the same traffic correctly.
+enum UringFeatureSet: String, CaseIterable, CustomStringConvertible {
+    case defaults, single, bundle, incremental, bundleIncremental = "bundle+incremental", noDeferTaskrun = "no-defer-taskrun",
+         noRingFD = "no-ring-fd", noMultishotAccept = "no-multishot-accept", zeroCopy = "zc-threshold", minWait = "min-wait",
+         sqPoll = "sqpoll", smallQueues = "small-queues"
+
+    var description: String { rawValue }
+
+    func apply(_ o: inout UringOptions) {
+        switch self {
+        case .defaults: break
+        case .single: o.receive = .single
+        case .bundle: o.bundle = true
+        case .incremental: o.incremental = true
+        case .bundleIncremental: o.bundle = true; o.incremental = true
+        case .noDeferTaskrun: o.deferTaskrun = false
+        case .noRingFD: o.registerRingFD = false
+        case .noMultishotAccept: o.multishotAccept = false
+        case .zeroCopy: o.zeroCopyThreshold = 1
+        case .minWait: o.minWaitMicroseconds = 50
+        case .sqPoll: o.sqPoll = true
+        case .smallQueues: o.sqEntries = 2; o.cqFactor = 2; o.buffers = 8; o.bufferSize = 256
+        }
+    }
+
+    var options: UringOptions {
+        var o = UringOptions()
+        apply(&o)
+        return o
+    }
+
+    /// Why this kernel cannot run the set, or nil.
+    var unsupported: String? { uringUnavailable ?? UringProbe.shared.check(options) }
+}
+
+let supportedFeatureSets = UringFeatureSet.allCases.filter { $0.unsupported == nil }
+let unsupportedFeatureSets = UringFeatureSet.allCases.filter { $0.unsupported != nil && uringUnavailable == nil }
+
+/// The counter `event` of the engine's /metrics (summed over loops).
+func engineEvent(_ metrics: String, _ event: String) -> Int {
+    let prefix = "switchyard_engine_events_total{event=\"\(event)\"} "
+    guard let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else { return -1 }
+    return Int(line.dropFirst(prefix.count)) ?? -1
+}
+
+@Suite("io_uring engine", .serialized, .enabled(if: uringUnavailable == nil, "io_uring is unavailable here: \(uringUnavailable ?? "")"))
+struct UringTests {
+    @Test("Every feature switch serves keep-alive, pipelined, large-body and concurrent traffic", arguments: supportedFeatureSets)
+    func featureSet(_ set: UringFeatureSet) throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            set.apply(&$0.uring)
+        }
+        let client = try server.client()
+        for i in 0..<20 { #expect(try client.get("/users/\(i)").text == "user \(i)\n") }
+        try client.send((0..<16).map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
+        for i in 0..<16 { #expect(try client.readResponse().text == "user \(i)\n") }
+        // A body spanning many provided buffers, echoed back byte for byte.
+        let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        try client.send(Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        #expect(try client.readResponse().body == body)
+        let port = server.port
+        let failures = Atomic(0)
+        concurrently(8) { c in
+            do {
+                let client = try TestClient(port: port)
+                for r in 0..<20 where try client.get("/users/\(c * 100 + r)").text != "user \(c * 100 + r)\n" {
+                    failures.add(1, ordering: .relaxed)
+                }
+            } catch {
+                failures.add(1, ordering: .relaxed)
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+    }
+
+    @Test("A feature this kernel lacks is refused at start with the flag's name", .enabled(if: !unsupportedFeatureSets.isEmpty),
+          arguments: unsupportedFeatureSets)
+    func unsupportedFeature(_ set: UringFeatureSet) throws {
+        #expect(throws: EngineError.self) {
+            _ = try TestServer(engine: "io_uring") { set.apply(&$0.uring) }
+        }
+    }
+
+    @Test("Buffer-ring exhaustion: 4 tiny buffers, 24 clients pipelining; every byte arrives in order, ENOBUFS counted")
+    func bufferExhaustion() throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.uring.buffers = 4
+            $0.uring.bufferSize = 128
+        }
+        let port = server.port
+        let failures = Atomic(0)
+        concurrently(24) { c in
+            do {
+                let client = try TestClient(port: port)
+                for round in 0..<6 {
+                    let ids = (0..<48).map { c * 10_000 + round * 100 + $0 }
+                    try client.send(ids.map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\nX-Pad: \(String(repeating: "x", count: $0 % 200))\r\n\r\n" }.joined())
+                    for id in ids where try client.readResponse().text != "user \(id)\n" { failures.add(1, ordering: .relaxed) }
+                }
+            } catch {
+                failures.add(1, ordering: .relaxed)
+            }
+        }
+        #expect(failures.load(ordering: .relaxed) == 0)
+        let metrics = try server.client().get("/metrics").text
+        #expect(engineEvent(metrics, "enobufs") > 0, "the ring never ran dry, so the test proved nothing")
+        #expect(engineEvent(metrics, "recv_rearm") > 0)
+    }
+
+    @Test("Multi-megabyte responses to a slow reader: short sends resubmitted, every byte in order", arguments: ["multishot", "single"])
+    func slowReader(mode: String) throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.limits.maxBodyBytes = 16 << 20
+            $0.uring.receive = UringOptions.ReceiveMode(rawValue: mode)!
+        }
+        let client = try server.client()
+        // 8 MiB is more than loopback's socket buffers take at once (the
+        // send buffer autotunes to 4 MiB at most), so the server's sends
+        // come back short while this client is not reading.
+        let body = (0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ $0 >> 12) }
+        try client.send(Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        usleep(200_000)  // let the server fill the socket and wait
+        #expect(try client.readResponse().body == body)
+        #expect(try client.get("/plaintext").status == 200)
+        let metrics = try server.client().get("/metrics").text
+        #expect(engineEvent(metrics, "short_send") > 0)
+    }
+
+    @Test("A client that resets mid-response is cleaned up; others are served", arguments: ["multishot", "single"])
+    func resetMidResponse(mode: String) throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.limits.maxBodyBytes = 16 << 20
+            $0.uring.receive = UringOptions.ReceiveMode(rawValue: mode)!
+        }
+        for _ in 0..<3 {
+            let client = try server.client()
+            let body = [UInt8](repeating: 0x61, count: 8 << 20)
+            try client.send(Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(client.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        }  // each client closes here with RST, while its 8 MiB answer is being sent
+        let observer = try server.client()
+        var open = -1
+        for _ in 0..<200 {
+            let metrics = try observer.get("/metrics").text
+            open = metrics.split(separator: "\n").first { $0.hasPrefix("switchyard_connections_open ") }
+                .flatMap { Int($0.split(separator: " ").last!) } ?? -1
+            if open == 1 { break }
+            usleep(50_000)
+        }
+        #expect(open == 1, "reset connections were not closed")
+        #expect(try observer.get("/plaintext").status == 200)
+    }
+
+    @Test("The connection cap with multishot accept: the rest wait in the backlog, then are served")
+    func capWithMultishotAccept() throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.maxConnections = 2
+        }
+        let first = try server.client(), second = try server.client()
+        #expect(try first.get("/health").status == 200)
+        #expect(try second.get("/health").status == 200)
+        let third = try server.client()  // connects (backlog), but is not served yet
+        try third.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(!third.receivesAnything(within: 0.3))
+        try first.send("GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        _ = try first.readResponse()
+        #expect(try third.readResponse().status == 200)
+    }
+}
