@@ -37,17 +37,17 @@ static inline int switchyard_register_buffer_ring(struct io_uring *ring, void *r
     return io_uring_register_buf_ring(ring, &reg, 0);
 }
 
-// Waits for at least one completion like io_uring_submit_and_wait_timeout,
+// Waits for at least `wait_nr` completions like io_uring_submit_and_wait_timeout,
 // and, where the kernel has IORING_FEAT_MIN_TIMEOUT (6.12), lets it gather
 // completions for up to `min_wait_usec` before waking (batching). liburing
 // 2.3 has no io_uring_submit_and_wait_min_timeout; its getevents_arg has the
 // field as `pad`. Returns the number submitted or -errno (-ETIME on timeout).
-static inline int switchyard_submit_and_wait(struct io_uring *ring, long long timeout_ns, unsigned min_wait_usec) {
+static inline int switchyard_submit_and_wait(struct io_uring *ring, unsigned wait_nr, long long timeout_ns, unsigned min_wait_usec) {
     if (min_wait_usec == 0) {
-        if (timeout_ns < 0) return io_uring_submit_and_wait(ring, 1);
+        if (timeout_ns < 0) return io_uring_submit_and_wait(ring, wait_nr);
         struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
         struct io_uring_cqe *cqe = NULL;
-        return io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, NULL);
+        return io_uring_submit_and_wait_timeout(ring, &cqe, wait_nr, &ts, NULL);
     }
     // Flush the SQ the way liburing does, then enter with an extended argument.
     unsigned submitted = io_uring_sq_ready(ring);
@@ -63,6 +63,6 @@ static inline int switchyard_submit_and_wait(struct io_uring *ring, long long ti
     arg.ts = timeout_ns < 0 ? 0 : (unsigned long long)(unsigned long)&ts;
     unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
     if (ring->int_flags & 1 /* INT_FLAG_REG_RING */) flags |= IORING_ENTER_REGISTERED_RING;
-    int ret = io_uring_enter2(ring->enter_ring_fd, submitted, 1, flags, (sigset_t *)&arg, sizeof arg);
+    int ret = io_uring_enter2(ring->enter_ring_fd, submitted, wait_nr, flags, (sigset_t *)&arg, sizeof arg);
     return ret;
 }

@@ -34,7 +34,16 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     // down and freed when `run` ends; never shared with another thread.
     private let ring: UnsafeMutablePointer<io_uring>
     private var buffers: BufferRing?
-    private var io: [SlotIO] = []
+    // safety: `ioCapacity` initialized entries indexed by slot, grown only
+    // by `adopted` on the loop thread, freed in deinit. A plain buffer of a
+    // trivial struct: the hot path reads and writes it without reference
+    // counting or uniqueness checks.
+    private var io: UnsafeMutablePointer<SlotIO>
+    private var ioCapacity = 0
+    /// Per slot: provided buffers held while the session could take no more
+    /// input (a send in flight and the input full), in arrival order, each
+    /// `bid | offset << 16 | length << 40 | stillHeld << 63`. Rare.
+    private var parked: [[Int]] = []
     /// Slots whose multishot receive ended with ENOBUFS, re-armed when
     /// buffers come back.
     private var starved: [Int] = []
@@ -46,6 +55,16 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private let cqes: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
     private let cqeCapacity = 256
     private let multishot: Bool
+    /// Plain sends prepared since the last io_uring_enter.
+    private var sendsThisTurn = 0
+    /// Slots that submitted a send this turn. Most sends complete in the
+    /// next io_uring_enter; those still in flight after it get the send
+    /// deadline then, which spares a timer-wheel arm and cancel per request.
+    private var sendsSubmitted = SlotList()
+    /// Last turn's `sendsSubmitted`, checked after this turn's completions.
+    private var sendsToCheck = SlotList()
+    /// Counts loop turns; a send remembers the turn it was submitted in.
+    private var turn = 0
 
     /// Per-slot I/O state, beside the core's connection table.
     struct SlotIO {
@@ -54,6 +73,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         /// A send is in flight: the session's output belongs to the kernel.
         var sending = false
         var sendLength = 0
+        /// The loop turn the current send was submitted in.
+        var sendTurn = 0
+        /// The last send came back short: the socket's buffer is full.
+        var socketFull = false
         /// Zero-copy send: the buffer is released by a second completion.
         var awaitingNotification = false
         /// Operations whose last completion has not arrived.
@@ -64,9 +87,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         var starved = false
         /// Single-shot receive: a deadline passed while a receive was in flight.
         var expiryPending = false
-        /// Provided buffers held while the session could take no more input
-        /// (a send in flight and the input full): bid | offset << 16 | length << 40.
-        var parked: [Int] = []
+        /// `parked[slot]` holds buffers.
+        var hasParked = false
     }
 
     /// Engine events in /metrics.
@@ -101,10 +123,15 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         ring = .allocate(capacity: 1)
         ring.initialize(to: io_uring())
         cqes = .allocate(capacity: cqeCapacity)
+        io = .allocate(capacity: 1)
         multishot = options.receive == .multishot
     }
 
     deinit {
+        io.deinitialize(count: ioCapacity)
+        io.deallocate()
+        sendsSubmitted.free()
+        sendsToCheck.free()
         cqes.deallocate()
         ring.deinitialize(count: 1)
         ring.deallocate()
@@ -151,13 +178,30 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         armWake()
         if listenFD >= 0 { armAccept() }
         while true {
-            let timeout = core.waitMilliseconds()
-            let status = switchyard_submit_and_wait(ring, timeout < 0 ? -1 : Int64(timeout) * 1_000_000,
+            // Small sends to sockets with room complete during this very
+            // call; waiting for one completion more than them keeps them from
+            // ending the wait at once (one io_uring_enter per turn, not two).
+            // Should one not complete at once after all, the wait is capped
+            // at 1 ms, so nothing stalls longer than that.
+            let waitFor = options.waitForSends ? 1 + min(sendsThisTurn, cqeCapacity) : 1
+            var timeout = Int64(core.waitMilliseconds()) * 1_000_000
+            if waitFor > 1 { timeout = timeout < 0 ? 1_000_000 : min(timeout, 1_000_000) }
+            sendsThisTurn = 0
+            let status = switchyard_submit_and_wait(ring, UInt32(waitFor), timeout < 0 ? -1 : timeout,
                                                     UInt32(options.minWaitMicroseconds))
             count(.enter)
             if status < 0 && status != -ETIME && status != -EINTR && status != -EBUSY && status != -EAGAIN { break }
             core.tick()
+            turn &+= 1
+            swap(&sendsToCheck, &sendsSubmitted)
+            sendsSubmitted.count = 0
             reap()
+            // Sends submitted before this wait that are still in flight (not
+            // completed, nor replaced by a new send during this turn).
+            for i in 0..<sendsToCheck.count {
+                let slot = sendsToCheck.slots[i]
+                if io[slot].sending && io[slot].sendTurn != turn && !io[slot].closing { core.armDeadline(slot, sending: true) }
+            }
             if !starved.isEmpty, let buffers, buffers.available > 0 { rearmStarved() }
             core.expireDeadlines { expire($0) }
             if core.isFinished { break }
@@ -309,7 +353,15 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     /// A connection the core admitted: start receiving.
     private func adopted(_ slot: Int) {
-        while io.count <= slot { io.append(SlotIO()) }
+        if slot >= ioCapacity {
+            let grown = UnsafeMutablePointer<SlotIO>.allocate(capacity: max(16, slot * 2))
+            grown.moveInitialize(from: io, count: ioCapacity)
+            grown.advanced(by: ioCapacity).initialize(repeating: SlotIO(), count: max(16, slot * 2) - ioCapacity)
+            io.deallocate()
+            io = grown
+            ioCapacity = max(16, slot * 2)
+            while parked.count < ioCapacity { parked.append([]) }
+        }
         io[slot] = SlotIO()
         armReceive(slot)
     }
@@ -413,14 +465,15 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let offset = stillHeld || options.incremental ? incrementalOffset(bid: bid, length: length, stillHeld: stillHeld) : 0
         let bytes = buffers.bytes(bid, count: length, offset: offset)
         let session = core.connections[slot].session
-        if io[slot].sending || !io[slot].parked.isEmpty {
-            if io[slot].parked.isEmpty && session.inputRoom >= length {
+        if io[slot].sending || io[slot].hasParked {
+            if !io[slot].hasParked && session.inputRoom >= length {
                 session.receive(bytes)
                 count(.copiedWhileSending)
                 if !stillHeld { buffers.give(bid) }
                 if session.bufferedInputCount > core.configuration.readAheadLimit { stopReading(slot) }
             } else {
-                io[slot].parked.append(bid | offset << 16 | length << 40 | (stillHeld ? 1 << 63 : 0))
+                parked[slot].append(bid | offset << 16 | length << 40 | (stillHeld ? 1 << 63 : 0))
+                io[slot].hasParked = true
                 count(.parked)
                 stopReading(slot)
             }
@@ -491,10 +544,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let session = core.connections[slot].session
         if core.draining { session.beginDraining() }
         var action = session.process()
-        while action == .read, let held = io[slot].parked.first {
+        while action == .read && io[slot].hasParked, let held = parked[slot].first {
             let length = held >> 40 & 0xFF_FFFF
             guard session.inputRoom >= length else { break }
-            io[slot].parked.removeFirst()
+            parked[slot].removeFirst()
+            io[slot].hasParked = !parked[slot].isEmpty
             let bid = held & 0xFFFF
             action = session.process(borrowing: buffers!.bytes(bid, count: length, offset: held >> 16 & 0xFF_FFFF))
             if held >> 63 == 0 { buffers!.give(bid) }
@@ -506,7 +560,6 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         switch action {
         case .write:
             submitSend(slot)
-            core.armDeadline(slot, sending: true)
         case .read:
             // Deadline first: an idle session lends its buffers back to the
             // pool there, and a single-shot receive takes them again below.
@@ -532,11 +585,17 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             count(.zeroCopySends)
         } else {
             io_uring_prep_send(sqe, connection.fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
+            // Expected to complete at once: small, to a socket that took all
+            // of the last send, and not the last before a close (whose
+            // completion the client's next move waits for).
+            if output.count <= 16 * 1024 && !io[slot].socketFull && !connection.session.willClose { sendsThisTurn += 1 }
         }
         io_uring_sqe_set_data64(sqe, tag)
         io[slot].sending = true
         io[slot].sendLength = output.count
         io[slot].outstanding += 1
+        io[slot].sendTurn = turn
+        sendsSubmitted.append(slot)
     }
 
     private func sent(_ slot: Int, result: Int32, flags: UInt32) {
@@ -574,9 +633,15 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private func sendProgressed(_ slot: Int, sent: Int) {
         if core.connections[slot].session.pendingOutput.count > 0 && sent < io[slot].sendLength {
             count(.shortSend)  // the socket took part: send the rest, still one in flight
+            io[slot].socketFull = true
             submitSend(slot)
-            core.armDeadline(slot, sending: true)
             return
+        }
+        io[slot].socketFull = false
+        let session = core.connections[slot].session
+        if session.isIdle && !session.willClose && !core.draining && !io[slot].hasParked {
+            // Everything sent and nothing buffered: `process` could only say `.read`.
+            return afterProcess(slot, .read)
         }
         drive(slot)
     }
@@ -584,7 +649,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     // MARK: deadlines
 
     private func expire(_ slot: Int) {
-        guard slot < io.count, !io[slot].closing else { return }
+        guard slot < ioCapacity, !io[slot].closing else { return }
         if !multishot && io[slot].receiving {
             // The kernel may be writing into the session's buffer: cancel
             // that receive first, and answer when its completion arrives.
@@ -629,7 +694,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     private func finishClose(_ slot: Int) {
         if let buffers {
-            for held in io[slot].parked where held >> 63 == 0 { buffers.give(held & 0xFFFF) }
+            for held in parked[slot] where held >> 63 == 0 { buffers.give(held & 0xFFFF) }
+            if io[slot].hasParked { parked[slot].removeAll() }
         }
         io[slot] = SlotIO()
         close(core.connections[slot].fd)
@@ -659,4 +725,30 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         waitingAccepted.removeAll()
         core.beginDrain(isIdle: { !io[$0].sending && !io[$0].closing }, closeIdle: { startClose($0) })
     }
+}
+
+/// A growable list of slot numbers in plain memory: appending and clearing
+/// never allocate once it has grown to the loop's peak (an Array's
+/// copy-on-write checks cost more here, and allocate in debug builds).
+/// Ownership: the loop thread.
+struct SlotList {
+    // safety: `capacity` Ints, the first `count` initialized; reallocated
+    // only by `append`, freed by `free`.
+    private(set) var slots: UnsafeMutablePointer<Int> = .allocate(capacity: 64)
+    var count = 0
+    private var capacity = 64
+
+    mutating func append(_ slot: Int) {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<Int>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: slots, count: count)
+            slots.deallocate()
+            slots = grown
+            capacity *= 2
+        }
+        (slots + count).initialize(to: slot)
+        count += 1
+    }
+
+    func free() { slots.deallocate() }
 }

@@ -110,6 +110,9 @@ struct Serve: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "io_uring: multishot accept (5.19); off: one accept at a time.")
     var uringMultishotAccept = true
 
+    @Flag(inversion: .prefixedNo, help: "io_uring: each turn waits for its sends' completions plus one more, so one io_uring_enter serves a turn; off: wake on the first completion.")
+    var uringWaitForSends = true
+
     @Flag(help: "io_uring: recv bundles, several buffers per completion (6.10).")
     var uringBundle = false
 
@@ -135,6 +138,7 @@ struct Serve: ParsableCommand {
         o.deferTaskrun = uringDeferTaskrun
         o.registerRingFD = uringRegisterRingFd
         o.multishotAccept = uringMultishotAccept
+        o.waitForSends = uringWaitForSends
         o.bundle = uringBundle
         o.incremental = uringIncremental
         o.minWaitMicroseconds = uringMinWaitUs
