@@ -111,7 +111,19 @@ extension ExperimentSpec {
         return ExperimentPoint(
             engine: engine, isReference: false, threads: threadPoolEngines.contains(engine) ? threads : nil, pin: pin,
             accept: reactorEngines.contains(engine) ? accept : nil,
-            connections: connections, pipeline: pipeline, rate: rate, flags: flags)
+            connections: connections, pipeline: pipeline, rate: rate,
+            flags: flags.filter { ExperimentSpec.flag($0.key, appliesTo: engine) })
+    }
+
+    /// Flags that belong to one engine, by prefix: `uring-...` (and its
+    /// `no-uring-...` inversions) mean something to io_uring only, so other
+    /// engines' variants collapse to the flag-less one instead of repeating.
+    public static let engineFlagPrefixes: [(prefix: String, engine: String)] = [("uring-", "io_uring")]
+
+    public static func flag(_ key: String, appliesTo engine: String) -> Bool {
+        let bare = key.hasPrefix("no-") ? String(key.dropFirst(3)) : key
+        guard let owner = engineFlagPrefixes.first(where: { bare.hasPrefix($0.prefix) }) else { return true }
+        return owner.engine == engine
     }
 }
 

@@ -38,6 +38,7 @@ final class TestClient {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw Failure(description: "send: \(String(cString: strerror(errno)))") }
             sent += n
         }
@@ -53,6 +54,7 @@ final class TestClient {
         }
         if n == 0 { return false }
         if errno == ECONNRESET { return false }
+        if errno == EINTR { return try fill() }  // a signal interrupted the wait; not an error
         throw Failure(description: "recv: \(String(cString: strerror(errno)))")
     }
 

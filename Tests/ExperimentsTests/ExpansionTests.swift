@@ -99,3 +99,19 @@ import Testing
         }
     }
 }
+
+@Suite("Engine-specific flags")
+struct EngineFlagTests {
+    @Test("uring-* variants apply to io_uring only; other engines run once per point")
+    func uringFlagsCollapseForOtherEngines() throws {
+        let spec = try ExperimentSpec(parsing: """
+            name = "t"
+            [matrix]
+            engines = ["epoll", "io_uring"]
+            flags = [{}, { uring-recv = "single" }, { no-uring-defer-taskrun = true }, { shed-above = 8 }]
+            """, source: "t.toml", knownEngines: engines)
+        let ids = spec.points.map { "\($0.engine) \($0.flagsText)" }
+        #expect(ids == ["epoll ", "io_uring ", "io_uring uring-recv=single", "io_uring no-uring-defer-taskrun=true",
+                        "epoll shed-above=8", "io_uring shed-above=8"])
+    }
+}

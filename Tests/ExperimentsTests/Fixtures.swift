@@ -1,10 +1,11 @@
 @testable import Experiments
 
 /// The engines the project has today: threads (one thread per connection,
-/// no accept policy) and epoll (a reactor with a thread pool).
+/// no accept policy), epoll and io_uring (event loops with a thread pool).
 let engines = [
     KnownEngine(name: "threads", isReactor: false, hasThreadPool: false),
     KnownEngine(name: "epoll", isReactor: true),
+    KnownEngine(name: "io_uring", isReactor: true),
 ]
 
 let minimalSpec = """

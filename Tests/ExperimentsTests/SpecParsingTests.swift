@@ -87,7 +87,7 @@ import Testing
         let spec = try ExperimentSpec(parsing: text, source: "quick.toml", knownEngines: engines)
         let seconds = Double(spec.runOrder.count) * (spec.duration + spec.warmup)
         #expect(seconds < 90, "leave room for server start-up within 2 minutes")
-        #expect(Set(spec.points.map(\.engine)) == ["threads", "epoll", "nginx"])
+        #expect(Set(spec.points.map(\.engine)) == ["threads", "epoll", "io_uring", "nginx"])
     }
 
     @Test(arguments: [
