@@ -5,7 +5,7 @@
 #
 # Each server gets CONNECTIONS clients that make one request and then stay
 # connected and idle. Reported: (RSS with the clients - RSS after a warm-up
-# request) / CONNECTIONS. Kernel socket memory is not in RSS; this measures
+# of 1,000 requests) / CONNECTIONS. Kernel socket memory is not in RSS; this measures
 # what the server process itself keeps per connection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +14,15 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -gt $((count + 200)) ] || { echo "need an fd limit above $((count + 200)); the hard limit here is $(ulimit -Hn)"; exit 1; }
 swift build -c release --product switchyard >/dev/null
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null; nginx -c $work/nginx.conf -s stop 2>/dev/null; rm -rf $work' EXIT
+trap 'kill $server 2>/dev/null || true; [ -f $work/nginx.pid ] && kill $(cat $work/nginx.pid) 2>/dev/null || true; sleep 0.5; rm -rf $work' EXIT
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
 
 measure() {  # measure NAME PID PORT
     local name=$1 pid=$2 port=$3 before after
-    curl -s http://127.0.0.1:$port/plaintext >/dev/null   # warm-up: one connection's worth of buffers
+    # Warm-up: one connection's worth of buffers, and 1,000 requests so that
+    # fixed per-loop memory (io_uring's provided-buffer ring, which the kernel
+    # walks through in order) is touched before the first reading.
+    curl -s "http://127.0.0.1:$port/plaintext?[1-1000]" -o /dev/null
     sleep 0.5
     before=$(rss_kb $pid)
     python3 experiments/idle_clients.py $port $count > $work/clients.out &
@@ -35,12 +38,12 @@ measure() {  # measure NAME PID PORT
 }
 
 printf "%-22s %14s %14s %16s\n" server "RSS before" "RSS idle" "per connection"
-for engine in epoll threads; do
-    .build/release/switchyard serve --engine $engine --threads 1 --port 18100 --max-connections $((count + 100)) \
+for variant in epoll io_uring "io_uring --uring-recv single" threads; do
+    .build/release/switchyard serve --engine $variant --threads 1 --port 18100 --max-connections $((count + 100)) \
         --pin cpus:0 2>$work/sy.log &
     server=$!
     sleep 1
-    measure "switchyard/$engine" $server 18100
+    measure "switchyard/${variant/ --uring-recv /:}" $server 18100
     kill -TERM $server; wait $server || true
 done
 

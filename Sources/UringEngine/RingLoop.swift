@@ -40,10 +40,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     // counting or uniqueness checks.
     private var io: UnsafeMutablePointer<SlotIO>
     private var ioCapacity = 0
-    /// Per slot: provided buffers held while the session could take no more
+    /// By slot: provided buffers held while the session could take no more
     /// input (a send in flight and the input full), in arrival order, each
-    /// `bid | offset << 16 | length << 40 | stillHeld << 63`. Rare.
-    private var parked: [[Int]] = []
+    /// `bid | offset << 16 | length << 40 | stillHeld << 63`. Rare, so a
+    /// dictionary: idle connections pay nothing for it.
+    private var parked: [Int: [Int]] = [:]
     /// Slots whose multishot receive ended with ENOBUFS, re-armed when
     /// buffers come back.
     private var starved: [Int] = []
@@ -63,24 +64,26 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private var sendsSubmitted = SlotList()
     /// Last turn's `sendsSubmitted`, checked after this turn's completions.
     private var sendsToCheck = SlotList()
-    /// Counts loop turns; a send remembers the turn it was submitted in.
-    private var turn = 0
+    /// Loop turns counted; a send remembers the turn it was submitted in.
+    private var turn: UInt32 = 0
 
     /// Per-slot I/O state, beside the core's connection table.
+    /// Laid out small (24 bytes): one per connection slot, idle or not.
     struct SlotIO {
+        var sendLength = 0
+        /// The loop turn the current send was submitted in (wraps).
+        var sendTurn: UInt32 = 0
+        /// Operations whose last completion has not arrived (at most a
+        /// receive, a send and its zero-copy notification).
+        var outstanding: Int8 = 0
         /// A receive is armed (multishot: until a completion without F_MORE).
         var receiving = false
         /// A send is in flight: the session's output belongs to the kernel.
         var sending = false
-        var sendLength = 0
-        /// The loop turn the current send was submitted in.
-        var sendTurn = 0
         /// The last send came back short: the socket's buffer is full.
         var socketFull = false
         /// Zero-copy send: the buffer is released by a second completion.
         var awaitingNotification = false
-        /// Operations whose last completion has not arrived.
-        var outstanding = 0
         var closing = false
         /// The multishot receive was cancelled to push back on a client.
         var stoppedReading = false
@@ -354,13 +357,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// A connection the core admitted: start receiving.
     private func adopted(_ slot: Int) {
         if slot >= ioCapacity {
-            let grown = UnsafeMutablePointer<SlotIO>.allocate(capacity: max(16, slot * 2))
+            let capacity = max(64, slot + slot / 2)
+            let grown = UnsafeMutablePointer<SlotIO>.allocate(capacity: capacity)
             grown.moveInitialize(from: io, count: ioCapacity)
-            grown.advanced(by: ioCapacity).initialize(repeating: SlotIO(), count: max(16, slot * 2) - ioCapacity)
+            grown.advanced(by: ioCapacity).initialize(repeating: SlotIO(), count: capacity - ioCapacity)
             io.deallocate()
             io = grown
-            ioCapacity = max(16, slot * 2)
-            while parked.count < ioCapacity { parked.append([]) }
+            ioCapacity = capacity
         }
         io[slot] = SlotIO()
         armReceive(slot)
@@ -472,7 +475,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
                 if !stillHeld { buffers.give(bid) }
                 if session.bufferedInputCount > core.configuration.readAheadLimit { stopReading(slot) }
             } else {
-                parked[slot].append(bid | offset << 16 | length << 40 | (stillHeld ? 1 << 63 : 0))
+                parked[slot, default: []].append(bid | offset << 16 | length << 40 | (stillHeld ? 1 << 63 : 0))
                 io[slot].hasParked = true
                 count(.parked)
                 stopReading(slot)
@@ -544,11 +547,14 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let session = core.connections[slot].session
         if core.draining { session.beginDraining() }
         var action = session.process()
-        while action == .read && io[slot].hasParked, let held = parked[slot].first {
+        while action == .read && io[slot].hasParked, let held = parked[slot]?.first {
             let length = held >> 40 & 0xFF_FFFF
             guard session.inputRoom >= length else { break }
-            parked[slot].removeFirst()
-            io[slot].hasParked = !parked[slot].isEmpty
+            parked[slot]!.removeFirst()
+            if parked[slot]!.isEmpty {
+                parked[slot] = nil
+                io[slot].hasParked = false
+            }
             let bid = held & 0xFFFF
             action = session.process(borrowing: buffers!.bytes(bid, count: length, offset: held >> 16 & 0xFF_FFFF))
             if held >> 63 == 0 { buffers!.give(bid) }
@@ -694,8 +700,9 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     private func finishClose(_ slot: Int) {
         if let buffers {
-            for held in parked[slot] where held >> 63 == 0 { buffers.give(held & 0xFFFF) }
-            if io[slot].hasParked { parked[slot].removeAll() }
+            if io[slot].hasParked, let held = parked.removeValue(forKey: slot) {
+                for entry in held where entry >> 63 == 0 { buffers.give(entry & 0xFFFF) }
+            }
         }
         io[slot] = SlotIO()
         close(core.connections[slot].fd)
