@@ -37,32 +37,50 @@ static inline int switchyard_register_buffer_ring(struct io_uring *ring, void *r
     return io_uring_register_buf_ring(ring, &reg, 0);
 }
 
-// Waits for at least `wait_nr` completions like io_uring_submit_and_wait_timeout,
-// and, where the kernel has IORING_FEAT_MIN_TIMEOUT (6.12), lets it gather
-// completions for up to `min_wait_usec` before waking (batching). liburing
-// 2.3 has no io_uring_submit_and_wait_min_timeout; its getevents_arg has the
-// field as `pad`. Returns the number submitted or -errno (-ETIME on timeout).
+// Submits what is queued and waits for at least `wait_nr` completions, at
+// most `timeout_ns` (-1: no limit), in one io_uring_enter with an extended
+// argument (IORING_FEAT_EXT_ARG, 5.11, which the probe requires). Where the
+// kernel has IORING_FEAT_MIN_TIMEOUT (6.12), `min_wait_usec` lets it gather
+// completions that long once one is ready (liburing 2.3 has neither
+// io_uring_submit_and_wait_min_timeout nor the field: its getevents_arg
+// calls it `pad`). Written out rather than io_uring_submit_and_wait_timeout
+// to skip that function's peek-and-retry loop, which the caller's own batch
+// reap makes redundant. With SQPOLL, liburing's path (it knows when to wake
+// the polling thread). Returns the number submitted or -errno (-ETIME).
 static inline int switchyard_submit_and_wait(struct io_uring *ring, unsigned wait_nr, long long timeout_ns, unsigned min_wait_usec) {
-    if (min_wait_usec == 0) {
+    if (ring->flags & IORING_SETUP_SQPOLL) {
         if (timeout_ns < 0) return io_uring_submit_and_wait(ring, wait_nr);
         struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
         struct io_uring_cqe *cqe = NULL;
         return io_uring_submit_and_wait_timeout(ring, &cqe, wait_nr, &ts, NULL);
     }
-    // Flush the SQ the way liburing does, then enter with an extended argument.
-    unsigned submitted = io_uring_sq_ready(ring);
+    // Publish the queued entries the way liburing's flush does; ask the
+    // kernel to take every entry it has not consumed yet.
     unsigned tail = ring->sq.sqe_tail;
     if (ring->sq.sqe_head != tail) {
         ring->sq.sqe_head = tail;
         io_uring_smp_store_release(ring->sq.ktail, tail);
     }
+    unsigned submitted = tail - *ring->sq.khead;
     struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000LL, .tv_nsec = timeout_ns % 1000000000LL };
     struct io_uring_getevents_arg arg;
     memset(&arg, 0, sizeof arg);
     arg.pad = min_wait_usec;  // min_wait_usec in the kernel's newer struct
     arg.ts = timeout_ns < 0 ? 0 : (unsigned long long)(unsigned long)&ts;
     unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
-    if (ring->int_flags & 1 /* INT_FLAG_REG_RING */) flags |= IORING_ENTER_REGISTERED_RING;
+    if (ring->int_flags & 1 /* liburing's INT_FLAG_REG_RING */) flags |= IORING_ENTER_REGISTERED_RING;
     int ret = io_uring_enter2(ring->enter_ring_fd, submitted, wait_nr, flags, (sigset_t *)&arg, sizeof arg);
     return ret;
+}
+
+// The completions ready now: their count, and the index of the first in
+// `*head` (entries are at switchyard_cqe(ring, *head + i)); consume them
+// with io_uring_cq_advance. Inline, unlike io_uring_peek_batch_cqe.
+static inline unsigned switchyard_cq_ready(struct io_uring *ring, unsigned *head) {
+    *head = *ring->cq.khead;
+    return io_uring_smp_load_acquire(ring->cq.ktail) - *head;
+}
+
+static inline struct io_uring_cqe *switchyard_cqe(struct io_uring *ring, unsigned index) {
+    return &ring->cq.cqes[index & ring->cq.ring_mask];
 }

@@ -52,8 +52,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// Accepted by a multishot accept while the budget was spent: they wait
     /// here (the listener is paused) until a connection closes.
     private var waitingAccepted: [Int32] = []
-    // safety: `cqeCapacity` pointers, allocated in init, freed in deinit.
-    private let cqes: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
+    /// Completions handled per batch before the queue head is advanced.
     private let cqeCapacity = 256
     private let multishot: Bool
     /// Plain sends prepared since the last io_uring_enter.
@@ -97,7 +96,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// Engine events in /metrics.
     enum Event: Int, CaseIterable {
         case enter, submitFull, close, eventfdRead, enobufs, receiveRearm, acceptRearm, shortSend, overflow, cancel,
-             copiedWhileSending, parked, zeroCopySends
+             copiedWhileSending, parked, zeroCopySends, waitTimedOut
         var counter: EventCounters.Event {
             switch self {
             case .enter: EventCounters.Event("io_uring_enter", "io_uring_enter calls (submit and wait)")
@@ -113,6 +112,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             case .copiedWhileSending: EventCounters.Event("recv_copied", "received buffers copied into a session while its send was in flight")
             case .parked: EventCounters.Event("recv_parked", "received buffers held back while a session was full")
             case .zeroCopySends: EventCounters.Event("send_zc", "zero-copy sends")
+            case .waitTimedOut: EventCounters.Event("wait_timeout", "turns whose wait ended by its timeout (timer tick, or the 1 ms cap while waiting for sends)")
             }
         }
     }
@@ -125,7 +125,6 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         counts = events
         ring = .allocate(capacity: 1)
         ring.initialize(to: io_uring())
-        cqes = .allocate(capacity: cqeCapacity)
         io = .allocate(capacity: 1)
         multishot = options.receive == .multishot
     }
@@ -135,7 +134,6 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         io.deallocate()
         sendsSubmitted.free()
         sendsToCheck.free()
-        cqes.deallocate()
         ring.deinitialize(count: 1)
         ring.deallocate()
     }
@@ -193,6 +191,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             let status = switchyard_submit_and_wait(ring, UInt32(waitFor), timeout < 0 ? -1 : timeout,
                                                     UInt32(options.minWaitMicroseconds))
             count(.enter)
+            if status == -ETIME { count(.waitTimedOut) }
             if status < 0 && status != -ETIME && status != -EINTR && status != -EBUSY && status != -EAGAIN { break }
             core.tick()
             turn &+= 1
@@ -233,10 +232,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// kernel; they must be fetched, never dropped).
     private func reap() {
         while true {
-            let n = Int(io_uring_peek_batch_cqe(ring, cqes, UInt32(cqeCapacity)))
+            var head: UInt32 = 0
+            let n = min(Int(switchyard_cq_ready(ring, &head)), cqeCapacity)
             for i in 0..<n {
-                let cqe = cqes[i]!.pointee
-                complete(userData: cqe.user_data, result: cqe.res, flags: cqe.flags)
+                // safety: entries head..<head+n are the kernel's completed ones
+                // until io_uring_cq_advance below hands them back.
+                let cqe = switchyard_cqe(ring, head &+ UInt32(truncatingIfNeeded: i))!
+                complete(userData: cqe.pointee.user_data, result: cqe.pointee.res, flags: cqe.pointee.flags)
             }
             io_uring_cq_advance(ring, UInt32(n))
             if n == cqeCapacity { continue }

@@ -110,8 +110,8 @@ struct Serve: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "io_uring: multishot accept (5.19); off: one accept at a time.")
     var uringMultishotAccept = true
 
-    @Flag(inversion: .prefixedNo, help: "io_uring: each turn waits for its sends' completions plus one more, so one io_uring_enter serves a turn; off: wake on the first completion.")
-    var uringWaitForSends = true
+    @Flag(inversion: .prefixedNo, help: "io_uring: each turn waits for its sends' completions plus one more, so one io_uring_enter serves a turn (smaller batches; pays only with few connections); off: wake on the first completion.")
+    var uringWaitForSends = false
 
     @Flag(help: "io_uring: recv bundles, several buffers per completion (6.10).")
     var uringBundle = false

@@ -12,7 +12,7 @@ let uringUnavailable: String? = UringProbe.shared.refusal
 enum UringFeatureSet: String, CaseIterable, CustomStringConvertible {
     case defaults, single, bundle, incremental, bundleIncremental = "bundle+incremental", noDeferTaskrun = "no-defer-taskrun",
          noRingFD = "no-ring-fd", noMultishotAccept = "no-multishot-accept", zeroCopy = "zc-threshold", minWait = "min-wait",
-         sqPoll = "sqpoll", smallQueues = "small-queues", noWaitForSends = "no-wait-for-sends"
+         sqPoll = "sqpoll", smallQueues = "small-queues", waitForSends = "wait-for-sends"
 
     var description: String { rawValue }
 
@@ -30,7 +30,7 @@ enum UringFeatureSet: String, CaseIterable, CustomStringConvertible {
         case .minWait: o.minWaitMicroseconds = 50
         case .sqPoll: o.sqPoll = true
         case .smallQueues: o.sqEntries = 2; o.cqFactor = 2; o.buffers = 8; o.bufferSize = 256
-        case .noWaitForSends: o.waitForSends = false
+        case .waitForSends: o.waitForSends = true
         }
     }
 
