@@ -26,6 +26,10 @@ final class Reactor: EventLoop, @unchecked Sendable {
     /// or EAGAIN), and EPOLLOUT is registered because a send hit EAGAIN.
     private var readable: [Bool] = []
     private var wantsWrite: [Bool] = []
+    /// The peer shut its sending side (EPOLLRDHUP): a short read no longer
+    /// means "drained until the next edge", since no edge will come; the
+    /// next read finds the end of stream and closes.
+    private var hungUp: [Bool] = []
     // safety: `eventCapacity` events, allocated in init, freed in deinit.
     private let readyEvents: UnsafeMutablePointer<epoll_event>
     private let eventCapacity = 256
@@ -86,6 +90,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
                 }
             }
             core.expireDeadlines { expire($0) }
+            if core.listenerMayResume { resumeListener() }
             if core.isFinished { break }
         }
         for slot in core.openSlots { closeConnection(slot) }
@@ -116,7 +121,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
             core.returnBudget()
             if failure == EINTR || failure == ECONNABORTED { continue }
             if failure == EMFILE || failure == ENFILE {
-                pauseListener()  // out of descriptors: wait for a close instead of spinning
+                pauseListener(outOfDescriptors: true)  // wait for a close or the retry time instead of spinning
             }
             return
         }
@@ -127,11 +132,11 @@ final class Reactor: EventLoop, @unchecked Sendable {
 
     /// At the cap, new clients wait in the listen backlog: the listener
     /// leaves the epoll set until a connection closes.
-    private func pauseListener() {
+    private func pauseListener(outOfDescriptors: Bool = false) {
         guard listenFD >= 0, !core.listenerPaused else { return }
         Epoll.remove(epfd, listenFD)
         count(.epollCtl)
-        core.listenerDidPause()
+        core.listenerDidPause(outOfDescriptors: outOfDescriptors)
     }
 
     private func resumeListener() {
@@ -146,9 +151,11 @@ final class Reactor: EventLoop, @unchecked Sendable {
         while readable.count <= slot {
             readable.append(false)
             wantsWrite.append(false)
+            hungUp.append(false)
         }
         readable[slot] = false
         wantsWrite[slot] = false
+        hungUp[slot] = false
         let connection = core.connections[slot]
         Epoll.add(epfd, connection.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered,
                   tag: connection.tag(slot: slot))
@@ -168,6 +175,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
             return
         }
         if flags & (Epoll.readable | Epoll.peerHangUp | Epoll.hangUp) != 0 { readable[slot] = true }
+        if flags & (Epoll.peerHangUp | Epoll.hangUp) != 0 { hungUp[slot] = true }
         drive(slot)
     }
 
@@ -220,7 +228,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
                 if n > 0 {
                     session.didRead(n)
                     // A short read drained the socket; the next bytes bring a new edge.
-                    if n < space.count { readable[slot] = false }
+                    if n < space.count && !hungUp[slot] { readable[slot] = false }
                     continue
                 }
                 if n == 0 {

@@ -56,6 +56,8 @@ public final class LoopCore: @unchecked Sendable {
     private var expired: [Int] = []
     public private(set) var open = 0
     public private(set) var listenerPaused = false
+    /// When a listener paused for lack of descriptors tries again (ms); 0: not waiting.
+    private var retryListenerAt = 0
     public private(set) var draining = false
     private var drainDeadline = 0
     // Deadlines in milliseconds, converted once.
@@ -118,8 +120,13 @@ public final class LoopCore: @unchecked Sendable {
     /// How long the loop may sleep (ms, -1: until an event): until the next
     /// timer tick, and no longer than 50 ms while draining.
     public func waitMilliseconds() -> Int32 {
-        let timeout = wheel.waitMilliseconds(now: monotonicMilliseconds())
-        return draining ? (timeout < 0 ? 50 : min(timeout, 50)) : timeout
+        var timeout = wheel.waitMilliseconds(now: monotonicMilliseconds())
+        if draining { timeout = timeout < 0 ? 50 : min(timeout, 50) }
+        if listenerPaused && retryListenerAt > 0 {
+            let retry = Int32(max(1, retryListenerAt - now))
+            timeout = timeout < 0 ? retry : min(timeout, retry)
+        }
+        return timeout
     }
 
     /// Reads the loop's clock; call once after each wait returns.
@@ -157,19 +164,25 @@ public final class LoopCore: @unchecked Sendable {
     /// Whether the budget has room now (after a pause, to resume).
     public var budgetHasRoom: Bool { budget?.hasRoom ?? true }
 
-    /// The engine took its listener out of service (budget spent, or out of descriptors).
-    public func listenerDidPause() {
+    /// The engine took its listener out of service: the budget is spent, or
+    /// the process is out of descriptors (EMFILE/ENFILE), in which case it
+    /// retries after 100 ms even if no connection of this loop closes.
+    public func listenerDidPause(outOfDescriptors: Bool = false) {
         listenerPaused = true
+        retryListenerAt = outOfDescriptors ? now + 100 : 0
         isPaused.store(true, ordering: .sequentiallyConsistent)
     }
 
     public func listenerDidResume() {
         listenerPaused = false
+        retryListenerAt = 0
         isPaused.store(false, ordering: .sequentiallyConsistent)
     }
 
-    /// The listener is paused and may come back (room in the budget, not draining).
-    public var listenerMayResume: Bool { listenerPaused && !draining && budgetHasRoom }
+    /// The listener is paused and may come back (room in the budget, not
+    /// draining, and past the retry time after running out of descriptors).
+    /// Engines check it after closes, wake-ups and each turn.
+    public var listenerMayResume: Bool { listenerPaused && !draining && now >= retryListenerAt && budgetHasRoom }
 
     /// Takes an accepted socket into the table: returns its slot, with the
     /// keep-alive deadline armed; nil if the socket was refused and closed

@@ -173,10 +173,15 @@ public final class HTTPSession {
     /// call returns. With a partial request already buffered, `bytes` are
     /// appended to it first. Either way the caller may reuse `bytes` as soon
     /// as this returns. Must not be called while a write of `pendingOutput`
-    /// is in flight (appending responses may move it).
+    /// is in flight (appending responses may move it). With a partial
+    /// request buffered, `bytes.count` must not exceed `inputRoom` (an engine
+    /// with larger buffers hands them over in pieces). The session may move
+    /// bytes within `bytes` (cutting chunk framing out of a body), so they
+    /// must be writable memory the caller does not need afterwards.
     public func process(borrowing bytes: UnsafeRawBufferPointer) -> SessionAction {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return process() }
         guard start == end, phase == .head, !closeAfterOutput, output.pendingCount < outputHighWater else {
+            precondition(bytes.count <= inputRoom, "process(borrowing:) given more than inputRoom")
             receive(bytes)
             return process()
         }

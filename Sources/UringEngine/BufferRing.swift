@@ -22,6 +22,7 @@ final class BufferRing {
     let count: Int
     let size: Int
     let group: UInt16
+    let incremental: Bool
     private let mask: Int32
     // safety: `entries` is a page-aligned mmap of `count` io_uring_buf
     // entries, registered with the kernel until deinit; `memory` holds
@@ -42,6 +43,7 @@ final class BufferRing {
         self.count = count
         self.size = size
         self.group = group
+        self.incremental = incremental
         mask = io_uring_buf_ring_mask(UInt32(count))
         order = Array(repeating: 0, count: count)
         entryOf = Array(repeating: 0, count: count)
@@ -84,7 +86,7 @@ final class BufferRing {
 
     /// A completion named `bid`: the kernel gave it up.
     @inline(__always)
-    func taken(_ bid: Int) { available -= 1 }
+    private func taken(_ bid: Int) { available -= 1 }
 
     /// Hands buffer `bid` back to the kernel (published at once).
     @inline(__always)
@@ -97,8 +99,53 @@ final class BufferRing {
         available += 1
     }
 
-    /// The `index`-th buffer of a bundle whose first buffer is `bid`.
-    func bundled(startingAt bid: Int, index: Int) -> Int {
-        Int(order[(entryOf[bid] + index) & (count - 1)])
+    /// Where each partially consumed buffer continues (IOU_PBUF_RING_INC):
+    /// the kernel fills one buffer across completions, reporting only lengths.
+    private var offsets: [Int] = []
+
+    /// The buffer(s) a receive completion names (`flags`, `result` bytes):
+    /// calls `body` for each piece in order, then gives every buffer the
+    /// kernel has let go back to it. `body` must not keep the bytes.
+    ///
+    /// Three shapes: one buffer; a bundle (--uring-bundle, more than one
+    /// buffer's worth: consecutive ring entries from the named one, whose
+    /// bids after recycling are not consecutive); or a piece of an
+    /// incrementally consumed buffer (--uring-incremental), which stays the
+    /// kernel's while IORING_CQE_F_BUF_MORE says more will land in it.
+    func consume(flags: UInt32, result: Int32, _ body: (UnsafeRawBufferPointer) -> Void) {
+        let bid = Int(flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
+        let length = max(Int(result), 0)
+        if incremental {
+            if offsets.isEmpty { offsets = Array(repeating: 0, count: count) }
+            let offset = offsets[bid]
+            let stillHeld = flags & SWITCHYARD_IORING_CQE_F_BUF_MORE != 0
+            offsets[bid] = stillHeld ? offset + length : 0
+            if length > 0 { body(bytes(bid, count: length, offset: offset)) }
+            if !stillHeld {
+                taken(bid)
+                give(bid)
+            }
+            return
+        }
+        if length <= size {
+            taken(bid)
+            if length > 0 { body(bytes(bid, count: length)) }
+            give(bid)
+            return
+        }
+        // A bundle: read the entries before giving any back (giving moves
+        // `entryOf`), hand the pieces over, then return them all.
+        let first = entryOf[bid]
+        let parts = (length + size - 1) / size
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: parts) { bids in
+            for i in 0..<parts {
+                bids[i] = Int(order[(first + i) & (count - 1)])
+                taken(bids[i])
+            }
+            for i in 0..<parts {
+                body(bytes(bids[i], count: min(size, length - i * size)))
+            }
+            for i in 0..<parts { give(bids[i]) }
+        }
     }
 }

@@ -40,11 +40,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     // counting or uniqueness checks.
     private var io: UnsafeMutablePointer<SlotIO>
     private var ioCapacity = 0
-    /// By slot: provided buffers held while the session could take no more
-    /// input (a send in flight and the input full), in arrival order, each
-    /// `bid | offset << 16 | length << 40 | stillHeld << 63`. Rare, so a
-    /// dictionary: idle connections pay nothing for it.
-    private var parked: [Int: [Int]] = [:]
+    /// By slot: copies of received bytes the session could not take yet (a
+    /// send in flight and the input full), in arrival order, pieces of at
+    /// most 4 KiB. Rare, so a dictionary: idle connections pay nothing for it.
+    private var parked: [Int: [[UInt8]]] = [:]
     /// Slots whose multishot receive ended with ENOBUFS, re-armed when
     /// buffers come back.
     private var starved: [Int] = []
@@ -55,6 +54,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// Completions handled per batch before the queue head is advanced.
     private let cqeCapacity = 256
     private let multishot: Bool
+    /// Set once the loop has begun cancelling everything before it ends.
+    private var tearingDown = false
+    /// `--send-timeout` in milliseconds.
+    private let sendTimeout: Int
     /// Plain sends prepared since the last io_uring_enter.
     private var sendsThisTurn = 0
     /// Slots that submitted a send this turn. Most sends complete in the
@@ -69,9 +72,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// Per-slot I/O state, beside the core's connection table.
     /// Laid out small (24 bytes): one per connection slot, idle or not.
     struct SlotIO {
-        var sendLength = 0
+        var sendLength: Int32 = 0
         /// The loop turn the current send was submitted in (wraps).
         var sendTurn: UInt32 = 0
+        /// The loop's clock (ms, wrapping) when the send last made progress.
+        var sendSince: UInt32 = 0
         /// Operations whose last completion has not arrived (at most a
         /// receive, a send and its zero-copy notification).
         var outstanding: Int8 = 0
@@ -89,14 +94,17 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         var starved = false
         /// Single-shot receive: a deadline passed while a receive was in flight.
         var expiryPending = false
-        /// `parked[slot]` holds buffers.
+        /// `parked[slot]` holds bytes.
         var hasParked = false
+        /// The client shut its sending side (end of stream); close once the
+        /// session has answered what it sent.
+        var peerClosed = false
     }
 
     /// Engine events in /metrics.
     enum Event: Int, CaseIterable {
         case enter, submitFull, close, eventfdRead, enobufs, receiveRearm, acceptRearm, shortSend, overflow, cancel,
-             copiedWhileSending, parked, zeroCopySends, waitTimedOut
+             copiedWhileSending, parked, zeroCopySends, waitTimedOut, bundles
         var counter: EventCounters.Event {
             switch self {
             case .enter: EventCounters.Event("io_uring_enter", "io_uring_enter calls (submit and wait)")
@@ -112,6 +120,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             case .copiedWhileSending: EventCounters.Event("recv_copied", "received buffers copied into a session while its send was in flight")
             case .parked: EventCounters.Event("recv_parked", "received buffers held back while a session was full")
             case .zeroCopySends: EventCounters.Event("send_zc", "zero-copy sends")
+            case .bundles: EventCounters.Event("recv_bundle", "receive completions that filled more than one buffer (--uring-bundle)")
             case .waitTimedOut: EventCounters.Event("wait_timeout", "turns whose wait ended by its timeout (timer tick, or the 1 ms cap while waiting for sends)")
             }
         }
@@ -127,6 +136,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         ring.initialize(to: io_uring())
         io = .allocate(capacity: 1)
         multishot = options.receive == .multishot
+        sendTimeout = Int(core.configuration.sendTimeout * 1000)
     }
 
     deinit {
@@ -206,21 +216,39 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             }
             if !starved.isEmpty, let buffers, buffers.available > 0 { rearmStarved() }
             core.expireDeadlines { expire($0) }
+            if core.listenerMayResume { resumeAccept() }
             if core.isFinished { break }
         }
-        // The drain is over (or out of time): the ring's teardown cancels and
-        // waits for whatever is still in flight, then the sockets close.
+        tearDown()
+    }
+
+    /// The drain is over (or out of time). Every operation still in flight
+    /// is cancelled and its completion awaited, so the kernel has let go of
+    /// every buffer and session before they are freed (`io_uring_queue_exit`
+    /// alone does not wait for cancellations to finish). Bounded: two
+    /// seconds at most, then the ring goes regardless.
+    private func tearDown() {
+        tearingDown = true
+        if listenFD >= 0 { beginDrain() }
+        for slot in core.openSlots where !io[slot].closing { startClose(slot) }
+        let sqe = entry()
+        io_uring_prep_cancel64(sqe, Completion.tag(.wake), 0)
+        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        var rounds = 0
+        while (core.open > 0 || acceptArmed) && rounds < 200 {
+            _ = switchyard_submit_and_wait(ring, 1, 10_000_000, 0)
+            count(.enter)
+            reap()
+            rounds += 1
+        }
         io_uring_queue_exit(ring)
-        for slot in core.openSlots {
+        for slot in core.openSlots {  // only if the kernel never answered
             close(core.connections[slot].fd)
             count(.close)
             io[slot] = SlotIO()
             core.release(slot)
         }
-        for fd in waitingAccepted {
-            close(fd)
-            core.returnBudget()
-        }
+        for fd in waitingAccepted { close(fd) }  // accepted over budget: they hold no unit
         waitingAccepted.removeAll()
         if listenFD >= 0 { close(listenFD); listenFD = -1 }
         buffers?.free()
@@ -290,12 +318,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         return slot
     }
 
-    /// A completion for a connection that is gone still returns its buffer.
+    /// A completion for a connection that is gone still returns its buffers.
     private func recycleStale(flags: UInt32, result: Int32) {
         guard flags & IORING_CQE_F_BUFFER != 0, let buffers else { return }
-        let bid = Int(flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
-        buffers.taken(bid)
-        buffers.give(bid)
+        buffers.consume(flags: flags, result: result) { _ in }
     }
 
     // MARK: accepting
@@ -326,7 +352,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
                 if core.budgetHasRoom { resumeAccept() }
             }
         } else if result == -EMFILE || result == -ENFILE {
-            pauseAccept()  // out of descriptors: wait for a close instead of spinning
+            pauseAccept(outOfDescriptors: true)  // wait for a close or the retry time instead of spinning
         }
         if !acceptArmed && !core.listenerPaused && !core.draining && listenFD >= 0 {
             count(.acceptRearm)
@@ -334,9 +360,9 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         }
     }
 
-    private func pauseAccept() {
+    private func pauseAccept(outOfDescriptors: Bool = false) {
         guard !core.listenerPaused else { return }
-        core.listenerDidPause()
+        core.listenerDidPause(outOfDescriptors: outOfDescriptors)
         if acceptArmed {
             let sqe = entry()
             io_uring_prep_cancel64(sqe, Completion.tag(.accept), 0)
@@ -374,6 +400,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     // MARK: waking
 
     private func armWake() {
+        guard !tearingDown else { return }
         let sqe = entry()
         io_uring_prep_poll_multishot(sqe, core.wakeFD, UInt32(POLLIN))
         io_uring_sqe_set_data64(sqe, Completion.tag(.wake))
@@ -412,39 +439,30 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         if flags & IORING_CQE_F_MORE == 0 {
             io[slot].receiving = false
             io[slot].outstanding -= 1
+            // A backpressure cancel still in flight finds nothing (ENOENT).
+            io[slot].stoppedReading = false
         }
         if flags & IORING_CQE_F_BUFFER != 0 {
-            let buffers = buffers!
-            let bid = Int(flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
-            let stillHeld = flags & SWITCHYARD_IORING_CQE_F_BUF_MORE != 0  // incremental: more to come in it
-            if !stillHeld { buffers.taken(bid) }
-            guard result > 0, !io[slot].closing else {
-                if !stillHeld { buffers.give(bid) }
-                return finishIfClosing(slot, result: result)
+            if result > 0 && flags & IORING_CQE_F_MORE == 0 && !io[slot].closing { count(.receiveRearm) }
+            let generation = core.connections[slot].generation
+            if Int(result) > buffers!.size && !options.incremental { count(.bundles) }
+            buffers!.consume(flags: flags, result: result) { bytes in
+                // A piece may close the connection (a bad request); the rest
+                // of a bundle then goes back unread.
+                guard core.connections[slot].isOpen, core.connections[slot].generation == generation,
+                      !io[slot].closing else { return }
+                take(slot, bytes)
             }
-            if flags & IORING_CQE_F_MORE == 0 && !io[slot].stoppedReading { count(.receiveRearm) }  // re-armed by the `.read` that follows
-            var remaining = Int(result)
-            if remaining > buffers.size && !stillHeld {
-                // A bundle (--uring-bundle): the data fills consecutive ring
-                // entries from `bid` on; each is handed over in turn.
-                var index = 0
-                while remaining > 0 {
-                    let part = buffers.bundled(startingAt: bid, index: index)
-                    if index > 0 { buffers.taken(part) }
-                    let length = min(remaining, buffers.size)
-                    if io[slot].closing { buffers.give(part) } else { take(slot, bid: part, length: length, stillHeld: false) }
-                    remaining -= length
-                    index += 1
-                }
-                return
-            }
-            take(slot, bid: bid, length: remaining, stillHeld: stillHeld)
+            if result <= 0 || io[slot].closing { finishIfClosing(slot, result: result) }
             return
         }
         if io[slot].closing { return finishIfClosing(slot, result: result) }
         switch result {
         case 0:
-            startClose(slot)  // the client closed
+            // The client finished sending. Like epoll, answer what it sent
+            // first: close once the session has nothing left to do.
+            io[slot].peerClosed = true
+            if !io[slot].sending { drive(slot) }
         case -ENOBUFS:
             // Not a connection error: the ring ran dry. Re-arm when buffers return.
             count(.enobufs)
@@ -453,51 +471,62 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         case -ECANCELED:
             // Our backpressure cancel. If the send that caused it is already
             // done, nothing else will re-arm: drive now.
-            io[slot].stoppedReading = false
             if !io[slot].sending && !io[slot].receiving { drive(slot) }
         default:
             if result < 0 { startClose(slot) }  // reset, or another socket error
         }
     }
 
-    /// Bytes of a provided buffer for `slot`: parsed in place when the
+    /// Received bytes for `slot`, in a provided buffer the caller gives back
+    /// to the kernel as soon as this returns: parsed in place when the
     /// session can take them now, else copied in (a send is in flight) or,
-    /// if the session is full, held until it can.
-    private func take(_ slot: Int, bid: Int, length: Int, stillHeld: Bool) {
-        let buffers = buffers!
-        // Incremental consumption: completions walk through one buffer; the
-        // kernel reports the offset implicitly, so track it per buffer.
-        let offset = stillHeld || options.incremental ? incrementalOffset(bid: bid, length: length, stillHeld: stillHeld) : 0
-        let bytes = buffers.bytes(bid, count: length, offset: offset)
+    /// if the session is full, copied aside until it can take them.
+    private func take(_ slot: Int, _ bytes: UnsafeRawBufferPointer) {
         let session = core.connections[slot].session
         if io[slot].sending || io[slot].hasParked {
-            if !io[slot].hasParked && session.inputRoom >= length {
+            if !io[slot].hasParked && session.inputRoom >= bytes.count {
                 session.receive(bytes)
                 count(.copiedWhileSending)
-                if !stillHeld { buffers.give(bid) }
                 if session.bufferedInputCount > core.configuration.readAheadLimit { stopReading(slot) }
             } else {
-                parked[slot, default: []].append(bid | offset << 16 | length << 40 | (stillHeld ? 1 << 63 : 0))
-                io[slot].hasParked = true
-                count(.parked)
-                stopReading(slot)
+                park(slot, bytes)
             }
             return
         }
         if core.draining { session.beginDraining() }
-        let action = session.process(borrowing: bytes)
-        if !stillHeld { buffers.give(bid) }
+        var action = SessionAction.read
+        var offset = 0
+        while offset < bytes.count {
+            // `process(borrowing:)` takes no more than the session has room
+            // for; with nothing buffered that is the whole buffer.
+            let n = min(bytes.count - offset, session.inputRoom)
+            guard n > 0 else {
+                // Full of requests held back by the output high-water mark.
+                park(slot, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+                break
+            }
+            action = session.process(borrowing: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + n]))
+            offset += n
+        }
         afterProcess(slot, action)
     }
 
-    /// Offsets into partially consumed buffers (IOU_PBUF_RING_INC).
-    private var incrementalOffsets: [Int] = []
-
-    private func incrementalOffset(bid: Int, length: Int, stillHeld: Bool) -> Int {
-        if incrementalOffsets.isEmpty { incrementalOffsets = Array(repeating: 0, count: options.buffers) }
-        let offset = incrementalOffsets[bid]
-        incrementalOffsets[bid] = stillHeld ? offset + length : 0
-        return offset
+    /// Copies bytes the session cannot take yet aside, in pieces small
+    /// enough for an empty session, and pushes back on the client. Copies,
+    /// not the buffer itself: a connection never keeps a provided buffer
+    /// from the ring (with incremental consumption, other connections'
+    /// data would follow in the same buffer). Rare: a client pipelining
+    /// faster than it reads, so an allocation here is acceptable.
+    private func park(_ slot: Int, _ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(4096, bytes.count - offset)
+            parked[slot, default: []].append(Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + n])))
+            offset += n
+        }
+        io[slot].hasParked = true
+        count(.parked)
+        stopReading(slot)
     }
 
     /// Backpressure: cancel the multishot receive; the kernel's socket
@@ -549,17 +578,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let session = core.connections[slot].session
         if core.draining { session.beginDraining() }
         var action = session.process()
-        while action == .read && io[slot].hasParked, let held = parked[slot]?.first {
-            let length = held >> 40 & 0xFF_FFFF
-            guard session.inputRoom >= length else { break }
+        while action == .read && io[slot].hasParked, let held = parked[slot]?.first, session.inputRoom >= held.count {
             parked[slot]!.removeFirst()
             if parked[slot]!.isEmpty {
                 parked[slot] = nil
                 io[slot].hasParked = false
             }
-            let bid = held & 0xFFFF
-            action = session.process(borrowing: buffers!.bytes(bid, count: length, offset: held >> 16 & 0xFF_FFFF))
-            if held >> 63 == 0 { buffers!.give(bid) }
+            action = held.withUnsafeBytes { session.process(borrowing: $0) }
         }
         afterProcess(slot, action)
     }
@@ -569,6 +594,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         case .write:
             submitSend(slot)
         case .read:
+            if io[slot].peerClosed { return startClose(slot) }  // answered all it sent
             // Deadline first: an idle session lends its buffers back to the
             // pool there, and a single-shot receive takes them again below.
             core.armDeadline(slot, sending: false)
@@ -600,7 +626,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         }
         io_uring_sqe_set_data64(sqe, tag)
         io[slot].sending = true
-        io[slot].sendLength = output.count
+        io[slot].sendLength = Int32(truncatingIfNeeded: output.count)
+        io[slot].sendSince = UInt32(truncatingIfNeeded: core.now)
         io[slot].outstanding += 1
         io[slot].sendTurn = turn
         sendsSubmitted.append(slot)
@@ -626,7 +653,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         session.didWrite(Int(result))
         if io[slot].awaitingNotification { return }  // the buffer is the kernel's until the notification
         io[slot].sending = false
-        sendProgressed(slot, sent: Int(result))
+        sendProgressed(slot)
     }
 
     /// The zero-copy send's buffer is free again.
@@ -635,11 +662,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         io[slot].outstanding -= 1
         io[slot].sending = false
         if io[slot].closing { return finishIfClosing(slot, result: 0) }
-        sendProgressed(slot, sent: io[slot].sendLength)
+        sendProgressed(slot)
     }
 
-    private func sendProgressed(_ slot: Int, sent: Int) {
-        if core.connections[slot].session.pendingOutput.count > 0 && sent < io[slot].sendLength {
+    /// A send completed. Nothing appends while a send is in flight, so
+    /// output still pending means the socket took only part of it.
+    private func sendProgressed(_ slot: Int) {
+        if core.connections[slot].session.pendingOutput.count > 0 {
             count(.shortSend)  // the socket took part: send the rest, still one in flight
             io[slot].socketFull = true
             submitSend(slot)
@@ -658,6 +687,12 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     private func expire(_ slot: Int) {
         guard slot < ioCapacity, !io[slot].closing else { return }
+        if io[slot].sending && Int(UInt32(truncatingIfNeeded: core.now) &- io[slot].sendSince) < sendTimeout {
+            // The deadline that passed was armed before this send began (a
+            // send does not re-arm the wheel; see `sendsToCheck`): the send
+            // itself gets its full time.
+            return core.armDeadline(slot, sending: true)
+        }
         if !multishot && io[slot].receiving {
             // The kernel may be writing into the session's buffer: cancel
             // that receive first, and answer when its completion arrives.
@@ -701,11 +736,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     }
 
     private func finishClose(_ slot: Int) {
-        if let buffers {
-            if io[slot].hasParked, let held = parked.removeValue(forKey: slot) {
-                for entry in held where entry >> 63 == 0 { buffers.give(entry & 0xFFFF) }
-            }
-        }
+        if io[slot].hasParked { parked[slot] = nil }  // copies: nothing to give back
         io[slot] = SlotIO()
         close(core.connections[slot].fd)
         count(.close)
@@ -727,10 +758,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             close(listenFD)
             listenFD = -1
         }
-        for fd in waitingAccepted {
-            close(fd)
-            core.returnBudget()
-        }
+        for fd in waitingAccepted { close(fd) }  // accepted over budget: they hold no unit
         waitingAccepted.removeAll()
         core.beginDrain(isIdle: { !io[$0].sending && !io[$0].closing }, closeIdle: { startClose($0) })
     }

@@ -26,6 +26,12 @@ public struct UringProbe: Sendable {
     public let incrementalBuffers: Bool
     public let sendZeroCopy: Bool
 
+    /// The running kernel's major and minor version (uname), for features
+    /// no feature bit or opcode reveals (multishot receive: 6.0).
+    public let kernel: (major: Int, minor: Int)
+
+    public var multishotReceive: Bool { kernel >= (6, 0) }
+
     public var bundles: Bool { features & SWITCHYARD_IORING_FEAT_RECVSEND_BUNDLE != 0 }
     public var minTimeout: Bool { features & SWITCHYARD_IORING_FEAT_MIN_TIMEOUT != 0 }
     public var nodrop: Bool { features & UInt32(IORING_FEAT_NODROP) != 0 }
@@ -56,7 +62,7 @@ public struct UringProbe: Sendable {
         guard status == 0 else {
             if created == 0 { io_uring_queue_exit(&ring) }
             return UringProbe(setupError: status, features: 0, singleIssuer: false, deferTaskrun: false, coopTaskrun: false,
-                              sqPoll: false, opcodes: [], bufferRing: false, incrementalBuffers: false, sendZeroCopy: false)
+                              sqPoll: false, opcodes: [], bufferRing: false, incrementalBuffers: false, sendZeroCopy: false, kernel: kernelVersion())
         }
         let features = params.features
         var opcodes: [(String, Bool)] = []
@@ -88,7 +94,18 @@ public struct UringProbe: Sendable {
         let sqPoll = trySetup(UInt32(IORING_SETUP_SQPOLL))
         return UringProbe(setupError: 0, features: features, singleIssuer: single, deferTaskrun: deferred, coopTaskrun: coop,
                           sqPoll: sqPoll, opcodes: opcodes, bufferRing: bufferRing, incrementalBuffers: incremental,
-                          sendZeroCopy: sendZC)
+                          sendZeroCopy: sendZC, kernel: kernelVersion())
+    }
+
+    /// "6.18.44-fc" → (6, 18); (0, 0) if unreadable.
+    static func kernelVersion() -> (major: Int, minor: Int) {
+        var name = utsname()
+        guard uname(&name) == 0 else { return (0, 0) }
+        let release = withUnsafeBytes(of: &name.release) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        return parts.count == 2 ? (parts[0], parts[1]) : (0, 0)
     }
 
     /// Registers a one-entry buffer ring, plain and incremental.
@@ -132,8 +149,8 @@ public struct UringProbe: Sendable {
     /// Checks the options against what the kernel has; the error names the flag.
     public func check(_ options: UringOptions) -> String? {
         if let refusal { return refusal }
-        if options.receive == .multishot && !bufferRing {
-            return "--uring-recv multishot needs provided-buffer rings (Linux 5.19); use --uring-recv single"
+        if options.receive == .multishot && (!bufferRing || !multishotReceive) {
+            return "--uring-recv multishot needs multishot receive into provided buffers (Linux 6.0; this is \(kernel.major).\(kernel.minor)); use --uring-recv single"
         }
         if options.deferTaskrun && !deferTaskrun && !options.sqPoll {
             return "--uring-defer-taskrun needs Linux 6.1 (IORING_SETUP_DEFER_TASKRUN); pass --no-uring-defer-taskrun"

@@ -135,4 +135,15 @@ struct ConnectionTests {
         server.engine.waitUntilStopped()
         #expect(throws: (any Error).self) { try TestClient(port: server.port, timeout: 2) }
     }
+
+    @Test("A client that shuts its sending side after pipelining still gets every response, then the close",
+          arguments: engineNames)
+    func halfClose(engine: String) throws {
+        let server = try TestServer(engine: engine)
+        let client = try server.client()
+        try client.send((0..<16).map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
+        client.shutdownWrite()
+        for i in 0..<16 { #expect(try client.readResponse().text == "user \(i)\n") }
+        #expect(try client.isClosedByServer())
+    }
 }

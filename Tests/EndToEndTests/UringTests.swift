@@ -1,6 +1,7 @@
 import EngineCore
 import Engines
 import Glibc
+import HTTP1
 import Synchronization
 import Testing
 import UringEngine
@@ -182,5 +183,78 @@ struct UringTests {
         try first.send("GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         _ = try first.readResponse()
         #expect(try third.readResponse().status == 200)
+    }
+}
+
+@Suite("io_uring buffers", .serialized, .enabled(if: uringUnavailable == nil, "io_uring is unavailable here: \(uringUnavailable ?? "")"))
+struct UringBufferTests {
+    /// 24 clients, each pipelining batches of requests of varied length.
+    func pipelineFromManyClients(port: Int) -> Int {
+        let failures = Atomic(0)
+        concurrently(24) { c in
+            do {
+                let client = try TestClient(port: port)
+                for round in 0..<6 {
+                    let ids = (0..<48).map { c * 10_000 + round * 100 + $0 }
+                    try client.send(ids.map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\nX-Pad: \(String(repeating: "x", count: $0 % 300))\r\n\r\n" }.joined())
+                    for id in ids where try client.readResponse().text != "user \(id)\n" { failures.add(1, ordering: .relaxed) }
+                }
+            } catch {
+                failures.add(1, ordering: .relaxed)
+            }
+        }
+        return failures.load(ordering: .relaxed)
+    }
+
+    @Test("Bundles over recycled ring entries: 64 buffers of 256 bytes, large bodies and pipelining stay intact",
+          .enabled(if: UringFeatureSet.bundle.unsupported == nil, "recv bundles: \(UringFeatureSet.bundle.unsupported ?? "")"))
+    func bundles() throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.uring.bundle = true
+            $0.uring.buffers = 64
+            $0.uring.bufferSize = 256
+        }
+        let client = try server.client()
+        for size in [10_000, 60_000] {
+            let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) }
+            try client.send(Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+            #expect(try client.readResponse().body == body)
+        }
+        #expect(pipelineFromManyClients(port: server.port) == 0)
+        let metrics = try server.client().get("/metrics").text
+        #expect(engineEvent(metrics, "recv_bundle") > 0, "no completion filled more than one buffer, so bundles went untested")
+    }
+
+    @Test("Incremental buffers shared by many connections: 8 buffers of 64 KiB, every byte to its own client in order",
+          .enabled(if: UringFeatureSet.incremental.unsupported == nil, "incremental buffers: \(UringFeatureSet.incremental.unsupported ?? "")"))
+    func incremental() throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.uring.incremental = true
+            $0.uring.buffers = 8
+            $0.uring.bufferSize = 65536
+        }
+        #expect(pipelineFromManyClients(port: server.port) == 0)
+        let client = try server.client()
+        let body = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
+        try client.send(Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        #expect(try client.readResponse().body == body)
+    }
+
+    @Test("A buffer larger than the session's room after a partial request is handed over in pieces")
+    func bufferLargerThanRoom() throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.uring.bufferSize = 65536
+            $0.limits = HTTPLimits(maxRequestLineBytes: 256, maxHeaderBytes: 1024, maxFieldBytes: 512, maxFieldCount: 16, maxBodyBytes: 256)
+        }
+        let client = try server.client()
+        let requests = (0..<1500).map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined()
+        let bytes = Array(requests.utf8)
+        try client.send(Array(bytes[0..<20]))  // part of the first request head stays buffered
+        usleep(100_000)
+        try client.send(Array(bytes[20...]))  // then ~50 KB at once, far beyond the session's room
+        for i in 0..<1500 { #expect(try client.readResponse().text == "user \(i)\n") }
     }
 }
