@@ -231,9 +231,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         tearingDown = true
         if listenFD >= 0 { beginDrain() }
         for slot in core.openSlots where !io[slot].closing { startClose(slot) }
-        let sqe = entry()
-        io_uring_prep_cancel64(sqe, Completion.tag(.wake), 0)
-        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        cancel(Completion.tag(.wake))
         var rounds = 0
         while (core.open > 0 || acceptArmed) && rounds < 200 {
             _ = switchyard_submit_and_wait(ring, 1, 10_000_000, 0)
@@ -364,10 +362,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         guard !core.listenerPaused else { return }
         core.listenerDidPause(outOfDescriptors: outOfDescriptors)
         if acceptArmed {
-            let sqe = entry()
-            io_uring_prep_cancel64(sqe, Completion.tag(.accept), 0)
-            io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
-            count(.cancel)
+            cancel(Completion.tag(.accept))
         }
     }
 
@@ -529,16 +524,22 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         stopReading(slot)
     }
 
+    /// Cancels the operation tagged `target` (its own completion is ignored;
+    /// the target's completion says how it ended).
+    private func cancel(_ target: UInt64) {
+        let sqe = entry()
+        io_uring_prep_cancel64(sqe, target, 0)
+        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        count(.cancel)
+    }
+
     /// Backpressure: cancel the multishot receive; the kernel's socket
     /// buffer then pushes back on the client.
     private func stopReading(_ slot: Int) {
         guard io[slot].receiving, !io[slot].stoppedReading else { return }
         io[slot].stoppedReading = true
         let connection = core.connections[slot]
-        let sqe = entry()
-        io_uring_prep_cancel64(sqe, Completion.tag(.receive, slot: slot, generation: connection.generation), 0)
-        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
-        count(.cancel)
+        cancel(Completion.tag(.receive, slot: slot, generation: connection.generation))
     }
 
     private func rearmStarved() {
@@ -699,10 +700,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             guard !io[slot].expiryPending else { return }
             io[slot].expiryPending = true
             let connection = core.connections[slot]
-            let sqe = entry()
-            io_uring_prep_cancel64(sqe, Completion.tag(.receive, slot: slot, generation: connection.generation), 0)
-            io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
-            count(.cancel)
+            cancel(Completion.tag(.receive, slot: slot, generation: connection.generation))
             return
         }
         expireNow(slot)
@@ -750,10 +748,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private func beginDrain() {
         if listenFD >= 0 {
             if acceptArmed {
-                let sqe = entry()
-                io_uring_prep_cancel64(sqe, Completion.tag(.accept), 0)
-                io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
-                count(.cancel)
+                cancel(Completion.tag(.accept))
             }
             close(listenFD)
             listenFD = -1

@@ -48,6 +48,24 @@ enum UringFeatureSet: String, CaseIterable, CustomStringConvertible {
 let supportedFeatureSets = UringFeatureSet.allCases.filter { $0.unsupported == nil }
 let unsupportedFeatureSets = UringFeatureSet.allCases.filter { $0.unsupported != nil && uringUnavailable == nil }
 
+/// 24 clients, each pipelining batches of requests of varied length.
+func pipelineFromManyClients(port: Int) -> Int {
+    let failures = Atomic(0)
+    concurrently(24) { c in
+        do {
+            let client = try TestClient(port: port)
+            for round in 0..<6 {
+                let ids = (0..<48).map { c * 10_000 + round * 100 + $0 }
+                try client.send(ids.map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\nX-Pad: \(String(repeating: "x", count: $0 % 300))\r\n\r\n" }.joined())
+                for id in ids where try client.readResponse().text != "user \(id)\n" { failures.add(1, ordering: .relaxed) }
+            }
+        } catch {
+            failures.add(1, ordering: .relaxed)
+        }
+    }
+    return failures.load(ordering: .relaxed)
+}
+
 /// The counter `event` of the engine's /metrics (summed over loops).
 func engineEvent(_ metrics: String, _ event: String) -> Int {
     let prefix = "switchyard_engine_events_total{event=\"\(event)\"} "
@@ -101,21 +119,8 @@ struct UringTests {
             $0.uring.buffers = 4
             $0.uring.bufferSize = 128
         }
-        let port = server.port
-        let failures = Atomic(0)
-        concurrently(24) { c in
-            do {
-                let client = try TestClient(port: port)
-                for round in 0..<6 {
-                    let ids = (0..<48).map { c * 10_000 + round * 100 + $0 }
-                    try client.send(ids.map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\nX-Pad: \(String(repeating: "x", count: $0 % 200))\r\n\r\n" }.joined())
-                    for id in ids where try client.readResponse().text != "user \(id)\n" { failures.add(1, ordering: .relaxed) }
-                }
-            } catch {
-                failures.add(1, ordering: .relaxed)
-            }
-        }
-        #expect(failures.load(ordering: .relaxed) == 0)
+        let failures = pipelineFromManyClients(port: server.port)
+        #expect(failures == 0)
         let metrics = try server.client().get("/metrics").text
         #expect(engineEvent(metrics, "enobufs") > 0, "the ring never ran dry, so the test proved nothing")
         #expect(engineEvent(metrics, "recv_rearm") > 0)
@@ -188,24 +193,6 @@ struct UringTests {
 
 @Suite("io_uring buffers", .serialized, .enabled(if: uringUnavailable == nil, "io_uring is unavailable here: \(uringUnavailable ?? "")"))
 struct UringBufferTests {
-    /// 24 clients, each pipelining batches of requests of varied length.
-    func pipelineFromManyClients(port: Int) -> Int {
-        let failures = Atomic(0)
-        concurrently(24) { c in
-            do {
-                let client = try TestClient(port: port)
-                for round in 0..<6 {
-                    let ids = (0..<48).map { c * 10_000 + round * 100 + $0 }
-                    try client.send(ids.map { "GET /users/\($0) HTTP/1.1\r\nHost: t\r\nX-Pad: \(String(repeating: "x", count: $0 % 300))\r\n\r\n" }.joined())
-                    for id in ids where try client.readResponse().text != "user \(id)\n" { failures.add(1, ordering: .relaxed) }
-                }
-            } catch {
-                failures.add(1, ordering: .relaxed)
-            }
-        }
-        return failures.load(ordering: .relaxed)
-    }
-
     @Test("Bundles over recycled ring entries: 64 buffers of 256 bytes, large bodies and pipelining stay intact",
           .enabled(if: UringFeatureSet.bundle.unsupported == nil, "recv bundles: \(UringFeatureSet.bundle.unsupported ?? "")"))
     func bundles() throws {
