@@ -20,6 +20,7 @@
 static inline unsigned switchyard_sqe_flag_buffer_select(void) { return IOSQE_BUFFER_SELECT; }
 static inline unsigned switchyard_sqe_flag_fixed_file(void) { return IOSQE_FIXED_FILE; }
 static inline unsigned switchyard_sqe_flag_cqe_skip_success(void) { return IOSQE_CQE_SKIP_SUCCESS; }
+static inline unsigned switchyard_sqe_flag_io_hardlink(void) { return IOSQE_IO_HARDLINK; }
 
 // Registers a provided-buffer ring (liburing 2.3 has no io_uring_setup_buf_ring):
 // `ring_memory` is page-aligned and holds `entries` io_uring_buf entries.

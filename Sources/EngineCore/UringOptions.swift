@@ -30,6 +30,11 @@ public struct UringOptions: Sendable, Equatable {
     public var registerRingFD = true
     /// Multishot accept (5.19); off: one accept at a time, re-armed after each.
     public var multishotAccept = true
+    /// Accepted connections go straight into the ring's registered file
+    /// table (IORING_FILE_INDEX_ALLOC, 5.19): no descriptor in the process,
+    /// no file lookup and reference count per operation. The reuseport
+    /// policy only (an acceptor thread hands over real descriptors).
+    public var directDescriptors = false
     /// Recv bundles (6.10): one completion may carry several buffers.
     public var bundle = false
     /// Incremental buffer consumption (IOU_PBUF_RING_INC, 6.12).
@@ -56,7 +61,7 @@ public struct UringOptions: Sendable, Equatable {
     public var summary: String {
         "recv=\(receive.rawValue) sq=\(sqEntries) cq=\(sqEntries * cqFactor) buffers=\(buffers)x\(bufferSize)"
             + " defer-taskrun=\(deferTaskrun) ring-fd=\(registerRingFD) multishot-accept=\(multishotAccept)"
-            + " wait-for-sends=\(waitForSends) bundle=\(bundle) incremental=\(incremental) min-wait-us=\(minWaitMicroseconds)"
+            + " wait-for-sends=\(waitForSends) direct=\(directDescriptors) bundle=\(bundle) incremental=\(incremental) min-wait-us=\(minWaitMicroseconds)"
             + " zc-threshold=\(zeroCopyThreshold) sqpoll=\(sqPoll)"
     }
 }

@@ -184,20 +184,40 @@ public final class LoopCore: @unchecked Sendable {
     /// Engines check it after closes, wake-ups and each turn.
     public var listenerMayResume: Bool { listenerPaused && !draining && now >= retryListenerAt && budgetHasRoom }
 
+    /// Why `admit` turned a socket away.
+    public enum Refusal {
+        /// The loop is draining: close without a word.
+        case draining
+        /// Load shedding: answer 503 with Retry-After (`shedResponse`), then close.
+        case shed
+    }
+
     /// Takes an accepted socket into the table: returns its slot, with the
     /// keep-alive deadline armed; nil if the socket was refused and closed
     /// (draining, or shed with 503). Its budget unit is then given back.
-    public func admit(_ fd: Int32) -> Int? {
+    ///
+    /// `fd` is a descriptor, or for `directDescriptor` an index into the
+    /// engine's registered file table (io_uring). Refusing a real
+    /// descriptor is done here (a `writev` and a `close`); a direct one the
+    /// engine must answer and close its own way, in `refuse`. A direct
+    /// descriptor gets TCP_NODELAY from the listener it was accepted on.
+    public func admit(_ fd: Int32, directDescriptor: Bool = false, refuse: (Int32, Refusal) -> Void = { _, _ in }) -> Int? {
         if draining {
-            close(fd)
+            if directDescriptor { refuse(fd, .draining) } else { close(fd) }
             onClose()
             return nil
         }
         if configuration.shedAbove > 0 && open >= configuration.shedAbove {
-            shed(fd)
+            if directDescriptor {
+                refuse(fd, .shed)
+                counters.recordResponse(status: 503)
+                onClose()
+            } else {
+                shed(fd)
+            }
             return nil
         }
-        SocketOptions.setNoDelay(fd)
+        if !directDescriptor { SocketOptions.setNoDelay(fd) }
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
@@ -219,6 +239,20 @@ public final class LoopCore: @unchecked Sendable {
         wheel.arm(slot, at: now + keepAliveTimeout)
         return slot
     }
+
+    /// The shedding response (with this second's Date line) written at
+    /// `buffer`, which must hold `shedResponseCount` bytes; returns its length.
+    public func shedResponse(into buffer: UnsafeMutableRawPointer) -> Int {
+        worker.date.refresh()
+        let date = worker.date.headerLine
+        buffer.copyMemory(from: Shedding.prefix.base, byteCount: Shedding.prefix.count)
+        (buffer + Shedding.prefix.count).copyMemory(from: date.baseAddress!, byteCount: date.count)
+        (buffer + Shedding.prefix.count + date.count).copyMemory(from: Shedding.suffix.base, byteCount: Shedding.suffix.count)
+        return Shedding.prefix.count + date.count + Shedding.suffix.count
+    }
+
+    /// Room `shedResponse` needs.
+    public static let shedResponseCount = 512
 
     /// Load shedding: answer 503 with Retry-After straight away and close,
     /// without a session. One writev of three pieces (the Date line is the

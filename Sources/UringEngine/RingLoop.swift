@@ -54,6 +54,15 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// Completions handled per batch before the queue head is advanced.
     private let cqeCapacity = 256
     private let multishot: Bool
+    /// Connections live in the ring's registered file table (--uring-direct-descriptors):
+    /// `LoopConnection.fd` is an index there, and every operation says so.
+    private let direct: Bool
+    // safety: `LoopCore.shedResponseCount` bytes, allocated in init, freed in
+    // deinit. A direct descriptor is shed through the ring: the kernel reads
+    // this while that send is in flight. Rewritten by the next shed, which
+    // (sends being issued when submitted) finds the earlier one done; the
+    // bytes differ only when the Date line's second has changed.
+    private let shedBuffer: UnsafeMutableRawPointer
     /// Set once the loop has begun cancelling everything before it ends.
     private var tearingDown = false
     /// `--send-timeout` in milliseconds.
@@ -136,10 +145,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         ring.initialize(to: io_uring())
         io = .allocate(capacity: 1)
         multishot = options.receive == .multishot
+        direct = options.directDescriptors
+        shedBuffer = .allocate(byteCount: LoopCore.shedResponseCount, alignment: 16)
         sendTimeout = Int(core.configuration.sendTimeout * 1000)
     }
 
     deinit {
+        shedBuffer.deallocate()
         io.deinitialize(count: ioCapacity)
         io.deallocate()
         sendsSubmitted.free()
@@ -171,6 +183,15 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             throw EngineError("io_uring_queue_init (--uring-sq-entries \(options.sqEntries)): \(String(cString: strerror(-status)))")
         }
         if options.registerRingFD { _ = io_uring_register_ring_fd(ring) }
+        if direct {
+            let table = UInt32(min(core.configuration.maxConnections + 64, 1 << 20))
+            let status = io_uring_register_files_sparse(ring, table)
+            guard status == 0 else {
+                throw EngineError("--uring-direct-descriptors: cannot register a file table of \(table) (--max-connections): \(String(cString: strerror(-status)))")
+            }
+            // Accepted sockets inherit it; a direct one cannot be given it.
+            if listenFD >= 0 { SocketOptions.setNoDelay(listenFD) }
+        }
         if multishot {
             buffers = try BufferRing(ring: ring, count: options.buffers, size: options.bufferSize, group: 0,
                                      incremental: options.incremental)
@@ -241,12 +262,12 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         }
         io_uring_queue_exit(ring)
         for slot in core.openSlots {  // only if the kernel never answered
-            close(core.connections[slot].fd)
+            if !direct { close(core.connections[slot].fd) }  // a direct one went with the ring
             count(.close)
             io[slot] = SlotIO()
             core.release(slot)
         }
-        for fd in waitingAccepted { close(fd) }  // accepted over budget: they hold no unit
+        if !direct { for fd in waitingAccepted { close(fd) } }  // over budget: no unit to return; direct ones went with the ring
         waitingAccepted.removeAll()
         if listenFD >= 0 { close(listenFD); listenFD = -1 }
         buffers?.free()
@@ -328,10 +349,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         guard listenFD >= 0, !acceptArmed else { return }
         let sqe = entry()
         let socketFlags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        if options.multishotAccept {
-            io_uring_prep_multishot_accept(sqe, listenFD, nil, nil, socketFlags)
-        } else {
-            io_uring_prep_accept(sqe, listenFD, nil, nil, socketFlags)
+        switch (options.multishotAccept, direct) {
+        case (true, false): io_uring_prep_multishot_accept(sqe, listenFD, nil, nil, socketFlags)
+        case (true, true): io_uring_prep_multishot_accept_direct(sqe, listenFD, nil, nil, 0)
+        case (false, false): io_uring_prep_accept(sqe, listenFD, nil, nil, socketFlags)
+        case (false, true): io_uring_prep_accept_direct(sqe, listenFD, nil, nil, 0, UInt32(bitPattern: -1) /* IORING_FILE_INDEX_ALLOC */)
         }
         io_uring_sqe_set_data64(sqe, Completion.tag(.accept))
         acceptArmed = true
@@ -341,7 +363,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         if flags & IORING_CQE_F_MORE == 0 { acceptArmed = false }
         if result >= 0 {
             if core.takeBudget() {
-                if let slot = core.admit(result) { adopted(slot) }
+                if let slot = admit(result) { adopted(slot) }
             } else {
                 // Multishot accept does not ask first: hold the socket and
                 // pause, so the rest wait in the kernel backlog.
@@ -371,10 +393,30 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         while let fd = waitingAccepted.first {
             guard core.takeBudget() else { return }  // still no room: stay paused
             waitingAccepted.removeFirst()
-            if let slot = core.admit(fd) { adopted(slot) }
+            if let slot = admit(fd) { adopted(slot) }
         }
         core.listenerDidResume()
         armAccept()
+    }
+
+    /// Offers an accepted socket to the core; a direct descriptor it turns
+    /// away is answered (shedding) and closed through the ring.
+    private func admit(_ fd: Int32) -> Int? {
+        guard direct else { return core.admit(fd) }
+        return core.admit(fd, directDescriptor: true) { index, refusal in
+            if refusal == .shed {
+                let length = core.shedResponse(into: shedBuffer)
+                let send = entry()
+                io_uring_prep_send(send, index, shedBuffer, length, Int32(MSG_NOSIGNAL))
+                // A hard link: the close runs even if the send fails.
+                send.pointee.flags |= UInt8(switchyard_sqe_flag_fixed_file()) | UInt8(switchyard_sqe_flag_io_hardlink())
+                io_uring_sqe_set_data64(send, Completion.tag(.cancel))  // nothing to do on its completion
+            }
+            let close = entry()
+            io_uring_prep_close_direct(close, UInt32(index))
+            io_uring_sqe_set_data64(close, Completion.tag(.cancel))
+            count(.close)
+        }
     }
 
     /// A connection the core admitted: start receiving.
@@ -416,7 +458,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let sqe = entry()
         if multishot {
             io_uring_prep_recv_multishot(sqe, connection.fd, nil, 0, 0)
-            sqe.pointee.flags |= UInt8(switchyard_sqe_flag_buffer_select())
+            sqe.pointee.flags |= UInt8(switchyard_sqe_flag_buffer_select()) | fixedFile
             sqe.pointee.buf_group = buffers!.group
             if options.bundle { sqe.pointee.ioprio |= UInt16(SWITCHYARD_IORING_RECVSEND_BUNDLE) }
         } else {
@@ -424,6 +466,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             // nothing calls `process` on the session meanwhile.
             let space = connection.session.readSpace()
             io_uring_prep_recv(sqe, connection.fd, space.baseAddress, space.count, 0)
+            sqe.pointee.flags |= fixedFile
         }
         io_uring_sqe_set_data64(sqe, Completion.tag(.receive, slot: slot, generation: connection.generation))
         io[slot].receiving = true
@@ -626,6 +669,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             if output.count <= 16 * 1024 && !io[slot].socketFull && !connection.session.willClose { sendsThisTurn += 1 }
         }
         io_uring_sqe_set_data64(sqe, tag)
+        sqe.pointee.flags |= fixedFile
         io[slot].sending = true
         io[slot].sendLength = Int32(truncatingIfNeeded: output.count)
         io[slot].sendSince = UInt32(truncatingIfNeeded: core.now)
@@ -724,10 +768,28 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         io[slot].closing = true
         if io[slot].outstanding == 0 { return finishClose(slot) }
         let sqe = entry()
-        io_uring_prep_cancel_fd(sqe, core.connections[slot].fd, UInt32(IORING_ASYNC_CANCEL_ALL))
+        io_uring_prep_cancel_fd(sqe, core.connections[slot].fd,
+                                UInt32(IORING_ASYNC_CANCEL_ALL) | (direct ? UInt32(IORING_ASYNC_CANCEL_FD_FIXED) : 0))
         io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
         count(.cancel)
     }
+
+    /// Closes a connection's socket: close(2), or for a direct descriptor a
+    /// close through the ring (its slot in the file table is reused only
+    /// after that runs, which is before any later accept).
+    private func closeSocket(_ fd: Int32) {
+        if direct {
+            let sqe = entry()
+            io_uring_prep_close_direct(sqe, UInt32(fd))
+            io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        } else {
+            close(fd)
+        }
+        count(.close)
+    }
+
+    /// IOSQE_FIXED_FILE when connections are direct descriptors.
+    private var fixedFile: UInt8 { direct ? UInt8(switchyard_sqe_flag_fixed_file()) : 0 }
 
     private func finishIfClosing(_ slot: Int, result: Int32) {
         if io[slot].closing && io[slot].outstanding == 0 { finishClose(slot) }
@@ -736,8 +798,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private func finishClose(_ slot: Int) {
         if io[slot].hasParked { parked[slot] = nil }  // copies: nothing to give back
         io[slot] = SlotIO()
-        close(core.connections[slot].fd)
-        count(.close)
+        closeSocket(core.connections[slot].fd)
         if core.release(slot) { resumeAccept() }
     }
 
@@ -753,7 +814,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             close(listenFD)
             listenFD = -1
         }
-        for fd in waitingAccepted { close(fd) }  // accepted over budget: they hold no unit
+        for fd in waitingAccepted { closeSocket(fd) }  // accepted over budget: they hold no unit
         waitingAccepted.removeAll()
         core.beginDrain(isIdle: { !io[$0].sending && !io[$0].closing }, closeIdle: { startClose($0) })
     }

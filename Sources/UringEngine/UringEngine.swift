@@ -41,6 +41,9 @@ public final class UringEngine: Engine, @unchecked Sendable {
         let options = configuration.uring
         if let problem = UringProbe.shared.check(options) { throw EngineError(problem) }
         if let problem = Self.validate(options) { throw EngineError(problem) }
+        if options.directDescriptors && configuration.acceptPolicy == .acceptor {
+            throw EngineError("--uring-direct-descriptors needs --accept reuseport (an acceptor thread hands over real descriptors)")
+        }
         metrics.setInfo("uring", options.summary)
         try group.start { [configuration, responder] (index, budget, onClose) throws(EngineError) in
             let core = try LoopCore(index: index, configuration: configuration, responder: responder,

@@ -167,6 +167,9 @@ public struct UringProbe: Sendable {
         if options.incremental && options.bundle {
             return "--uring-incremental with --uring-bundle: this engine supports one or the other, not both (liburing#1320: bundles misbehave with incremental rings)"
         }
+        if options.directDescriptors && kernel < (5, 19) {
+            return "--uring-direct-descriptors needs IORING_FILE_INDEX_ALLOC (Linux 5.19; this is \(kernel.major).\(kernel.minor))"
+        }
         if options.sqPoll && options.minWaitMicroseconds > 0 { return "--uring-min-wait-us cannot be combined with --uring-sqpoll" }
         if options.minWaitMicroseconds > 0 && !minTimeout {
             return "--uring-min-wait-us needs IORING_FEAT_MIN_TIMEOUT (Linux 6.12)"

@@ -113,6 +113,9 @@ struct Serve: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "io_uring: each turn waits for its sends' completions plus one more, so one io_uring_enter serves a turn (smaller batches; pays only with few connections); off: wake on the first completion.")
     var uringWaitForSends = false
 
+    @Flag(help: "io_uring: accept straight into the ring's registered file table (5.19; --accept reuseport only): no descriptors, no file lookup per operation.")
+    var uringDirectDescriptors = false
+
     @Flag(help: "io_uring: recv bundles, several buffers per completion (6.10).")
     var uringBundle = false
 
@@ -139,6 +142,7 @@ struct Serve: ParsableCommand {
         o.registerRingFD = uringRegisterRingFd
         o.multishotAccept = uringMultishotAccept
         o.waitForSends = uringWaitForSends
+        o.directDescriptors = uringDirectDescriptors
         o.bundle = uringBundle
         o.incremental = uringIncremental
         o.minWaitMicroseconds = uringMinWaitUs

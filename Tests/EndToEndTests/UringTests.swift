@@ -13,7 +13,8 @@ let uringUnavailable: String? = UringProbe.shared.refusal
 enum UringFeatureSet: String, CaseIterable, CustomStringConvertible {
     case defaults, single, bundle, incremental, bundleIncremental = "bundle+incremental", noDeferTaskrun = "no-defer-taskrun",
          noRingFD = "no-ring-fd", noMultishotAccept = "no-multishot-accept", zeroCopy = "zc-threshold", minWait = "min-wait",
-         sqPoll = "sqpoll", smallQueues = "small-queues", waitForSends = "wait-for-sends"
+         sqPoll = "sqpoll", smallQueues = "small-queues", waitForSends = "wait-for-sends", direct = "direct-descriptors",
+         directSingle = "direct-descriptors+single"
 
     var description: String { rawValue }
 
@@ -32,6 +33,8 @@ enum UringFeatureSet: String, CaseIterable, CustomStringConvertible {
         case .sqPoll: o.sqPoll = true
         case .smallQueues: o.sqEntries = 2; o.cqFactor = 2; o.buffers = 8; o.bufferSize = 256
         case .waitForSends: o.waitForSends = true
+        case .direct: o.directDescriptors = true
+        case .directSingle: o.directDescriptors = true; o.receive = .single
         }
     }
 
@@ -171,6 +174,31 @@ struct UringTests {
         }
         #expect(open == 1, "reset connections were not closed")
         #expect(try observer.get("/plaintext").status == 200)
+    }
+
+    @Test("Direct descriptors: shedding answers 503 through the ring, the cap holds, a graceful stop completes",
+          .enabled(if: UringFeatureSet.direct.unsupported == nil, "direct descriptors: \(UringFeatureSet.direct.unsupported ?? "")"))
+    func directDescriptors() throws {
+        let server = try TestServer(engine: "io_uring") {
+            $0.threads = 1
+            $0.uring.directDescriptors = true
+            $0.shedAbove = 2
+        }
+        let first = try server.client(), second = try server.client()
+        #expect(try first.get("/health").status == 200)
+        #expect(try second.get("/health").status == 200)
+        let third = try server.client()
+        let shed = try third.readResponse()
+        #expect(shed.status == 503)
+        #expect(shed.header("Retry-After") == "1")
+        #expect(try third.isClosedByServer())
+        #expect(try first.get("/users/7").text == "user 7\n")
+        #expect(throws: EngineError.self) {
+            _ = try TestServer(engine: "io_uring") {
+                $0.uring.directDescriptors = true
+                $0.acceptPolicy = .acceptor
+            }
+        }
     }
 
     @Test("The connection cap with multishot accept: the rest wait in the backlog, then are served")
