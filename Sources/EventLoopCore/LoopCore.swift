@@ -48,7 +48,7 @@ public final class LoopCore: @unchecked Sendable {
 
     public private(set) var connections: [LoopConnection] = []
     private var freeSlots: [Int] = []
-    private var wheel: TimerWheel
+    private let wheel: TimerWheel
     /// The loop's clock (ms), read once per turn (`tick`). Deadlines are
     /// counted from when an event arrived; 100 ms ticks need no finer clock.
     public private(set) var now = 0
