@@ -50,9 +50,10 @@ struct SweepEndToEndTests {
         #expect(lines.count == 5)
 
         // The server's own counters cover the measured window, not the whole run:
-        // they agree with the client's count to within the few milliseconds the
-        // two samples take (warm-up is half as long again, so including it would
-        // be off by a third).
+        // they agree with the client's count to within the time the two samples
+        // take (warm-up is half as long again, so including it would be off by
+        // a third). 20%, not less: with the other suites running in parallel on
+        // two cores, a sample was seen to take up to 14% of a short window.
         let metrics = try ServerMetricsCSV.read(path: folder + "/two/server-metrics.csv")
         for row in results {
             let responses = metrics.first {
@@ -61,7 +62,7 @@ struct SweepEndToEndTests {
             }
             let served = try #require(responses, "no /metrics delta for \(row.pointID)").value
             let counted = Double(row.requests!)
-            #expect(abs(served - counted) <= 0.1 * counted, "server \(served) vs client \(counted)")
+            #expect(abs(served - counted) <= 0.2 * counted, "server \(served) vs client \(counted)")
         }
 
         let metadata = try #require(readText(folder + "/two/metadata.json"))
