@@ -17,7 +17,8 @@ struct Completion {
         case wake = 2
         case receive = 3
         case send = 4
-        /// A cancel request's own completion; carries nothing to act on.
+        /// Nothing to act on: a cancel request's own completion, a
+        /// close_direct's, the 503 sent to a shed direct descriptor.
         /// (A zero-copy send's second completion, IORING_CQE_F_NOTIF, comes
         /// with its send's tag.)
         case cancel = 5
