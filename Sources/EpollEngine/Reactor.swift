@@ -16,9 +16,8 @@ final class Reactor: EventLoop, @unchecked Sendable {
     // @unchecked Sendable: all mutable state is confined to the loop thread;
     // the core synchronizes what other threads touch.
     let core: LoopCore
-    let events: EventCounters?
-    // safety: unowned(unsafe) is fine, `events` above holds it for the loop's life.
-    private unowned(unsafe) let syscalls: EventCounters
+    private let syscalls: LoopEvents<Event>
+    var events: EventCounters? { syscalls.counters }
     let epfd: Int32
     var listenFD: Int32 = -1
     /// Per slot, beside the core's table: the socket may hold unread bytes
@@ -37,26 +36,15 @@ final class Reactor: EventLoop, @unchecked Sendable {
     static let listenerTag = UInt64.max
     static let wakeTag = UInt64.max - 1
 
-    /// System calls by kind, so engines can be compared per request.
-    enum Event: Int, CaseIterable {
+    /// System calls by kind, so engines can be compared per request
+    /// (`switchyard_engine_events_total{event="epoll_wait"}` ...).
+    enum Event: Int, LoopEvent {
         case epollWait, recv, send, epollCtl, accept, close
-        var counter: EventCounters.Event {
-            switch self {
-            case .epollWait: EventCounters.Event("epoll_wait", "epoll_wait calls")
-            case .recv: EventCounters.Event("recv", "recv calls")
-            case .send: EventCounters.Event("send", "send calls")
-            case .epollCtl: EventCounters.Event("epoll_ctl", "epoll_ctl calls")
-            case .accept: EventCounters.Event("accept", "accept4 calls")
-            case .close: EventCounters.Event("close", "close calls on connections")
-            }
-        }
     }
 
     init(core: LoopCore) throws(EngineError) {
         self.core = core
-        let events = EventCounters(worker: "loop-\(core.index)", events: Event.allCases.map(\.counter))
-        self.events = events
-        syscalls = events
+        syscalls = LoopEvents(loop: core.index, help: "epoll engine: system calls by kind (Sources/EpollEngine/README.md)")
         epfd = Epoll.create()
         guard epfd >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }
         readyEvents = .allocate(capacity: eventCapacity)
@@ -69,7 +57,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
     }
 
     @inline(__always)
-    private func count(_ event: Event) { syscalls.add(event.rawValue) }
+    private func count(_ event: Event) { syscalls.count(event) }
 
     // MARK: the loop
 

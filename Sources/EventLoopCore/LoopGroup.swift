@@ -18,9 +18,12 @@ public protocol EventLoop: AnyObject, Sendable {
     func run()
 }
 
-/// What every event-loop engine does around its loops: one loop per thread,
-/// connections reaching them by `--accept` policy, the engine-wide connection
-/// cap, metrics registration and the graceful stop.
+/// An event-loop engine: what every one does around its loops (one loop per
+/// thread, connections reaching them by `--accept` policy, the engine-wide
+/// connection cap, metrics registration, the graceful stop). An engine module
+/// supplies only `makeLoop`, which builds its loop on a `LoopCore`, and
+/// optionally `prepare`, run at start before any loop exists (checks of its
+/// own flags, facts for `/metrics`).
 ///
 /// - `reuseport`: one SO_REUSEPORT listener per loop; the kernel hashes each
 ///   new connection to a listener, and the loop accepts it itself. The
@@ -30,15 +33,18 @@ public protocol EventLoop: AnyObject, Sendable {
 /// - `acceptor`: one thread blocks in `accept` and hands each connection to a
 ///   loop (round-robin or least-loaded) through the loop's inbox and eventfd.
 ///   A semaphore holds the engine-wide cap.
-public final class LoopGroup: @unchecked Sendable {
+public final class LoopGroup: Engine, @unchecked Sendable {
     // @unchecked Sendable: fields are written in `start` before any thread
     // that reads them exists, or are atomic.
-    public typealias MakeLoop = (_ index: Int, _ budget: ConnectionBudget?, _ onClose: @escaping @Sendable () -> Void)
-        throws(EngineError) -> any EventLoop
+    public typealias MakeLoop = @Sendable (LoopCore) throws(EngineError) -> any EventLoop
+    public typealias Prepare = @Sendable (EngineConfiguration, MetricsRegistry) throws(EngineError) -> Void
 
     let engineName: String
     let configuration: EngineConfiguration
+    let responder: any HTTPResponder
     let metrics: MetricsRegistry
+    private let prepare: Prepare
+    private let makeLoop: MakeLoop
     private var loops: [any EventLoop] = []
     private var threads: [Thread] = []
     private var acceptorThread: Thread?
@@ -48,15 +54,20 @@ public final class LoopGroup: @unchecked Sendable {
     /// Free connection slots (acceptor policy).
     private let slots: ConnectionSlots
 
-    public init(engineName: String, configuration: EngineConfiguration, metrics: MetricsRegistry) {
+    public init(engineName: String, configuration: EngineConfiguration, responder: any HTTPResponder,
+                metrics: MetricsRegistry, prepare: @escaping Prepare = { _, _ in }, makeLoop: @escaping MakeLoop) {
         self.engineName = engineName
         self.configuration = configuration
+        self.responder = responder
         self.metrics = metrics
+        self.prepare = prepare
+        self.makeLoop = makeLoop
         slots = ConnectionSlots(count: configuration.maxConnections)
     }
 
-    /// Builds the loops with `makeLoop`, opens the listeners, starts the threads.
-    public func start(makeLoop: MakeLoop) throws(EngineError) {
+    /// Builds the loops, opens the listeners, starts the threads.
+    public func start() throws(EngineError) {
+        try prepare(configuration, metrics)
         let count = configuration.threads
         guard count >= 1 else { throw EngineError("--threads \(count): must be at least 1") }
         guard configuration.maxConnections >= count else {
@@ -73,7 +84,8 @@ public final class LoopGroup: @unchecked Sendable {
             release = { [unowned self] in self.slots.release() }
         }
         for i in 0..<count {
-            loops.append(try makeLoop(i, budget, release))
+            let core = try LoopCore(index: i, configuration: configuration, responder: responder, budget: budget, onClose: release)
+            loops.append(try makeLoop(core))
         }
         if usesAcceptor {
             let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)

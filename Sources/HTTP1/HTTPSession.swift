@@ -143,14 +143,14 @@ public final class HTTPSession {
 
     /// Copies bytes in (tests and tools; engines read into `readSpace()`).
     public func receive(_ bytes: some Collection<UInt8>) {
-        var remaining = bytes[...]
-        while !remaining.isEmpty {
-            let space = readSpace()
-            let n = min(space.count, remaining.count)
-            space.copyBytes(from: remaining.prefix(n))
-            didRead(n)
-            remaining = remaining.dropFirst(n)
-        }
+        Array(bytes).withUnsafeBytes { receive($0) }
+    }
+
+    /// Copies bytes in: an engine whose kernel delivered them elsewhere
+    /// (io_uring, while a send is in flight), within `inputRoom`.
+    public func receive(_ bytes: UnsafeRawBufferPointer) {
+        copyIn(bytes)
+        counters.recordBytesIn(bytes.count)
     }
 
     /// Bytes received and not yet consumed by a request.
@@ -222,6 +222,7 @@ public final class HTTPSession {
             let space = readSpace()
             let n = min(space.count, bytes.count - offset)
             space.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n)
+            precondition(end + n <= inputCapacity, "read past readSpace()")
             end += n
             offset += n
         }

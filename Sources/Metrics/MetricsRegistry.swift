@@ -49,12 +49,6 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    /// Engine events summed over live and retired loops, by name.
-    public func eventTotals() -> [String: UInt64] {
-        let (live, retired) = state.withLock { (Array($0.events.values), $0.retiredEvents) }
-        return live.reduce(retired) { $0.merging($1.snapshot(), uniquingKeysWith: &+) }
-    }
-
     /// Static facts shown as an info metric (engine name, threads...).
     public func setInfo(_ key: String, _ value: String) {
         state.withLock { $0.gauges[key] = value }
@@ -123,7 +117,7 @@ public final class MetricsRegistry: Sendable {
             // family, labelled by event, and the same per loop.
             let perLoop = eventSets.map { (worker: $0.worker, counts: $0.snapshot()) }.sorted { $0.worker < $1.worker }
             let totals = perLoop.reduce(retiredEvents) { $0.merging($1.counts, uniquingKeysWith: &+) }
-            let help = eventHelp.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+            let help = Set(eventHelp.values).sorted().joined(separator: "; ")
             out += "# HELP switchyard_engine_events_total Engine events by kind (\(help)).\n"
             out += "# TYPE switchyard_engine_events_total counter\n"
             for (name, count) in totals.sorted(by: { $0.key < $1.key }) {

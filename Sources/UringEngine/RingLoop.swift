@@ -26,9 +26,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     // loop thread; the core synchronizes what other threads touch.
     let core: LoopCore
     let options: UringOptions
-    let events: EventCounters?
-    // safety: `events` above keeps it alive as long as the loop.
-    private unowned(unsafe) let counts: EventCounters
+    private let counts: LoopEvents<Event>
+    var events: EventCounters? { counts.counters }
     var listenFD: Int32 = -1
     // safety: allocated in init, set up on the loop thread in `run`, torn
     // down and freed when `run` ends; never shared with another thread.
@@ -110,37 +109,17 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         var peerClosed = false
     }
 
-    /// Engine events in /metrics.
-    enum Event: Int, CaseIterable {
-        case enter, submitFull, close, eventfdRead, enobufs, receiveRearm, acceptRearm, shortSend, overflow, cancel,
-             copiedWhileSending, parked, zeroCopySends, waitTimedOut, bundles
-        var counter: EventCounters.Event {
-            switch self {
-            case .enter: EventCounters.Event("io_uring_enter", "io_uring_enter calls (submit and wait)")
-            case .submitFull: EventCounters.Event("submit_sq_full", "extra submits because the submission queue was full")
-            case .close: EventCounters.Event("close", "close calls on connections")
-            case .eventfdRead: EventCounters.Event("eventfd_read", "reads of the wake-up eventfd")
-            case .enobufs: EventCounters.Event("enobufs", "multishot receives ended because the buffer ring was empty")
-            case .receiveRearm: EventCounters.Event("recv_rearm", "multishot receives re-armed after ending")
-            case .acceptRearm: EventCounters.Event("accept_rearm", "accepts re-armed after ending")
-            case .shortSend: EventCounters.Event("short_send", "sends that took only part of the output, resubmitted")
-            case .overflow: EventCounters.Event("cq_overflow", "turns that found the completion queue overflowed")
-            case .cancel: EventCounters.Event("cancel", "cancel requests submitted")
-            case .copiedWhileSending: EventCounters.Event("recv_copied", "received buffers copied into a session while its send was in flight")
-            case .parked: EventCounters.Event("recv_parked", "received buffers held back while a session was full")
-            case .zeroCopySends: EventCounters.Event("send_zc", "zero-copy sends")
-            case .bundles: EventCounters.Event("recv_bundle", "receive completions that filled more than one buffer (--uring-bundle)")
-            case .waitTimedOut: EventCounters.Event("wait_timeout", "turns whose wait ended by its timeout (timer tick, or the 1 ms cap while waiting for sends)")
-            }
-        }
+    /// Engine events in /metrics (`switchyard_engine_events_total{event="io_uring_enter"}` ...;
+    /// the README says what each counts).
+    enum Event: Int, LoopEvent {
+        case ioUringEnter, submitSqFull, close, eventfdRead, enobufs, recvRearm, acceptRearm, shortSend, cqOverflow,
+             cancel, recvCopied, recvParked, sendZc, waitTimeout, recvBundle
     }
 
     init(core: LoopCore, options: UringOptions) {
         self.core = core
         self.options = options
-        let events = EventCounters(worker: "loop-\(core.index)", events: Event.allCases.map(\.counter))
-        self.events = events
-        counts = events
+        counts = LoopEvents(loop: core.index, help: "io_uring engine: system calls and ring conditions (Sources/UringEngine/README.md)")
         ring = .allocate(capacity: 1)
         ring.initialize(to: io_uring())
         io = .allocate(capacity: 1)
@@ -161,7 +140,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     }
 
     @inline(__always)
-    private func count(_ event: Event, _ value: UInt64 = 1) { counts.add(event.rawValue, value) }
+    private func count(_ event: Event, _ value: UInt64 = 1) { counts.count(event, value) }
 
     // MARK: set-up and the loop
 
@@ -221,8 +200,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             sendsThisTurn = 0
             let status = switchyard_submit_and_wait(ring, UInt32(waitFor), timeout < 0 ? -1 : timeout,
                                                     UInt32(options.minWaitMicroseconds))
-            count(.enter)
-            if status == -ETIME { count(.waitTimedOut) }
+            count(.ioUringEnter)
+            if status == -ETIME { count(.waitTimeout) }
             if status < 0 && status != -ETIME && status != -EINTR && status != -EBUSY && status != -EAGAIN { break }
             core.tick()
             turn &+= 1
@@ -256,7 +235,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         var rounds = 0
         while (core.open > 0 || acceptArmed) && rounds < 200 {
             _ = switchyard_submit_and_wait(ring, 1, 10_000_000, 0)
-            count(.enter)
+            count(.ioUringEnter)
             reap()
             rounds += 1
         }
@@ -290,9 +269,9 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             io_uring_cq_advance(ring, UInt32(n))
             if n == cqeCapacity { continue }
             if io_uring_cq_has_overflow(ring) {
-                count(.overflow)
+                count(.cqOverflow)
                 _ = io_uring_get_events(ring)
-                count(.enter)
+                count(.ioUringEnter)
                 continue
             }
             return
@@ -305,7 +284,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         while true {
             if let sqe = io_uring_get_sqe(ring) { return sqe }
             _ = io_uring_submit(ring)
-            count(.submitFull)
+            count(.submitSqFull)
         }
     }
 
@@ -481,9 +460,9 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             io[slot].stoppedReading = false
         }
         if flags & IORING_CQE_F_BUFFER != 0 {
-            if result > 0 && flags & IORING_CQE_F_MORE == 0 && !io[slot].closing { count(.receiveRearm) }
+            if result > 0 && flags & IORING_CQE_F_MORE == 0 && !io[slot].closing { count(.recvRearm) }
             let generation = core.connections[slot].generation
-            if Int(result) > buffers!.size && !options.incremental { count(.bundles) }
+            if Int(result) > buffers!.size && !options.incremental { count(.recvBundle) }
             buffers!.consume(flags: flags, result: result) { bytes in
                 // A piece may close the connection (a bad request); the rest
                 // of a bundle then goes back unread.
@@ -524,7 +503,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         if io[slot].sending || io[slot].hasParked {
             if !io[slot].hasParked && session.inputRoom >= bytes.count {
                 session.receive(bytes)
-                count(.copiedWhileSending)
+                count(.recvCopied)
                 if session.bufferedInputCount > core.configuration.readAheadLimit { stopReading(slot) }
             } else {
                 park(slot, bytes)
@@ -563,7 +542,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             offset += n
         }
         io[slot].hasParked = true
-        count(.parked)
+        count(.recvParked)
         stopReading(slot)
     }
 
@@ -591,7 +570,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         for slot in waiting where io[slot].starved {
             io[slot].starved = false
             guard core.connections[slot].isOpen, !io[slot].closing, !io[slot].receiving else { continue }
-            count(.receiveRearm)
+            count(.recvRearm)
             if !io[slot].sending { drive(slot) } else { armReceive(slot) }
         }
     }
@@ -660,7 +639,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             io_uring_prep_send_zc(sqe, connection.fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL), 0)
             io[slot].awaitingNotification = true
             io[slot].outstanding += 1
-            count(.zeroCopySends)
+            count(.sendZc)
         } else {
             io_uring_prep_send(sqe, connection.fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
             // Expected to complete at once: small, to a socket that took all

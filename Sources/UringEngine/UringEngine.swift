@@ -11,7 +11,7 @@ import Metrics
 /// (`UringOptions`). Loops, accept policy, budget, deadlines, shedding and
 /// the drain come from EventLoopCore, as for epoll; this module holds only
 /// how I/O is issued and completed.
-public final class UringEngine: Engine, @unchecked Sendable {
+public enum UringEngine {
     public static let descriptor = EngineDescriptor(
         name: "io_uring",
         summary: "thread-per-core rings, multishot accept and receive into provided buffers, timer wheel",
@@ -20,36 +20,21 @@ public final class UringEngine: Engine, @unchecked Sendable {
             if let refusal = UringProbe.shared.refusal { return .unavailable(reason: refusal) }
             return .available
         },
-        make: { UringEngine(configuration: $0, responder: $1, metrics: $2) })
+        make: { configuration, responder, metrics in
+            LoopGroup(engineName: "io_uring", configuration: configuration, responder: responder, metrics: metrics,
+                      prepare: prepare) { core in RingLoop(core: core, options: configuration.uring) }
+        })
 
-    // @unchecked Sendable: immutable after init; the group synchronizes itself.
-    let configuration: EngineConfiguration
-    let responder: any HTTPResponder
-    private let metrics: MetricsRegistry
-    private let group: LoopGroup
-
-    public init(configuration: EngineConfiguration, responder: any HTTPResponder, metrics: MetricsRegistry = .shared) {
-        self.configuration = configuration
-        self.responder = responder
-        self.metrics = metrics
-        group = LoopGroup(engineName: "io_uring", configuration: configuration, metrics: metrics)
-    }
-
-    public var boundPort: Int { group.boundPort }
-
-    public func start() throws(EngineError) {
+    /// Checks the `--uring-*` switches against this kernel and each other,
+    /// before any ring exists, and records them for `/metrics`.
+    static func prepare(_ configuration: EngineConfiguration, _ metrics: MetricsRegistry) throws(EngineError) {
         let options = configuration.uring
         if let problem = UringProbe.shared.check(options) { throw EngineError(problem) }
-        if let problem = Self.validate(options) { throw EngineError(problem) }
+        if let problem = validate(options) { throw EngineError(problem) }
         if options.directDescriptors && configuration.acceptPolicy == .acceptor {
             throw EngineError("--uring-direct-descriptors needs --accept reuseport (an acceptor thread hands over real descriptors)")
         }
         metrics.setInfo("uring", options.summary)
-        try group.start { [configuration, responder] (index, budget, onClose) throws(EngineError) in
-            let core = try LoopCore(index: index, configuration: configuration, responder: responder,
-                                    budget: budget, onClose: onClose)
-            return RingLoop(core: core, options: options)
-        }
     }
 
     /// Sizes the kernel accepts, checked before any ring exists.
@@ -69,8 +54,4 @@ public final class UringEngine: Engine, @unchecked Sendable {
         if options.zeroCopyThreshold < 0 { return "--uring-zc-threshold \(options.zeroCopyThreshold): must be 0 (off) or more" }
         return nil
     }
-
-    public func stop() { group.stop() }
-
-    public func waitUntilStopped() { group.waitUntilStopped() }
 }
