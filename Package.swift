@@ -56,7 +56,12 @@ let package = Package(
         .target(
             name: "UringEngine", dependencies: ["EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem", "CLiburing"],
             exclude: ["README.md"], swiftSettings: hotPath),
-        .target(name: "Engines", dependencies: ["EngineCore", "ThreadsEngine", "EpollEngine", "UringEngine"], exclude: ["README.md"]),
+        .target(
+            name: "StealingEngine", dependencies: ["EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem"],
+            exclude: ["README.md"], swiftSettings: hotPath),
+        .target(
+            name: "Engines", dependencies: ["EngineCore", "ThreadsEngine", "EpollEngine", "UringEngine", "StealingEngine"],
+            exclude: ["README.md"]),
         // The research harness: load generator and experiment specifications.
         .target(
             name: "LoadGen",

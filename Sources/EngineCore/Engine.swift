@@ -45,6 +45,8 @@ public struct EngineConfiguration: Sendable, Equatable {
 
     /// The io_uring engine's feature switches.
     public var uring = UringOptions()
+    /// The work-stealing engine's queue and scheduling knobs.
+    public var steal = StealOptions()
 
     public init() {}
 }

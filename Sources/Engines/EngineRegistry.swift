@@ -1,6 +1,7 @@
 import EngineCore
 import EpollEngine
 import ThreadsEngine
+import StealingEngine
 import UringEngine
 
 /// Every engine this build knows, in the order `switchyard engines` lists them.
@@ -11,6 +12,7 @@ public enum EngineRegistry {
         ThreadPerConnectionEngine.descriptor,
         EpollEngine.descriptor,
         UringEngine.descriptor,
+        StealingEngine.descriptor,
     ]
 
     public static var names: [String] { all.map(\.name) }

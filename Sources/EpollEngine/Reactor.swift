@@ -38,7 +38,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
 
     /// System calls by kind, so engines can be compared per request
     /// (`switchyard_engine_events_total{event="epoll_wait"}` ...).
-    enum Event: Int, LoopEvent {
+    enum Event: Int, ReadinessEvent {
         case epollWait, recv, send, epollCtl, accept, close
     }
 
@@ -93,45 +93,14 @@ final class Reactor: EventLoop, @unchecked Sendable {
 
     // MARK: accepting
 
-    /// The reuseport listener is readable: accept until EAGAIN or the cap.
+    /// The reuseport listener is readable: accept until EAGAIN or the cap
+    /// (shared with the work-stealing engine).
     private func acceptReady() {
-        while core.takeBudget() {
-            let fd = accept4(listenFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
-            count(.accept)
-            if fd >= 0 {
-                if let slot = core.admit(fd) { watch(slot) }
-                continue
-            }
-            let failure = errno
-            // Give the unit back the way a closing connection does, waking
-            // paused loops: another loop may have paused while this one held
-            // the unit only for the duration of a failed accept.
-            core.returnBudget()
-            if failure == EINTR || failure == ECONNABORTED { continue }
-            if failure == EMFILE || failure == ENFILE {
-                pauseListener(outOfDescriptors: true)  // wait for a close or the retry time instead of spinning
-            }
-            return
-        }
-        pauseListener()
-        // A connection may have closed between the failed take and the pause.
-        if core.listenerMayResume { resumeListener() }
-    }
-
-    /// At the cap, new clients wait in the listen backlog: the listener
-    /// leaves the epoll set until a connection closes.
-    private func pauseListener(outOfDescriptors: Bool = false) {
-        guard listenFD >= 0, !core.listenerPaused else { return }
-        Epoll.remove(epfd, listenFD)
-        count(.epollCtl)
-        core.listenerDidPause(outOfDescriptors: outOfDescriptors)
+        core.acceptReady(listenFD: listenFD, epfd: epfd, tag: Reactor.listenerTag, events: syscalls) { watch($0) }
     }
 
     private func resumeListener() {
-        guard listenFD >= 0, core.listenerPaused, !core.draining else { return }
-        Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Reactor.listenerTag)
-        count(.epollCtl)
-        core.listenerDidResume()
+        core.resumeListener(listenFD: listenFD, epfd: epfd, tag: Reactor.listenerTag, events: syscalls)
     }
 
     /// A connection the core admitted: register it for readiness.
@@ -167,74 +136,33 @@ final class Reactor: EventLoop, @unchecked Sendable {
         drive(slot)
     }
 
-    /// Runs the session until it needs an event: read while the socket has
-    /// bytes, write while it takes them, close when the session says so.
+    /// Runs the session until it needs an event (`driveReadiness`, shared
+    /// with the work-stealing engine), then registers what it waits for.
     private func drive(_ slot: Int) {
         let connection = core.connections[slot]
         let session = connection.session
-        let fd = connection.fd
         if core.draining { session.beginDraining() }
-        while true {
-            switch session.process() {
-            case .write:
-                let output = session.pendingOutput
-                let n = send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
-                count(.send)
-                if n >= 0 {
-                    session.didWrite(n)
-                    continue
-                }
-                if errno == EINTR { continue }
-                guard errno == EAGAIN || errno == EWOULDBLOCK else {
-                    closeConnection(slot)
-                    return
-                }
-                // The socket is full: wait for EPOLLOUT, and stop reading
-                // (no more requests are taken until this output drains).
-                if !wantsWrite[slot] {
-                    wantsWrite[slot] = true
-                    Epoll.modify(epfd, fd, events: Epoll.readable | Epoll.writable | Epoll.peerHangUp | Epoll.edgeTriggered,
-                                 tag: connection.tag(slot: slot))
-                    count(.epollCtl)
-                }
-                core.armDeadline(slot, sending: true)
-                return
-            case .read:
-                if wantsWrite[slot] {
-                    wantsWrite[slot] = false
-                    Epoll.modify(epfd, fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered,
-                                 tag: connection.tag(slot: slot))
-                    count(.epollCtl)
-                }
-                guard readable[slot] else {
-                    core.armDeadline(slot, sending: false)
-                    return
-                }
-                let space = session.readSpace()
-                let n = recv(fd, space.baseAddress, space.count, 0)
-                count(.recv)
-                if n > 0 {
-                    session.didRead(n)
-                    // A short read drained the socket; the next bytes bring a new edge.
-                    if n < space.count && !hungUp[slot] { readable[slot] = false }
-                    continue
-                }
-                if n == 0 {
-                    closeConnection(slot)  // the client closed
-                    return
-                }
-                if errno == EINTR { continue }
-                guard errno == EAGAIN || errno == EWOULDBLOCK else {
-                    closeConnection(slot)
-                    return
-                }
-                readable[slot] = false
-                core.armDeadline(slot, sending: false)
-                return
-            case .close:
-                closeConnection(slot)
-                return
+        switch driveReadiness(session, fd: connection.fd, readable: &readable[slot], hungUp: hungUp[slot], events: syscalls) {
+        case .write:
+            // The socket is full: wait for EPOLLOUT, and stop reading
+            // (no more requests are taken until this output drains).
+            if !wantsWrite[slot] {
+                wantsWrite[slot] = true
+                Epoll.modify(epfd, connection.fd, events: Epoll.readable | Epoll.writable | Epoll.peerHangUp | Epoll.edgeTriggered,
+                             tag: connection.tag(slot: slot))
+                count(.epollCtl)
             }
+            core.armDeadline(slot, sending: true)
+        case .read:
+            if wantsWrite[slot] {
+                wantsWrite[slot] = false
+                Epoll.modify(epfd, connection.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered,
+                             tag: connection.tag(slot: slot))
+                count(.epollCtl)
+            }
+            core.armDeadline(slot, sending: false)
+        case .close:
+            closeConnection(slot)
         }
     }
 
@@ -263,11 +191,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
     /// Stop accepting; close idle connections now; busy ones finish their
     /// response, which carries `Connection: close`.
     private func beginDrain() {
-        if listenFD >= 0 {
-            if !core.listenerPaused { Epoll.remove(epfd, listenFD) }
-            close(listenFD)
-            listenFD = -1
-        }
+        listenFD = core.closeListener(listenFD: listenFD, epfd: epfd)
         core.beginDrain(isIdle: { !wantsWrite[$0] }, closeIdle: { closeConnection($0) })
     }
 }

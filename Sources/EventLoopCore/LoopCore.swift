@@ -138,7 +138,9 @@ public final class LoopCore: @unchecked Sendable {
     /// calling `adopt` for each admitted slot; starts the drain if a stop was
     /// requested. Returns true when a stop began.
     public func wokenUp(adopt: (Int) -> Void) -> Bool {
-        let arrived = inbox.withLock { fds -> [Int32] in
+        // Most wake-ups carry no hand-off (a stop, budget, a scheduler's
+        // nudge): look first, so they copy and allocate nothing.
+        let arrived = inbox.withLock { $0.isEmpty } ? [] : inbox.withLock { fds -> [Int32] in
             let taken = fds
             fds.removeAll(keepingCapacity: true)
             return taken
@@ -278,27 +280,35 @@ public final class LoopCore: @unchecked Sendable {
     /// output is waiting for the socket to take it (epoll: EPOLLOUT armed;
     /// io_uring: a send in flight that has not completed).
     public func armDeadline(_ slot: Int, sending: Bool) {
-        let connection = connections[slot]
+        wheel.arm(slot, at: deadline(for: connections[slot], sending: sending, now: now))
+    }
+
+    /// The deadline `armDeadline` would arm, without touching the wheel, so
+    /// that a thread other than the loop's (a work-stealing thief running the
+    /// connection) can compute it with its own clock. It may give an idle
+    /// session's buffers back (to the pool the session is bound to); call it
+    /// only from the thread that runs the connection now.
+    public func deadline(for connection: LoopConnection, sending: Bool, now: Int) -> Int {
         let session = connection.session
-        let deadline: Int
-        if sending {
-            deadline = now + sendTimeout
-        } else if session.isIdle {
+        if sending { return now + sendTimeout }
+        if session.isIdle {
             connection.requestStartedAt = -1
             // Waiting for the next request needs no buffer: lend them to busy connections.
             session.releaseIdleBuffers()
-            deadline = now + keepAliveTimeout
-        } else if session.isReceivingBody {
-            deadline = now + bodyTimeout
-        } else {
-            // Part of a head is here: the deadline runs from its first byte
-            // and is not extended by more bytes, so trickling does not help.
-            if connection.requestStartedAt < 0 || connection.requestsSeen != session.requestsCompleted {
-                connection.requestStartedAt = now
-                connection.requestsSeen = session.requestsCompleted
-            }
-            deadline = connection.requestStartedAt + headTimeout
+            return now + keepAliveTimeout
         }
+        if session.isReceivingBody { return now + bodyTimeout }
+        // Part of a head is here: the deadline runs from its first byte
+        // and is not extended by more bytes, so trickling does not help.
+        if connection.requestStartedAt < 0 || connection.requestsSeen != session.requestsCompleted {
+            connection.requestStartedAt = now
+            connection.requestsSeen = session.requestsCompleted
+        }
+        return connection.requestStartedAt + headTimeout
+    }
+
+    /// Arms `slot`'s timer at `deadline` (ms on the loop clock). Loop thread only.
+    public func arm(_ slot: Int, at deadline: Int) {
         wheel.arm(slot, at: deadline)
     }
 
@@ -354,13 +364,20 @@ public final class LoopCore: @unchecked Sendable {
     /// Stop accepting (the engine closes its listener); every connection is
     /// told to drain (its next response says `Connection: close`). Calls
     /// `closeIdle` for each slot that is idle now, which the engine closes.
-    public func beginDrain(isIdle: (Int) -> Bool, closeIdle: (Int) -> Void) {
+    ///
+    /// `claim` lets an engine whose connections other threads may be running
+    /// (work stealing) take each one first; a slot it cannot claim is
+    /// skipped, and the thread running it sees the drain itself. `unclaim`
+    /// hands back a claimed slot that stays open.
+    public func beginDrain(isIdle: (Int) -> Bool, closeIdle: (Int) -> Void,
+                           claim: (Int) -> Bool = { _ in true }, unclaim: (Int) -> Void = { _ in }) {
         draining = true
         drainDeadline = monotonicMilliseconds() + Int(configuration.drainTimeout * 1000)
         for slot in 0..<connections.count where connections[slot].fd >= 0 {
+            guard claim(slot) else { continue }
             let connection = connections[slot]
             connection.session.beginDraining()
-            if connection.session.isIdle && isIdle(slot) { closeIdle(slot) }
+            if connection.session.isIdle && isIdle(slot) { closeIdle(slot) } else { unclaim(slot) }
         }
     }
 

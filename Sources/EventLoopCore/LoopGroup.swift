@@ -14,8 +14,14 @@ public protocol EventLoop: AnyObject, Sendable {
     var listenFD: Int32 { get set }
     /// Engine-specific event counters shown in `/metrics`, if any.
     var events: EventCounters? { get }
+    /// Engine-specific current values (queue lengths), if any.
+    var gauges: EngineGauges? { get }
     /// The loop's body; returns when the drain is over.
     func run()
+}
+
+extension EventLoop {
+    public var gauges: EngineGauges? { nil }
 }
 
 /// An event-loop engine: what every one does around its loops (one loop per
@@ -118,6 +124,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         for loop in loops {
             metrics.register(loop.core.counters)
             if let events = loop.events { metrics.register(events) }
+            if let gauges = loop.gauges { metrics.register(gauges) }
             threads.append(Thread.spawn(name: "loop-\(loop.core.index)") { loop.run() })
         }
         if usesAcceptor {
@@ -168,6 +175,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         for loop in loops {
             metrics.retire(loop.core.counters)
             if let events = loop.events { metrics.retire(events) }
+            if let gauges = loop.gauges { metrics.retire(gauges) }
         }
         loops = []
     }

@@ -37,10 +37,10 @@ public final class HTTPSession {
     public let limits: HTTPLimits
     let responder: any HTTPResponder
     /// Strong: the session gives its buffers back to the worker's pool when
-    /// it goes away, so the worker must outlive it.
-    let worker: WorkerContext
+    /// it goes away, so the worker must outlive it. Changes only in `rebind`.
+    public private(set) var worker: WorkerContext
     // safety: the worker (held above) keeps its counters alive.
-    unowned(unsafe) let counters: WorkerCounters
+    unowned(unsafe) var counters: WorkerCounters
     public let output: OutputBuffer
     private let statusLines = StatusLines.shared
 
@@ -90,6 +90,19 @@ public final class HTTPSession {
         if hasBuffers { giveBuffersBack() }
         output.discardAll()
         output.detach()
+    }
+
+    /// Moves the session to another worker thread's context (work-stealing
+    /// engine: the thread that runs a connection's task records into its own
+    /// counters, date cache, arena and pool, which are single-threaded).
+    /// Buffers the session holds now stay with it and go back to the new
+    /// worker's pool; an idle session holds none. Call only from the thread
+    /// that owns the session from now on, between `process` calls.
+    public func rebind(to newWorker: WorkerContext) {
+        guard newWorker !== worker else { return }
+        worker = newWorker
+        counters = newWorker.counters
+        output.storage.pointee.pool = newWorker.buffers
     }
 
     // MARK: buffers on loan

@@ -57,8 +57,9 @@ struct OutputBytes {
     /// Start of the bytes not yet handed to the kernel.
     var sent = 0
     let initialCapacity: Int
-    /// Strong: buffers go back to it even while the session is being torn down.
-    let pool: BufferPool
+    /// Strong: buffers go back to it even while the session is being torn
+    /// down. Changes only when the session moves to another worker (`rebind`).
+    var pool: BufferPool
 
     /// Starts detached: the first append takes a buffer from the pool.
     init(initialCapacity: Int, pool: BufferPool) {

@@ -42,6 +42,12 @@ public final class EventCounters: @unchecked Sendable {
         counter.store(counter.load(ordering: .relaxed) &+ value, ordering: .relaxed)
     }
 
+    /// Any thread, with a locked add: for the rare counts a loop's peers
+    /// make on its behalf (a thief counting what it took from this loop).
+    public func addFromAnyThread(_ index: Int, _ value: UInt64 = 1) {
+        UnsafeAtomic<UInt64>(at: storage + index).wrappingIncrement(by: value, ordering: .relaxed)
+    }
+
     /// Any thread.
     public func value(_ index: Int) -> UInt64 {
         UnsafeAtomic<UInt64>(at: storage + index).load(ordering: .relaxed)
@@ -51,5 +57,19 @@ public final class EventCounters: @unchecked Sendable {
         var out: [String: UInt64] = [:]
         for (i, event) in events.enumerated() { out[event.name] = value(i) }
         return out
+    }
+}
+
+/// Current values an engine's loop can report (queue lengths), read only
+/// when `/metrics` is asked; shown as `switchyard_worker_engine_gauge`.
+public final class EngineGauges: Sendable {
+    public let worker: String
+    public let names: [String]
+    let read: @Sendable () -> [Int]
+
+    public init(worker: String, names: [String], read: @escaping @Sendable () -> [Int]) {
+        self.worker = worker
+        self.names = names
+        self.read = read
     }
 }

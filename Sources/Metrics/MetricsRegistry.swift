@@ -16,6 +16,7 @@ public final class MetricsRegistry: Sendable {
         var retiredEvents: [String: UInt64] = [:]
         /// Help text by event name, kept after the loops are gone.
         var eventHelp: [String: String] = [:]
+        var engineGauges: [ObjectIdentifier: EngineGauges] = [:]
     }
     private let state = Mutex(State())
 
@@ -47,6 +48,14 @@ public final class MetricsRegistry: Sendable {
             $0.events[ObjectIdentifier(events)] = nil
             $0.retiredEvents.merge(last, uniquingKeysWith: &+)
         }
+    }
+
+    public func register(_ gauges: EngineGauges) {
+        state.withLock { $0.engineGauges[ObjectIdentifier(gauges)] = gauges }
+    }
+
+    public func retire(_ gauges: EngineGauges) {
+        state.withLock { $0.engineGauges[ObjectIdentifier(gauges)] = nil }
     }
 
     /// Static facts shown as an info metric (engine name, threads...).
@@ -130,6 +139,16 @@ public final class MetricsRegistry: Sendable {
                     for (name, count) in loop.counts.sorted(by: { $0.key < $1.key }) {
                         out += "switchyard_worker_engine_events_total{worker=\"\(loop.worker)\",event=\"\(name)\"} \(count)\n"
                     }
+                }
+            }
+        }
+        let gaugeSets = state.withLock { Array($0.engineGauges.values) }.sorted { $0.worker < $1.worker }
+        if !gaugeSets.isEmpty {
+            out += "# HELP switchyard_worker_engine_gauge Engine state now, per loop (queue lengths).\n"
+            out += "# TYPE switchyard_worker_engine_gauge gauge\n"
+            for set in gaugeSets {
+                for (name, value) in zip(set.names, set.read()) {
+                    out += "switchyard_worker_engine_gauge{worker=\"\(set.worker)\",gauge=\"\(name)\"} \(value)\n"
                 }
             }
         }

@@ -131,6 +131,31 @@ struct Serve: ParsableCommand {
     @Flag(help: "io_uring: a kernel thread polls the submission queue (costs a core; does not pay with one server core).")
     var uringSqpoll = false
 
+    @Option(help: "stealing: tasks each worker's run queue holds (a power of two); beyond it half moves to the shared inject queue.")
+    var stealQueue: Int = 256
+
+    @Option(help: "stealing: runs in a row of the LIFO slot (a connection ready again while it ran) before it waits its turn; 0: no LIFO slot.")
+    var stealLifoPolls: Int = 3
+
+    @Option(help: "stealing: workers that may search other queues at once (0: half the workers, at least one).")
+    var stealSearchers: Int = 0
+
+    @Option(help: "stealing: a worker looks at the inject queue (and its listener) first every this many tasks.")
+    var stealInjectInterval: Int = 61
+
+    @Option(help: "stealing: readiness events taken from the shared epoll set per call.")
+    var stealHarvestBatch: Int = 64
+
+    var stealOptions: StealOptions {
+        var o = StealOptions()
+        o.queueCapacity = stealQueue
+        o.lifoPolls = stealLifoPolls
+        o.searchers = stealSearchers
+        o.injectInterval = stealInjectInterval
+        o.harvestBatch = stealHarvestBatch
+        return o
+    }
+
     var uringOptions: UringOptions {
         var o = UringOptions()
         o.receive = uringRecv
@@ -162,6 +187,7 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         if let problem = UringEngine.validate(uringOptions) { throw ValidationError(problem) }
+        if let problem = stealOptions.problem() { throw ValidationError(problem) }
         let engine = resolvedEngine().name
         guard let descriptor = EngineRegistry.named(engine) else {
             throw ValidationError("--engine '\(engine)' is unknown; allowed values: auto, \(EngineRegistry.names.joined(separator: ", "))")
@@ -226,6 +252,7 @@ struct Serve: ParsableCommand {
         configuration.readAheadLimit = readAheadLimit
         configuration.shedAbove = shedAbove
         configuration.uring = uringOptions
+        configuration.steal = stealOptions
         configuration.limits = HTTPLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxFieldBytes: maxFieldBytes,
             maxFieldCount: maxFields, maxBodyBytes: maxBody)
@@ -265,7 +292,8 @@ struct Serve: ParsableCommand {
         log("serving http://\(display):\(server.boundPort)/ with engine \(engine)"
             + (engine == "threads" ? " (one thread per connection, at most \(maxConnections))"
                 : " (\(threads) loops, --accept \(accept.rawValue), at most \(maxConnections) connections)")
-            + (engine == "io_uring" ? " [\(configuration.uring.summary)]" : ""))
+            + (engine == "io_uring" ? " [\(configuration.uring.summary)]" : "")
+            + (engine == "stealing" ? " [\(configuration.steal.summary)]" : ""))
         if let placement = configuration.placement { log("placement: \(placement.describe())") }
         server.waitUntilStopped()
         log("stopped")

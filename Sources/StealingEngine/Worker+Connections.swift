@@ -1,0 +1,199 @@
+import CSystem
+import EngineCore
+import EventLoopCore
+import Glibc
+import HTTP1
+
+/// A worker's connections: admitting them (home), driving them (whoever
+/// runs the task), and the hand-backs that keep slot, timer and release with
+/// the home.
+extension Worker {
+    // MARK: admitting (home)
+
+    /// A connection the core admitted: make its record ready and put its
+    /// socket in the shared readiness set, where any worker may take it.
+    func watch(_ slot: Int) {
+        while tasks.count <= slot {
+            tasks.append(ConnectionTask(home: self, slot: tasks.count, connection: core.connections[tasks.count]))
+        }
+        let task = tasks[slot]
+        task.fd = task.connection.fd
+        task.readable = false
+        task.hungUp = false
+        task.wantsWrite = false
+        task.generation.wrappingAdd(1, ordering: .relaxed)
+        let deadline = core.now + keepAliveMilliseconds  // as the core armed it
+        task.deadline.store(deadline, ordering: .relaxed)
+        task.armedAt.store(deadline, ordering: .relaxed)
+        task.connection.session.rebind(to: core.worker)
+        task.state.store(ConnectionTask.idle, ordering: .releasing)  // publishes the fields above
+        Epoll.add(pool.shared, task.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
+        count(.epollCtl)
+    }
+
+    // MARK: driving (the runner)
+
+    /// Runs the session until it must wait; false if the connection closed.
+    func drive(_ task: ConnectionTask) -> Bool {
+        let session = task.connection.session
+        if pool.draining.load(ordering: .relaxed) { session.beginDraining() }
+        switch driveReadiness(session, fd: task.fd, readable: &task.readable, hungUp: task.hungUp, events: syscalls) {
+        case .write:
+            if !task.wantsWrite {
+                task.wantsWrite = true
+                Epoll.modify(pool.shared, task.fd,
+                             events: Epoll.readable | Epoll.writable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
+                count(.epollCtl)
+            }
+            wantDeadline(task, sending: true)
+            return true
+        case .read:
+            if task.wantsWrite {
+                task.wantsWrite = false
+                Epoll.modify(pool.shared, task.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
+                count(.epollCtl)
+            }
+            wantDeadline(task, sending: false)
+            return true
+        case .close:
+            closeTask(task)
+            return false
+        }
+    }
+
+    /// The deadline for what the connection waits for now. The home arms
+    /// its own wheel; a thief only records it (the home re-checks when the
+    /// timer it has fires) unless it is earlier than what the home armed.
+    private func wantDeadline(_ task: ConnectionTask, sending: Bool) {
+        let home = task.home
+        let deadline = home.core.deadline(for: task.connection, sending: sending, now: core.now)
+        task.deadline.store(deadline, ordering: .relaxed)
+        if home === self {
+            core.arm(task.slot, at: deadline)
+            task.armedAt.store(deadline, ordering: .relaxed)
+        } else if deadline < task.armedAt.load(ordering: .relaxed) {
+            home.post(Message(kind: .rearm, tag: task.tag))
+        }
+    }
+
+    /// The runner closes the socket. The home frees the slot: at once if
+    /// that is this worker, else through its mailbox (after the session has
+    /// given this worker's buffers back and is bound to the home again).
+    func closeTask(_ task: ConnectionTask) {
+        close(task.fd)  // also leaves the shared set
+        count(.close)
+        if task.home === self {
+            releaseOwn(task)
+            return
+        }
+        let session = task.connection.session
+        session.reset()
+        session.rebind(to: task.home.core.worker)
+        task.state.store(ConnectionTask.closed, ordering: .releasing)
+        task.home.post(Message(kind: .closed, tag: task.tag))
+    }
+
+    /// Home: the slot is free for the next connection.
+    private func releaseOwn(_ task: ConnectionTask) {
+        task.state.store(ConnectionTask.free, ordering: .releasing)
+        if core.release(task.slot) { resumeListener() }
+    }
+
+    // MARK: the mailbox (any thread posts, the home reads)
+
+    func post(_ message: Message) {
+        mailbox.withLock { $0.append(message) }
+        hasMail.store(true, ordering: .releasing)
+        Epoll.signal(core.wakeFD)
+    }
+
+    /// Home: releases slots thieves closed and arms deadlines they moved earlier.
+    func deliverMail() {
+        guard hasMail.load(ordering: .acquiring), hasMail.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        mailbox.withLock { swap(&$0, &delivered) }
+        for message in delivered {
+            count(.mailbox)
+            let task = ConnectionTask.from(tag: message.tag)
+            switch message.kind {
+            case .closed:
+                if task.state.load(ordering: .acquiring) == ConnectionTask.closed { releaseOwn(task) }
+            case .rearm:
+                let state = task.state.load(ordering: .acquiring) & ConnectionTask.stateMask
+                guard state != ConnectionTask.free, state != ConnectionTask.closed,
+                      task.generation.load(ordering: .relaxed) & 0xFFFF == ConnectionTask.generation(of: message.tag) else { continue }
+                let deadline = task.deadline.load(ordering: .relaxed)
+                core.arm(task.slot, at: deadline)
+                task.armedAt.store(deadline, ordering: .relaxed)
+            }
+        }
+        delivered.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: timers (home)
+
+    /// The wheel fired for `slot`: the deadline a thief recorded may be
+    /// later (re-arm); a connection queued or running elsewhere is looked
+    /// at again next tick; otherwise the home claims it and applies the
+    /// core's expiry (close, or 408 then close).
+    func expire(_ slot: Int) {
+        let task = tasks[slot]
+        let state = task.state.load(ordering: .acquiring) & ConnectionTask.stateMask
+        if state == ConnectionTask.free || state == ConnectionTask.closed { return }  // a closed one is in the mailbox
+        let deadline = task.deadline.load(ordering: .relaxed)
+        if deadline > core.now {
+            core.arm(slot, at: deadline)
+            task.armedAt.store(deadline, ordering: .relaxed)
+            return
+        }
+        guard task.claim() else {
+            core.arm(slot, at: core.now + 100)
+            task.armedAt.store(core.now + 100, ordering: .relaxed)
+            return
+        }
+        task.connection.session.rebind(to: core.worker)
+        switch core.expiry(of: slot, sending: task.wantsWrite) {
+        case .close?:
+            closeTask(task)
+        case .answer?:
+            task.readable = false  // the 408 goes out; nothing more is read
+            if drive(task), task.finish() { requeue(task) }
+        case nil:
+            break
+        }
+    }
+
+    // MARK: stopping
+
+    /// Stop accepting; idle connections this worker can claim close now;
+    /// the rest learn of the drain from `pool.draining` when next run.
+    func beginDrain() {
+        pool.draining.store(true, ordering: .releasing)
+        listenFD = core.closeListener(listenFD: listenFD, epfd: epfd)
+        core.beginDrain(
+            isIdle: { !tasks[$0].wantsWrite },
+            closeIdle: { closeTask(tasks[$0]) },
+            claim: { slot in
+                guard tasks[slot].claim() else { return false }
+                tasks[slot].connection.session.rebind(to: core.worker)
+                return true
+            },
+            unclaim: { slot in if tasks[slot].finish() { requeue(tasks[slot]) } })
+    }
+
+    /// Out of the main loop: once every worker is (so nobody runs a task),
+    /// close what is still open, as the other engines do at the drain's end.
+    func stopAfterEveryone() {
+        pool.exitedCount.add(1, ordering: .sequentiallyConsistent)
+        while pool.exitedCount.load(ordering: .sequentiallyConsistent) < pool.workerCount { usleep(1000) }
+        deliverMail()
+        for slot in core.openSlots {
+            let task = tasks[slot]
+            if task.state.load(ordering: .acquiring) != ConnectionTask.closed {
+                close(task.fd)
+                count(.close)
+            }
+            releaseOwn(task)
+        }
+        if listenFD >= 0 { close(listenFD); listenFD = -1 }
+    }
+}

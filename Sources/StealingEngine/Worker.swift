@@ -1,0 +1,354 @@
+import CSystem
+import EngineCore
+import EventLoopCore
+import Glibc
+import HTTP1
+import Metrics
+import Synchronization
+
+/// One worker of the work-stealing engine: a thread with a run queue, a
+/// `LoopCore` for the connections it accepted (their slots, timers, drain),
+/// and a private epoll set for what is its own (listener, eventfd, and the
+/// pool's shared readiness set, nested, so a parked worker wakes for it).
+///
+/// The turn: run a task (inject queue every `injectInterval` tasks, else
+/// the LIFO slot, else the local queue); with nothing local, harvest the
+/// shared readiness set; with nothing there, search (steal half of another
+/// worker's queue, then the inject queue); with nothing anywhere, park in
+/// the private set. See README.md for why readiness is shared.
+///
+/// Ownership: the worker thread, except `queue`'s thief end, `post` and the
+/// records' atomics.
+final class Worker: EventLoop, @unchecked Sendable {
+    // @unchecked Sendable: mutable state is confined to the worker thread;
+    // what other threads touch is atomic or behind a mutex.
+    let core: LoopCore
+    let pool: WorkerPool
+    let syscalls: LoopEvents<Event>
+    var events: EventCounters? { syscalls.counters }
+    let gauges: EngineGauges?
+    var listenFD: Int32 = -1
+    /// The private set: listener, eventfd, and the shared set.
+    let epfd: Int32
+    let queue: TaskQueue
+    /// The connection that became ready again while it ran; not stealable.
+    private var lifo: UInt64 = 0
+    private var lifoRuns = 0
+    private var tick = 0
+    private(set) var searching = false
+    /// This worker's connection records by slot (its core's numbering).
+    var tasks: [ConnectionTask] = []
+    let keepAliveMilliseconds: Int
+    /// Messages from thieves (a closed connection to release, an earlier
+    /// deadline to arm), swapped out whole under the lock.
+    let mailbox = Mutex<[Message]>([])
+    let hasMail = Atomic(false)
+    var delivered: [Message] = []
+    // safety: each allocated in init, freed in deinit.
+    private let ready: UnsafeMutablePointer<epoll_event>
+    private let readyCapacity: Int
+    private let privateEvents: UnsafeMutablePointer<epoll_event>
+    private let scratch: UnsafeMutablePointer<UInt64>
+    private var random: UInt64
+
+    static let listenerTag = UInt64.max
+    static let wakeTag = UInt64.max - 1
+    static let sharedTag = UInt64.max - 2
+
+    /// What the worker counts (`switchyard_engine_events_total{event=...}`);
+    /// the README says what each means.
+    enum Event: Int, ReadinessEvent {
+        case park, poll, harvest, harvestEmpty, harvestedForeign
+        case recv, send, epollCtl, accept, close
+        case taskRun, taskRunForeign, lifoRun, tasksStolen, tasksStolenFrom, stealFailed
+        case injectTaken, overflow, wakeupSent, mailbox
+    }
+
+    struct Message {
+        enum Kind { case closed, rearm }
+        let kind: Kind
+        let tag: UInt64
+    }
+
+    init(core: LoopCore, pool: WorkerPool) throws(EngineError) {
+        self.core = core
+        self.pool = pool
+        syscalls = LoopEvents(loop: core.index, help: "stealing engine: scheduling events and system calls (Sources/StealingEngine/README.md)")
+        epfd = Epoll.create()
+        guard epfd >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }
+        queue = TaskQueue(capacity: pool.options.queueCapacity)
+        readyCapacity = pool.options.harvestBatch
+        ready = .allocate(capacity: readyCapacity)
+        privateEvents = .allocate(capacity: 8)
+        scratch = .allocate(capacity: pool.options.queueCapacity)
+        keepAliveMilliseconds = Int(core.configuration.keepAliveTimeout * 1000)
+        random = UInt64(core.index) &* 0x9E37_79B9_7F4A_7C15 | 1
+        let queue = self.queue
+        let inject = pool.inject
+        let idle = pool.idle
+        let first = core.index == 0
+        gauges = EngineGauges(worker: "loop-\(core.index)",
+                              names: first ? ["run_queue", "inject_queue", "searching"] : ["run_queue"]) {
+            first ? [queue.count, inject.count, idle.searchingCount] : [queue.count]
+        }
+        mailbox.withLock { $0.reserveCapacity(64) }
+        delivered.reserveCapacity(64)
+        Epoll.add(epfd, core.wakeFD, events: Epoll.readable, tag: Worker.wakeTag)
+        Epoll.add(epfd, pool.shared, events: Epoll.readable, tag: Worker.sharedTag)
+        pool.add(self)
+    }
+
+    deinit {
+        ready.deallocate()
+        privateEvents.deallocate()
+        scratch.deallocate()
+        close(epfd)
+    }
+
+    @inline(__always)
+    func count(_ event: Event, _ value: UInt64 = 1) { syscalls.count(event, value) }
+
+    // MARK: the loop
+
+    func run() {
+        core.begin()
+        if listenFD >= 0 { Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Worker.listenerTag) }
+        var markedFinished = false
+        while true {
+            if let task = nextTask() {
+                run(task)
+                continue
+            }
+            if harvest() { continue }
+            housekeeping()
+            if core.isFinished && !markedFinished {
+                markedFinished = true
+                pool.finishedCount.add(1, ordering: .sequentiallyConsistent)
+            }
+            if markedFinished && pool.finishedCount.load(ordering: .sequentiallyConsistent) == pool.workerCount
+                && queue.isEmpty && lifo == 0 {
+                break
+            }
+            if let task = search() {
+                run(task)
+                continue
+            }
+            if !queue.isEmpty || lifo != 0 { continue }
+            park()
+        }
+        if searching { _ = pool.idle.stopSearching(); searching = false }
+        stopAfterEveryone()
+    }
+
+    /// The next local task: the inject queue first every `injectInterval`
+    /// tasks (so overflow cannot starve), then the LIFO slot (at most
+    /// `lifoPolls` runs in a row), then the oldest queued task.
+    @inline(__always)
+    private func nextTask() -> UInt64? {
+        tick &+= 1
+        if tick % pool.options.injectInterval == 0 {
+            pollPrivate()
+            if let task = takeInjected() { return task }
+        }
+        if lifo != 0 {
+            let task = lifo
+            lifo = 0
+            if lifoRuns < pool.options.lifoPolls {
+                lifoRuns += 1
+                count(.lifoRun)
+                return task
+            }
+            push(task)  // its turn is used up: to the back of the queue
+        }
+        lifoRuns = 0
+        return queue.pop()
+    }
+
+    @inline(__always)
+    func push(_ task: UInt64) {
+        if queue.push(task, overflow: pool.inject) { count(.overflow) }
+    }
+
+    /// Runs one connection until it must wait.
+    private func run(_ word: UInt64) {
+        if searching { stopSearching() }
+        let task = ConnectionTask.from(tag: word)
+        let flags = task.begin()
+        count(.taskRun)
+        if task.home !== self { count(.taskRunForeign) }
+        task.connection.session.rebind(to: core.worker)
+        if flags & ConnectionTask.errorFlag != 0 {
+            closeTask(task)
+            return
+        }
+        task.take(flags)
+        guard drive(task) else { return }
+        if task.finish() { requeue(task) }
+    }
+
+    /// A task that became ready while it ran goes to the LIFO slot (its data
+    /// is hot in this cache); the slot's previous task to the queue.
+    func requeue(_ task: ConnectionTask) {
+        if pool.options.lifoPolls == 0 {
+            push(task.tag)
+            return
+        }
+        if lifo != 0 { push(lifo) }
+        lifo = task.tag
+    }
+
+    // MARK: readiness
+
+    /// Takes ready connections from the shared set (without waiting) and
+    /// queues them; wakes a parked worker when there is more than this one
+    /// can start on. Returns whether anything was queued.
+    private func harvest() -> Bool {
+        let room = min(readyCapacity, queue.capacity - queue.count)
+        guard room > 0 else { return false }
+        let n = epoll_wait(pool.shared, ready, Int32(room), 0)
+        count(.harvest)
+        guard n > 0 else {
+            count(.harvestEmpty)
+            return false
+        }
+        var queued = 0
+        for i in 0..<Int(n) {
+            let tag = ready[i].data.u64
+            let task = ConnectionTask.from(tag: tag)
+            // Readiness for a slot's previous connection.
+            guard task.generation.load(ordering: .relaxed) & 0xFFFF == ConnectionTask.generation(of: tag) else { continue }
+            if task.home !== self { count(.harvestedForeign) }
+            if task.notify(Self.flags(ready[i].events)) {
+                push(tag)
+                queued += 1
+            }
+        }
+        if queue.count >= 2 { wakeOne() }
+        return queued > 0
+    }
+
+    @inline(__always)
+    static func flags(_ events: UInt32) -> UInt32 {
+        var flags: UInt32 = 0x800  // any readiness is worth a run (EPOLLOUT included)
+        if events & (Epoll.readable | Epoll.peerHangUp | Epoll.hangUp) != 0 { flags |= ConnectionTask.readableFlag }
+        if events & (Epoll.peerHangUp | Epoll.hangUp) != 0 { flags |= ConnectionTask.hungUpFlag }
+        if events & Epoll.error != 0 { flags |= ConnectionTask.errorFlag }
+        return flags
+    }
+
+    // MARK: searching and parking
+
+    /// With nothing local: steal half of another worker's queue (random
+    /// start, then in order), else take from the inject queue. Only
+    /// `searcherCap` workers search at once.
+    private func search() -> UInt64? {
+        if !searching {
+            guard pool.idle.startSearching() else { return nil }
+            searching = true
+        }
+        let workers = pool.workers
+        let n = workers.count
+        if n > 1 {
+            random ^= random << 13
+            random ^= random >> 7
+            random ^= random << 17
+            let start = Int(random % UInt64(n))
+            for i in 0..<n {
+                let victim = workers[(start + i) % n]
+                if victim === self { continue }
+                if let (task, moved) = victim.queue.stealInto(queue) {
+                    count(.tasksStolen, UInt64(moved))
+                    victim.syscalls.counters.addFromAnyThread(Event.tasksStolenFrom.rawValue, UInt64(moved))
+                    return task
+                }
+                count(.stealFailed)
+            }
+        }
+        return takeInjected()
+    }
+
+    /// A share of the inject queue: one to run, the rest into the local queue.
+    private func takeInjected() -> UInt64? {
+        let waiting = pool.inject.count
+        guard waiting > 0 else { return nil }
+        let room = queue.capacity - queue.count
+        let share = min(waiting / max(pool.workerCount, 1) + 1, room + 1, queue.capacity / 2)
+        let taken = pool.inject.pop(upTo: share, into: scratch)
+        guard taken > 0 else { return nil }
+        count(.injectTaken, UInt64(taken))
+        for i in 1..<max(taken, 1) { push(scratch[i]) }
+        return scratch[0]
+    }
+
+    /// Stops searching; the last searcher to find work wakes another
+    /// worker, which keeps looking for what is left.
+    private func stopSearching() {
+        searching = false
+        if pool.idle.stopSearching() && workIsVisible() { wakeOne() }
+    }
+
+    private func workIsVisible() -> Bool {
+        if !pool.inject.isEmpty { return true }
+        for worker in pool.workers where worker !== self && worker.queue.count > 0 { return true }
+        return queue.count > 0
+    }
+
+    /// Wakes one parked worker if nobody searches.
+    func wakeOne() {
+        guard let chosen = pool.idle.workerToWake() else { return }
+        Epoll.signal(pool.workers[chosen].core.wakeFD)
+        count(.wakeupSent)
+    }
+
+    /// Sleeps in the private set until readiness (shared or a listener), a
+    /// wake-up, or the next timer tick.
+    private func park() {
+        if pool.idle.park(core.index, searching: searching) && workIsVisible() { wakeOne() }
+        searching = false
+        let n = epoll_wait(epfd, privateEvents, 8, core.waitMilliseconds())
+        count(.park)
+        searching = pool.idle.unpark(core.index)
+        core.tick()
+        if n > 0 { privateReady(Int(n)) }
+        expireAndDeliver()
+    }
+
+    /// Without waiting: the listener and the eventfd (every `injectInterval`
+    /// tasks, so a busy worker still accepts and stops).
+    private func pollPrivate() {
+        let n = epoll_wait(epfd, privateEvents, 8, 0)
+        count(.poll)
+        if n > 0 { privateReady(Int(n)) }
+    }
+
+    private func privateReady(_ n: Int) {
+        for i in 0..<n {
+            switch privateEvents[i].data.u64 {
+            case Worker.listenerTag:
+                core.acceptReady(listenFD: listenFD, epfd: epfd, tag: Worker.listenerTag, events: syscalls) { watch($0) }
+            case Worker.wakeTag:
+                Epoll.drain(core.wakeFD)
+                if core.wokenUp(adopt: { watch($0) }) { beginDrain() }
+                if core.listenerMayResume { resumeListener() }
+            default:
+                break  // the shared set: harvested on the next turn
+            }
+        }
+    }
+
+    /// With the local queue empty: the clock, timers, thieves' messages.
+    private func housekeeping() {
+        core.tick()
+        expireAndDeliver()
+    }
+
+    private func expireAndDeliver() {
+        deliverMail()
+        core.expireDeadlines { expire($0) }
+        if core.listenerMayResume { resumeListener() }
+    }
+
+    func resumeListener() {
+        core.resumeListener(listenFD: listenFD, epfd: epfd, tag: Worker.listenerTag, events: syscalls)
+    }
+}
