@@ -25,7 +25,7 @@ PY_PACKAGES := pandas matplotlib
 
 BIN := ./.build/release/switchyard
 
-.PHONY: deps build run serve sweep report venv test test-unit test-cli bench clean help
+.PHONY: deps build run serve sweep report venv test test-unit test-cli test-tsan bench clean help
 
 help:
 	@echo "make run                  the quick comparison: every available engine and nginx (experiments/quick.toml), its table and report"
@@ -33,6 +33,7 @@ help:
 	@echo "make sweep NAME=latency   run experiments/NAME.toml (resumes; SWEEP_ARGS=--fresh starts over)"
 	@echo "make report NAME=latency  plots (PNG+SVG) and notebooks-data/NAME/report.md"
 	@echo "make test                 install what is missing, run every Swift test suite, then the CLI smoke test"
+	@echo "make test-tsan            the run-queue stress tests and the stealing engine's end-to-end tests under ThreadSanitizer"
 	@echo "make bench                parse+route+serialize micro-benchmark (ns and heap allocations per request)"
 
 deps:
@@ -84,6 +85,12 @@ test-unit:
 test-cli: venv
 	$(SWIFT) build --product switchyard
 	PYTHON=$(CURDIR)/$(VENV_PYTHON) bash Tests/cli/smoke.sh ./.build/debug/switchyard
+
+# ThreadSanitizer over the lock-free run queue and the engine that uses it
+# (a separate build directory, so the ordinary build is not rebuilt).
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build/tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build/tsan --filter 'StealingEngineTests|Work stealing|engine → "stealing'
 
 bench: deps
 	$(SWIFT) build -c release --product switchyard-bench

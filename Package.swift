@@ -96,6 +96,7 @@ let package = Package(
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "EngineCore", "CSystem"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Experiments", "Topology", "Engines"]),
+        .testTarget(name: "StealingEngineTests", dependencies: ["StealingEngine"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology"]

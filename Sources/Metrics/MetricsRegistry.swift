@@ -101,7 +101,7 @@ public final class MetricsRegistry: Sendable {
         // Pool gauges describe live workers only; retired workers hold no buffers.
         out += "# HELP switchyard_pool_buffers_in_use Pooled buffers lent out now.\n"
         out += "# TYPE switchyard_pool_buffers_in_use gauge\n"
-        out += "switchyard_pool_buffers_in_use \(live.poolInUse)\n"
+        out += "switchyard_pool_buffers_in_use \(max(0, Int64(bitPattern: live.poolInUse)))\n"
         out += "# HELP switchyard_pool_buffers_high_water Most pooled buffers lent out at once (summed over workers).\n"
         out += "# TYPE switchyard_pool_buffers_high_water gauge\n"
         out += "switchyard_pool_buffers_high_water \(live.poolHighWater)\n"

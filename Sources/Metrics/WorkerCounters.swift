@@ -55,8 +55,13 @@ public final class WorkerCounters: @unchecked Sendable {
     @inline(__always) public func recordConnectionClosed() { add(1, to: Slot.connectionsClosed) }
     @inline(__always) public func recordRoutedRequest() { add(1, to: Slot.routedRequests) }
     @inline(__always) public func recordPoolMiss() { add(1, to: Slot.poolMisses) }
-    /// Gauges: the owner stores the current value.
-    @inline(__always) public func setPoolInUse(_ value: Int) { atomic(Slot.poolInUse).store(UInt64(value), ordering: .relaxed) }
+    /// Gauges: the owner stores the current value. In use may be negative
+    /// for one worker when buffers move between workers with the connection
+    /// that holds them (work stealing): stored as its bit pattern, so the sum
+    /// over workers (wrapping addition) is the true count.
+    @inline(__always) public func setPoolInUse(_ value: Int) {
+        atomic(Slot.poolInUse).store(UInt64(bitPattern: Int64(value)), ordering: .relaxed)
+    }
     @inline(__always) public func setPoolHighWater(_ value: Int) { atomic(Slot.poolHighWater).store(UInt64(value), ordering: .relaxed) }
 
     /// A consistent-enough copy for reporting (each counter is read atomically;

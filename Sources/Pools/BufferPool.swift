@@ -26,7 +26,10 @@ public struct PooledBuffer {
 /// largest class are served by the system allocator directly (a "miss").
 ///
 /// Statistics (buffers in use, high-water mark, misses) are published on the
-/// worker's counters for `/metrics`.
+/// worker's counters for `/metrics`. A buffer may come back to another
+/// worker's pool than the one it came from (a connection that moved to
+/// another worker, work stealing); each pool's in-use count is then off by
+/// one in opposite directions, and only their sum is meaningful.
 /// Ownership: the worker thread that created it.
 public final class BufferPool {
     public static let sizeClasses = [4 * 1024, 16 * 1024, 64 * 1024]

@@ -88,8 +88,13 @@ final class Idle: @unchecked Sendable {
     /// and took itself off the list.
     func unpark(_ worker: Int) -> Bool {
         sleepers.withLock { list -> Bool in
-            guard let i = list.firstIndex(of: worker) else { return true }
-            list.remove(at: i)
+            // An index loop: the generic `firstIndex(of:)` and `swapAt` allocate
+            // in unoptimized builds, and this runs on every park.
+            var i = 0
+            while i < list.count && list[i] != worker { i += 1 }
+            guard i < list.count else { return true }
+            list[i] = list[list.count - 1]
+            list.removeLast()
             unparked.add(1, ordering: .sequentiallyConsistent)
             return false
         }

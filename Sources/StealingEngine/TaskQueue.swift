@@ -150,8 +150,10 @@ public final class TaskQueue: @unchecked Sendable {
             word = actual
         }
         // The claimed cells cannot be overwritten until `steal` moves on.
-        for i in 0..<n {
+        var i: UInt32 = 0
+        while i < n {  // not a UInt32 range: unoptimized builds allocate for it
             destination.cells[Int((destinationTail &+ i) & destination.mask)] = cells[Int((first &+ i) & mask)]
+            i += 1
         }
         // Done copying: let `steal` catch up with `real` (the owner may have
         // popped meanwhile, moving `real`, so retry with what we see).

@@ -289,7 +289,12 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     private func workIsVisible() -> Bool {
         if !pool.inject.isEmpty { return true }
-        for worker in pool.workers where worker !== self && worker.queue.count > 0 { return true }
+        let workers = pool.workers
+        var i = 0
+        while i < workers.count {  // not for-in: its iterator allocates in unoptimized builds
+            if workers[i] !== self && workers[i].queue.count > 0 { return true }
+            i += 1
+        }
         return queue.count > 0
     }
 

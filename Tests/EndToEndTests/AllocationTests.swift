@@ -22,7 +22,10 @@ struct AllocationTests {
     @Test("No allocation per request after warm-up", arguments: engineNames)
     func zeroAllocationsPerRequest(engine: String) throws {
         let shim = try ChildServer.buildMallocCounter(root: Self.packageRoot)
-        let server = try ChildServer(binary: Self.binary, arguments: ["serve"] + engineVariant(engine).arguments + ["--port", "0", "--threads", "1",
+        // Two workers for stealing, so that runs on another worker than the
+        // connection's home (rebinding, foreign harvests, the mailbox) are covered.
+        let threads = engine.hasPrefix("stealing") ? "2" : "1"
+        let server = try ChildServer(binary: Self.binary, arguments: ["serve"] + engineVariant(engine).arguments + ["--port", "0", "--threads", threads,
                                                  "--static-dir", "\(Self.packageRoot)/Tests/cli"],
                                      preload: shim)
         defer { server.stop() }

@@ -58,8 +58,9 @@ final class TestClient {
         throw Failure(description: "recv: \(String(cString: strerror(errno)))")
     }
 
-    /// Whether any byte arrives within `seconds`. Used only one way: to check
-    /// that nothing arrives (a correct server can never fail such a check).
+    /// Whether any byte arrives within `seconds`. Used to check that nothing
+    /// arrives (a correct server can never fail such a check), or, with 0,
+    /// whether an answer is already here (an order of completion).
     func receivesAnything(within seconds: Double) -> Bool {
         if !buffer.isEmpty { return true }
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

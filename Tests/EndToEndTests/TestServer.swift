@@ -12,7 +12,18 @@ import Metrics
 /// io_uring runs twice: once with its defaults (multishot receive into
 /// provided buffers) and once as `io_uring/single` (single-shot receive into
 /// the session's buffer), so both receive modes pass the whole suite.
-let engineNames: [String] = EngineRegistry.available.flatMap { $0.name == "io_uring" ? ["io_uring", "io_uring/single"] : [$0.name] }
+///
+/// stealing runs twice too: with its defaults, and as `stealing/tiny` with
+/// two-task run queues, a one-run LIFO slot and small harvests, so that
+/// overflow to the inject queue, steals and LIFO hand-offs happen all the
+/// time under the suite's ordinary traffic.
+let engineNames: [String] = EngineRegistry.available.flatMap {
+    switch $0.name {
+    case "io_uring": ["io_uring", "io_uring/single"]
+    case "stealing": ["stealing", "stealing/tiny"]
+    default: [$0.name]
+    }
+}
 
 /// Registered engines this machine cannot run, with the reason, so a run
 /// says which parts of the suite did not run here.
@@ -25,6 +36,10 @@ let unavailableEngines: [(name: String, reason: String)] = EngineRegistry.all.co
 func engineVariant(_ name: String) -> (engine: String, configure: (inout EngineConfiguration) -> Void, arguments: [String]) {
     switch name {
     case "io_uring/single": ("io_uring", { $0.uring.receive = .single }, ["--engine", "io_uring", "--uring-recv", "single"])
+    case "stealing/tiny":
+        ("stealing", { $0.steal.queueCapacity = 2; $0.steal.lifoPolls = 1; $0.steal.harvestBatch = 4; $0.steal.injectInterval = 3 },
+         ["--engine", "stealing", "--steal-queue", "2", "--steal-lifo-polls", "1", "--steal-harvest-batch", "4",
+          "--steal-inject-interval", "3"])
     default: (name, { _ in }, ["--engine", name])
     }
 }
