@@ -90,7 +90,7 @@ test-cli: venv
 # (a separate build directory, so the ordinary build is not rebuilt).
 test-tsan: deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build/tsan
-	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build/tsan --filter 'StealingEngineTests|Work stealing|engine → "stealing'
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build/tsan --filter 'StealingEngineTests|StealingTests'
 
 bench: deps
 	$(SWIFT) build -c release --product switchyard-bench

@@ -53,6 +53,16 @@ public struct ResultRow: Sendable, Equatable {
     public var errorsNon2xx: Int?
     public var errorsMalformed: Int?
 
+    // What the load generator could not get answered, and how well an open
+    // loop kept its schedule (empty for a closed loop).
+    public var outstanding: Int?
+    public var silentConnections: Int?
+    public var scheduleSent: Int?
+    public var scheduleLate: Int?
+    /// CPU the load generator used over its run, as a fraction of one CPU:
+    /// on a small machine it competes with the server, so it must stay small.
+    public var loadCPUShare: Double?
+
     // Server cost, from getrusage/proc over the measured interval.
     public var cpuUserSeconds: Double?
     public var cpuSystemSeconds: Double?
@@ -185,6 +195,11 @@ extension ResultColumn {
         .optionalInt("errors_timeout", \.errorsTimeout),
         .optionalInt("errors_non2xx", \.errorsNon2xx),
         .optionalInt("errors_malformed", \.errorsMalformed),
+        .optionalInt("outstanding", \.outstanding),
+        .optionalInt("silent_connections", \.silentConnections),
+        .optionalInt("schedule_sent", \.scheduleSent),
+        .optionalInt("schedule_late", \.scheduleLate),
+        .optionalDouble("load_cpu_share", \.loadCPUShare),
         .optionalDouble("cpu_user_s", \.cpuUserSeconds),
         .optionalDouble("cpu_system_s", \.cpuSystemSeconds),
         .optionalDouble("cpu_us_per_request", \.cpuMicrosecondsPerRequest),

@@ -33,39 +33,24 @@ public final class ServerMetricsCSV {
 
     public static let header = ["experiment", "point_id", "repetition", "started_at", "series", "kind", "value"]
 
-    private let file: DurableFile
+    private let file: LongCSV
 
     /// Opens (creating if needed) the file; an existing one must have this header.
     public init(path: String) throws(ResultsError) {
-        let headerLine = Self.header.joined(separator: ",") + "\n"
-        let (file, existing) = try DurableFile.open(path: path, headerLine: headerLine)
-        self.file = file
-        let (records, complete) = CSVRecords.split(existing)
-        guard records.first == Self.header else {
-            throw ResultsError(message: "\(path): header differs from this version's columns "
-                + "(\(Self.header.joined(separator: ","))); move the file aside or start a fresh run")
-        }
-        if complete < existing.count { try file.truncate(to: complete) }
+        file = try LongCSV(path: path, header: Self.header)
     }
 
     /// Writes one measurement's rows in one write, then fsyncs.
     public func append(_ rows: [Row]) throws(ResultsError) {
-        guard !rows.isEmpty else { return }
-        let text = rows.map { row in
-            [row.experiment, row.pointID, String(row.repetition), row.startedAt, row.series, row.kind,
-             formatNumber(row.value)].map(ResultsCSV.quote).joined(separator: ",") + "\n"
-        }.joined()
-        try file.write(text)
+        try file.append(rows.map { row in
+            [row.experiment, row.pointID, String(row.repetition), row.startedAt, row.series, row.kind, formatNumber(row.value)]
+        })
     }
 
     /// Every row of a file (for tests and tools); a missing file has none.
     public static func read(path: String) throws(ResultsError) -> [Row] {
-        let bytes = try readFile(path)
-        guard !bytes.isEmpty else { return [] }
-        let records = CSVRecords.split(bytes).records
-        guard records.first == header else { throw ResultsError(message: "\(path): unexpected header") }
-        return try records.dropFirst().filter { $0 != [""] }.enumerated().map { (index, record) throws(ResultsError) in
-            guard record.count == header.count, let repetition = Int(record[2]), let value = Double(record[6]) else {
+        try LongCSV.records(path: path, header: header).enumerated().map { (index, record) throws(ResultsError) in
+            guard let repetition = Int(record[2]), let value = Double(record[6]) else {
                 throw ResultsError(message: "\(path): record \(index + 2) is malformed")
             }
             return Row(experiment: record[0], pointID: record[1], repetition: repetition, startedAt: record[3],

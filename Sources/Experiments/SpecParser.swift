@@ -59,10 +59,10 @@ private struct SpecReader {
 
         let name = folderName(top["name"], key: "name")
         let description = top["description"].flatMap { string($0, key: "description") } ?? ""
-        let duration = number(top["duration"], key: "duration", default: ExperimentSpec.defaultDuration,
-                              allowed: "greater than 0 seconds", where: { $0 > 0 })
-        let warmup = number(top["warmup"], key: "warmup", default: ExperimentSpec.defaultWarmup,
-                            allowed: "0 seconds or more", where: { $0 >= 0 })
+        let duration = self.duration(top["duration"], key: "duration", default: ExperimentSpec.defaultDuration,
+                                allowed: "greater than 0 seconds", where: { $0 > 0 })
+        let warmup = self.duration(top["warmup"], key: "warmup", default: ExperimentSpec.defaultWarmup,
+                              allowed: "0 seconds or more", where: { $0 >= 0 })
         let repetitions = integer(top["repetitions"], key: "repetitions", default: ExperimentSpec.defaultRepetitions,
                                   allowed: "1 or more", where: { $0 >= 1 })
         let references = references(top["reference"])
@@ -335,6 +335,24 @@ private struct SpecReader {
     ) -> Int {
         guard let value else { return fallback }
         return integer(value, key: key, allowed: allowed, where: isAllowed) ?? fallback
+    }
+
+    /// A duration: a number of seconds (`duration = 5`) or a string with a
+    /// unit, as wrk users type it (`duration = "500ms"`, `"4s"`, `"2m"`).
+    mutating func duration(
+        _ value: SpecValue?, key: String, default fallback: Double, allowed: String, where isAllowed: (Double) -> Bool
+    ) -> Double {
+        guard let value else { return fallback }
+        guard case .string(let text) = value else { return number(value, key: key, allowed: allowed, where: isAllowed) ?? fallback }
+        guard let seconds = DurationText.seconds(text) else {
+            fail(key, "\"\(text)\" is not a duration; allowed: \(DurationText.allowed)")
+            return fallback
+        }
+        guard isAllowed(seconds) else {
+            fail(key, "\"\(text)\" is out of range; allowed: \(allowed)")
+            return fallback
+        }
+        return seconds
     }
 
     /// Floats and integers alike: `duration = 5` means 5 seconds.

@@ -27,6 +27,10 @@ public struct LoadConfiguration: Sendable {
     public var cpus: [Int] = []
     /// Seconds a request may take (from its start) before it counts as a timeout.
     public var timeout: Double = 5
+    /// Open loop: a request sent more than this many seconds after its
+    /// intended time is off schedule (counted, and a run with under 95% on
+    /// schedule is flagged, as Caladan's generator does).
+    public var scheduleSlack: Double = 0.001
     /// Seeds the mix choice and Poisson arrivals, so runs are repeatable.
     public var seed: UInt64 = 1
     /// Called once, on the calling thread, just before the I/O threads

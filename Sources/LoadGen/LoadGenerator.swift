@@ -43,7 +43,7 @@ public enum LoadGenerator {
                 startTime: start, measureStart: measureStart, endTime: end,
                 rate: c.rate.map { $0 / Double(threads) }, arrivals: c.arrivals,
                 firstArrivalOffset: c.rate.map { Double(t) / $0 } ?? 0,
-                timeout: Int64(c.timeout * 1e9), seed: c.seed,
+                timeout: Int64(c.timeout * 1e9), scheduleSlack: Int64(c.scheduleSlack * 1e9), seed: c.seed,
                 cpu: c.cpus.isEmpty ? nil : c.cpus[t % c.cpus.count],
                 seconds: seconds, highestLatency: highest, cancellation: c.cancellation,
                 closeGate: c.closeGate))
@@ -59,7 +59,20 @@ public enum LoadGenerator {
         }
         for handle in handles { handle.join() }
         let results = slots.take()
-        return try merge(results, measureStart: measureStart, seconds: seconds)
+        var report = try merge(results, measureStart: measureStart, seconds: seconds)
+        report.classes = c.mix.enumerated().map { k, entry in
+            var histogram = results[0].perClass[k]
+            for result in results.dropFirst() { histogram.add(result.perClass[k]) }
+            return ClassLatency(path: entry.path, weight: entry.weight, latency: LatencySummary(histogram))
+        }
+        report.outstanding = results.reduce(0) { $0 + $1.outstanding }
+        report.silentConnections = results.reduce(0) { $0 + $1.silentConnections }
+        if c.rate != nil {
+            report.schedule = ScheduleAdherence(
+                sent: results.reduce(0) { $0 + $1.scheduledSends }, late: results.reduce(0) { $0 + $1.lateSends },
+                slackMicroseconds: Int(c.scheduleSlack * 1e6))
+        }
+        return report
     }
 
     private static func validate(_ c: LoadConfiguration) throws(LoadError) {
@@ -128,10 +141,7 @@ public enum LoadGenerator {
                 second: s, requests: Int(merged?.totalCount ?? 0),
                 p99: Int(merged?.valueAtPercentile(99) ?? 0), errors: errorsThisSecond))
         }
-        let summary = latency.totalCount == 0 ? LatencySummary() : LatencySummary(
-            p50: Int(latency.valueAtPercentile(50)), p90: Int(latency.valueAtPercentile(90)),
-            p99: Int(latency.valueAtPercentile(99)), p999: Int(latency.valueAtPercentile(99.9)),
-            max: Int(latency.maxRecorded), mean: latency.mean, count: Int(latency.totalCount))
+        let summary = LatencySummary(latency)
         let elapsed = Double(stopped - measureStart) / 1e9
         return LoadReport(
             requests: requests, responses2xx: ok, bytesReceived: bytes, elapsed: elapsed,

@@ -1,3 +1,5 @@
+import Histogram
+
 /// What went wrong with a request or connection.
 public enum ErrorKind: String, Sendable, CaseIterable, Hashable, Comparable {
     /// The connection could not be opened (refused, unreachable, timed out).
@@ -46,6 +48,55 @@ public struct LatencySummary: Sendable, Equatable {
     }
 }
 
+extension LatencySummary {
+    /// The percentiles of a histogram (empty: all zero).
+    init(_ histogram: Histogram<UInt64>) {
+        guard histogram.totalCount > 0 else {
+            self.init()
+            return
+        }
+        self.init(p50: Int(histogram.valueAtPercentile(50)), p90: Int(histogram.valueAtPercentile(90)),
+                  p99: Int(histogram.valueAtPercentile(99)), p999: Int(histogram.valueAtPercentile(99.9)),
+                  max: Int(histogram.maxRecorded), mean: histogram.mean, count: Int(histogram.totalCount))
+    }
+}
+
+/// The latency of one `--mix` entry (a request class).
+public struct ClassLatency: Sendable, Equatable {
+    public var path: String
+    public var weight: Double
+    public var latency: LatencySummary
+
+    public init(path: String, weight: Double, latency: LatencySummary) {
+        self.path = path
+        self.weight = weight
+        self.latency = latency
+    }
+}
+
+/// How well an open-loop run kept its schedule.
+public struct ScheduleAdherence: Sendable, Equatable {
+    /// Requests due in the window that were sent.
+    public var sent: Int
+    /// Of those, sent more than `slackMicroseconds` after their intended time
+    /// (the generator was behind, or no connection was free).
+    public var late: Int
+    public var slackMicroseconds: Int
+
+    public init(sent: Int, late: Int, slackMicroseconds: Int) {
+        self.sent = sent
+        self.late = late
+        self.slackMicroseconds = slackMicroseconds
+    }
+
+    /// Fraction sent on schedule (1 when nothing was due).
+    public var onSchedule: Double { sent > 0 ? Double(sent - late) / Double(sent) : 1 }
+    /// Below this the run's latencies describe the generator as much as the
+    /// server (Caladan's generator aborts such a run).
+    public static let acceptable = 0.95
+    public var isKept: Bool { onSchedule >= Self.acceptable }
+}
+
 /// One second of the measured window.
 public struct SecondSample: Sendable, Equatable {
     /// 0 is the first measured second.
@@ -77,6 +128,15 @@ public struct LoadReport: Sendable {
     public var latency: LatencySummary
     public var errors: [ErrorKind: Int]
     public var timeline: [SecondSample]
+    /// Latency per `--mix` entry, in mix order.
+    public var classes: [ClassLatency] = []
+    /// Requests sent (or, open loop, due) and not answered when the window closed.
+    public var outstanding = 0
+    /// Connections that never received a response (refused, or starved by a
+    /// server that accepts fewer clients than were offered).
+    public var silentConnections = 0
+    /// Open loop only.
+    public var schedule: ScheduleAdherence?
 
     public init(requests: Int, responses2xx: Int, bytesReceived: Int, elapsed: Double,
                 latency: LatencySummary, errors: [ErrorKind: Int], timeline: [SecondSample]) {
@@ -106,6 +166,23 @@ public struct LoadReport: Sendable {
         if responses2xx != requests {
             out += "  Non-2xx responses: \(requests - responses2xx)\n"
         }
+        if classes.count > 1 {
+            for c in classes {
+                out += "  \(c.path) (weight \(Self.number(c.weight))): p50 \(Self.time(c.latency.p50))  p99 \(Self.time(c.latency.p99))"
+                out += "  p99.9 \(Self.time(c.latency.p999))  max \(Self.time(c.latency.max))  (\(c.latency.count) responses)\n"
+            }
+        }
+        if outstanding > 0 || silentConnections > 0 {
+            out += "  Unanswered when the window closed: \(outstanding) requests; \(silentConnections) connections never got a response\n"
+        }
+        if let schedule {
+            out += "  Schedule: \(schedule.sent - schedule.late) of \(schedule.sent) sends within \(Self.time(schedule.slackMicroseconds))"
+            out += " of their intended time (\(Self.fixed(schedule.onSchedule * 100, 1))%)\n"
+            if !schedule.isKept {
+                out += "  Warning: under \(Int(ScheduleAdherence.acceptable * 100))% of sends kept the schedule: the generator (or too few"
+                out += " connections) shaped these latencies; use more connections, threads or a lower rate\n"
+            }
+        }
         out += "Requests/sec: \(Self.fixed(requestsPerSecond, 2))\n"
         out += "Transfer/sec: \(Self.bytes(bytesPerSecond))\n"
         if timeline.count > 1 {
@@ -134,12 +211,40 @@ public struct LoadReport: Sendable {
         let samples = timeline.map {
             "    {\"second\": \($0.second), \"requests\": \($0.requests), \"p99\": \($0.p99), \"errors\": \($0.errors)}"
         }
+        let classFields = classes.map { c in
+            "    {\"path\": \(Self.quoted(c.path)), \"weight\": \(Self.number(c.weight)), \"latencyMicroseconds\": {\"p50\": \(c.latency.p50), "
+                + "\"p90\": \(c.latency.p90), \"p99\": \(c.latency.p99), \"p999\": \(c.latency.p999), \"max\": \(c.latency.max), "
+                + "\"mean\": \(Self.number(c.latency.mean)), \"count\": \(c.latency.count)}}"
+        }
+        out += "  \"classes\": [" + (classFields.isEmpty ? "]" : "\n" + classFields.joined(separator: ",\n") + "\n  ]") + ",\n"
+        out += "  \"outstanding\": \(outstanding),\n"
+        out += "  \"silentConnections\": \(silentConnections),\n"
+        if let schedule {
+            out += "  \"schedule\": {\"sent\": \(schedule.sent), \"late\": \(schedule.late), \"slackMicroseconds\": \(schedule.slackMicroseconds), "
+            out += "\"onSchedule\": \(Self.number(schedule.onSchedule)), \"kept\": \(schedule.isKept)},\n"
+        } else {
+            out += "  \"schedule\": null,\n"
+        }
         out += "  \"timeline\": [" + (samples.isEmpty ? "]" : "\n" + samples.joined(separator: ",\n") + "\n  ]") + "\n"
         out += "}\n"
         return out
     }
 
     // MARK: Formatting without Foundation
+
+    /// A JSON string literal.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += "\\u00" + String(scalar.value, radix: 16).leftPadded(2)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
 
     /// A finite JSON number (NaN and infinity are not JSON).
     static func number(_ value: Double) -> String {
@@ -179,4 +284,8 @@ public struct LoadReport: Sendable {
     static func pad(_ text: String, _ width: Int) -> String {
         String(repeating: " ", count: max(0, width - text.count)) + text
     }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: Swift.max(0, width - count)) + self }
 }

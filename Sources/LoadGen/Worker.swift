@@ -51,6 +51,8 @@ struct WorkerPlan: Sendable {
     /// Offset of this thread's first constant-rate arrival, so threads interleave.
     var firstArrivalOffset: Double
     var timeout: Int64
+    /// Open loop: nanoseconds a send may trail its intended time and still be on schedule.
+    var scheduleSlack: Int64
     var seed: UInt64
     var cpu: Int?
     var seconds: Int
@@ -62,6 +64,8 @@ struct WorkerPlan: Sendable {
 /// What one thread measured; merged by `LoadGenerator.run`.
 struct WorkerResult: Sendable {
     var latency: Histogram<UInt64>
+    /// One per mix entry, in mix order.
+    var perClass: [Histogram<UInt64>]
     var perSecond: [Histogram<UInt64>?]
     var errorsPerSecond: [Int]
     /// Indexed like `ErrorKind.allCases`.
@@ -73,6 +77,13 @@ struct WorkerResult: Sendable {
     var firstProblem: String?
     var warning: String?
     var stoppedAt: Int64 = 0
+    /// Sent (or due, open loop) and unanswered when the window closed.
+    var outstanding = 0
+    /// Connections that never received a response.
+    var silentConnections = 0
+    /// Open loop, arrivals due in the window: sent, and sent off schedule.
+    var scheduledSends = 0
+    var lateSends = 0
 }
 
 /// One client connection's state; lives in the worker's flat array and is
@@ -91,6 +102,10 @@ struct Connection {
     var sent = 0
     /// Start times of in-flight requests, oldest first: a ring of `pipeline`.
     var starts: [Int64] = []
+    /// The mix entry of each in-flight request, beside `starts`.
+    var classes: [Int] = []
+    /// Whether any response ever came back on this slot.
+    var answered = false
     var head = 0
     var inflight = 0
     var parser = ResponseParser()
@@ -131,12 +146,13 @@ final class Worker {
             lowestDiscernibleValue: 1, highestTrackableValue: plan.highestLatency, numberOfSignificantValueDigits: .three)
         histogram.autoResize = true
         result = WorkerResult(
-            latency: histogram, perSecond: Array(repeating: nil, count: plan.seconds),
+            latency: histogram, perClass: Array(repeating: histogram, count: plan.requests.count), perSecond: Array(repeating: nil, count: plan.seconds),
             errorsPerSecond: Array(repeating: 0, count: plan.seconds), errors: Array(repeating: 0, count: ErrorKind.allCases.count))
         let longest = plan.requests.map(\.count).max() ?? 0
         var template = Connection()
         template.outbox.reserveCapacity(longest * plan.pipeline)
         template.starts = Array(repeating: 0, count: plan.pipeline)
+        template.classes = Array(repeating: 0, count: plan.pipeline)
         connections = []
         connections.reserveCapacity(plan.connections)
         for _ in 0..<plan.connections {
@@ -146,6 +162,7 @@ final class Worker {
             connection.outbox = []
             connection.outbox.reserveCapacity(longest * plan.pipeline)
             connection.starts = Array(repeating: 0, count: plan.pipeline)
+            connection.classes = Array(repeating: 0, count: plan.pipeline)
             connections.append(connection)
         }
         pending.reserveCapacity(1024)
@@ -200,6 +217,14 @@ final class Worker {
             }
         }
         result.stoppedAt = now
+        // What the window leaves unanswered: in flight on a connection, or
+        // due (open loop) and still waiting for a free one. A server that
+        // never answers some clients shows here, not as silence.
+        for i in connections.indices {
+            if connections[i].fd >= 0 { result.outstanding += connections[i].inflight }
+            if !connections[i].answered { result.silentConnections += 1 }
+        }
+        result.outstanding += pending.count - pendingHead
         // Whoever samples the server at the window's end must see it with its
         // connections still open, not in the middle of tearing them down.
         plan.closeGate?.wait()
@@ -372,11 +397,14 @@ final class Worker {
 
     private func complete(_ i: Int, status: Int, now: Int64) {
         let start = connections[i].starts[connections[i].head]
+        let requestClass = connections[i].classes[connections[i].head]
         connections[i].head = (connections[i].head + 1) % plan.pipeline
         connections[i].inflight -= 1
+        connections[i].answered = true
         guard now >= plan.measureStart else { return }
         let micros = UInt64(max(0, now - start) / 1000)
         _ = result.latency.record(micros)
+        _ = result.perClass[requestClass].record(micros)
         let s = second(of: now)
         if result.perSecond[s] == nil {
             // One histogram per second, made when that second's first
@@ -414,6 +442,7 @@ final class Worker {
         connections[i].outbox.append(contentsOf: plan.requests[request])
         let slot = (connections[i].head + connections[i].inflight) % plan.pipeline
         connections[i].starts[slot] = start
+        connections[i].classes[slot] = request
         connections[i].inflight += 1
     }
 
@@ -472,7 +501,12 @@ final class Worker {
     /// Sends queued arrivals on free connections, oldest first.
     private func dispatch(now: Int64) {
         while pendingHead < pending.count, let i = freeConnection() {
-            enqueue(i, start: pending[pendingHead])
+            let intended = pending[pendingHead]
+            if intended >= plan.measureStart {
+                result.scheduledSends += 1
+                if now - intended > plan.scheduleSlack { result.lateSends += 1 }
+            }
+            enqueue(i, start: intended)
             pendingHead += 1
             flush(i, now: now)
         }

@@ -142,3 +142,14 @@ func readSmallFile(_ path: String) -> String? {
     }
     return bytes.isEmpty ? nil : String(decoding: bytes, as: UTF8.self)
 }
+
+extension ProcessUsage {
+    /// User plus system CPU seconds this process (the sweep: load generator
+    /// threads and all) has used so far.
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}

@@ -108,18 +108,21 @@ public final class SweepRunner: Sendable {
         try makeFolders(folder + "/logs")
         let resultsPath = folder + "/results.csv"
         let metricsPath = folder + "/server-metrics.csv"
+        let classesPath = folder + "/latency-by-class.csv"
         if options.fresh {
             do {
-                for path in [resultsPath, metricsPath] {
+                for path in [resultsPath, metricsPath, classesPath] {
                     if let kept = try ResultsCSV.setAside(path: path) { log("sweep: --fresh: kept the earlier \(path) as \(kept)") }
                 }
             } catch { throw SweepError("\(error)") }
         }
         let results: ResultsCSV
         let serverMetrics: ServerMetricsCSV
+        let classLatency: ClassLatencyCSV
         do {
             results = try ResultsCSV(path: resultsPath)
             serverMetrics = try ServerMetricsCSV(path: metricsPath)
+            classLatency = try ClassLatencyCSV(path: classesPath)
         } catch { throw SweepError("\(error)") }
 
         let skipped = skippedEngines()
@@ -155,6 +158,7 @@ public final class SweepRunner: Sendable {
             }
             do {
                 try serverMetrics.append(measurement.metrics)
+                try classLatency.append(measurement.classes)
                 try results.append(measurement.row)
             } catch { throw SweepError("\(error)") }
             measured += 1
@@ -202,6 +206,7 @@ public final class SweepRunner: Sendable {
     struct Measurement {
         var row: ResultRow
         var metrics: [ServerMetricsCSV.Row]
+        var classes: [ClassLatencyCSV.Row] = []
         /// An interrupt ended it early; it must not be recorded.
         var cutShort = false
     }
@@ -260,11 +265,14 @@ public final class SweepRunner: Sendable {
         currentLoad.withLock { $0 = cancellation }
         if isInterrupted { cancellation.cancel() }
         let report: Result<LoadReport, LoadError>
+        let loadStarted = (cpu: ProcessUsage.ownCPUSeconds(), wall: LoadClockSeconds.now())
         do {
             report = .success(try LoadGenerator.run(configuration))
         } catch {
             report = .failure(error)
         }
+        let loadWall = LoadClockSeconds.now() - loadStarted.wall
+        if loadWall > 0 { row.loadCPUShare = rounded((ProcessUsage.ownCPUSeconds() - loadStarted.cpu) / loadWall, 3) }
         currentLoad.withLock { $0 = nil }
         measurement.cutShort = cancellation.isCancelled
         let window = sampler.finish()
@@ -288,6 +296,17 @@ public final class SweepRunner: Sendable {
             row.errorsTimeout = report.errors[.timeout] ?? 0
             row.errorsNon2xx = report.errors[.non2xx] ?? 0
             row.errorsMalformed = report.errors[.malformed] ?? 0
+            row.outstanding = report.outstanding
+            row.silentConnections = report.silentConnections
+            row.scheduleSent = report.schedule?.sent
+            row.scheduleLate = report.schedule?.late
+            measurement.classes = report.classes.map { c in
+                ClassLatencyCSV.Row(
+                    experiment: spec.name, pointID: run.point.id, repetition: run.repetition, startedAt: row.startedAt,
+                    path: c.path, weight: c.weight, responses: c.latency.count, p50: Double(c.latency.p50),
+                    p90: Double(c.latency.p90), p99: Double(c.latency.p99), p999: Double(c.latency.p999),
+                    max: Double(c.latency.max), mean: rounded(c.latency.mean, 1))
+            }
         }
         if let usage = window.usage {
             row.cpuUserSeconds = rounded(usage.userSeconds, 3)

@@ -20,11 +20,11 @@ struct Load: ParsableCommand {
     @Option(help: "Requests in flight per connection (closed loop).")
     var pipeline = 1
 
-    @Option(help: "Seconds to measure.")
-    var duration = 10.0
+    @Option(help: "How long to measure: 4s, 500ms, 2m, or seconds.")
+    var duration = Seconds(10)
 
-    @Option(help: "Seconds to run before measuring.")
-    var warmup = 0.0
+    @Option(help: "How long to run before measuring (2s, 500ms, or seconds).")
+    var warmup = Seconds(0)
 
     @Option(help: "Open loop: total requests per second (omit for closed loop).")
     var rate: Double?
@@ -41,8 +41,11 @@ struct Load: ParsableCommand {
     @Option(help: "CPUs for the I/O threads, e.g. 1 or 1,3 (thread i on the i-th).")
     var cpus: String?
 
-    @Option(help: "Per-request timeout in seconds.")
-    var timeout = 5.0
+    @Option(help: "Per-request timeout (5s, 500ms, or seconds).")
+    var timeout = Seconds(5)
+
+    @Option(help: "Open loop: a send later than its intended time by more than this counts as off schedule (1ms, 200us, or seconds).")
+    var scheduleSlack = Seconds(0.001)
 
     @Flag(help: "Print the report as JSON (with a per-second timeline).")
     var json = false
@@ -52,11 +55,12 @@ struct Load: ParsableCommand {
         _ = try mix(defaultPath: "/")
         guard connections >= 1 else { throw ValidationError("--connections \(connections): must be at least 1") }
         guard pipeline >= 1 else { throw ValidationError("--pipeline \(pipeline): must be at least 1") }
-        guard duration > 0 else { throw ValidationError("--duration \(duration): must be more than 0 seconds") }
-        guard warmup >= 0 else { throw ValidationError("--warmup \(warmup): must be 0 or more seconds") }
+        guard duration.value > 0 else { throw ValidationError("--duration \(duration.text): must be more than 0 seconds") }
+        guard warmup.value >= 0 else { throw ValidationError("--warmup \(warmup.text): must be 0 or more seconds") }
+        guard scheduleSlack.value >= 0 else { throw ValidationError("--schedule-slack \(scheduleSlack.text): must be 0 or more") }
         if let rate, rate <= 0 { throw ValidationError("--rate \(rate): must be more than 0 requests per second") }
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
-        guard timeout > 0 else { throw ValidationError("--timeout \(timeout): must be more than 0 seconds") }
+        guard timeout.value > 0 else { throw ValidationError("--timeout \(timeout.text): must be more than 0 seconds") }
         _ = try cpuList()
     }
 
@@ -116,14 +120,15 @@ struct Load: ParsableCommand {
         var configuration = LoadConfiguration(host: host, port: port, mix: try mix(defaultPath: path))
         configuration.connections = connections
         configuration.pipeline = pipeline
-        configuration.duration = duration
-        configuration.warmup = warmup
+        configuration.duration = duration.value
+        configuration.warmup = warmup.value
+        configuration.scheduleSlack = scheduleSlack.value
         configuration.rate = rate
         configuration.arrivals = arrivals
         let cpus = try cpuList()
         configuration.threads = threads ?? max(1, cpus.count)
         configuration.cpus = cpus
-        configuration.timeout = timeout
+        configuration.timeout = timeout.value
         do {
             let report = try LoadGenerator.run(configuration)
             print(json ? report.json() : report.text())

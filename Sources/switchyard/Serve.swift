@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Application
 import CSystem
 import EngineCore
@@ -35,11 +36,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Listen backlog.")
     var backlog: Int = 1024
 
-    @Option(help: "Seconds to wait for a client's next bytes (0: forever).")
-    var readTimeout: Double = 60
+    @Option(help: "How long to wait for a client's next bytes (0: forever); 500ms, 10s, 2m, or seconds.")
+    var readTimeout = Seconds(60)
 
-    @Option(help: "Seconds a graceful stop waits for requests in flight.")
-    var drainTimeout: Double = 10
+    @Option(help: "How long a graceful stop waits for requests in flight (10s, 500ms, or seconds).")
+    var drainTimeout = Seconds(10)
 
     @Option(help: "Longest request line in bytes (414 beyond).")
     var maxRequestLine: Int = 8 * 1024
@@ -68,17 +69,17 @@ struct Serve: ParsableCommand {
     @Option(help: "Reactor engines with --accept acceptor: how a loop is chosen.")
     var balance: Balance = .roundRobin
 
-    @Option(help: "Reactor engines: seconds from a request's first byte to the end of its head (408 after).")
-    var headTimeout: Double = 10
+    @Option(help: "Reactor engines: time from a request's first byte to the end of its head (408 after); 10s, 500ms, or seconds.")
+    var headTimeout = Seconds(10)
 
-    @Option(help: "Reactor engines: seconds an idle keep-alive connection stays open.")
-    var keepAliveTimeout: Double = 60
+    @Option(help: "Reactor engines: how long an idle keep-alive connection stays open (60s, 2m, or seconds).")
+    var keepAliveTimeout = Seconds(60)
 
-    @Option(help: "Reactor engines: seconds without body bytes before a request gets 408.")
-    var bodyTimeout: Double = 30
+    @Option(help: "Reactor engines: time without body bytes before a request gets 408 (30s, or seconds).")
+    var bodyTimeout = Seconds(30)
 
-    @Option(help: "Reactor engines: seconds without write progress before the client is cut off.")
-    var sendTimeout: Double = 30
+    @Option(help: "Reactor engines: time without write progress before the client is cut off (30s, or seconds).")
+    var sendTimeout = Seconds(30)
 
     @Option(help: "Reactor engines: unsent response bytes per connection beyond which it stops being read.")
     var readAheadLimit: Int = 256 * 1024
@@ -200,15 +201,15 @@ struct Serve: ParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads \(threads): must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections \(maxConnections): must be at least 1") }
         guard backlog >= 1 else { throw ValidationError("--backlog \(backlog): must be at least 1") }
-        guard readTimeout >= 0 else { throw ValidationError("--read-timeout \(readTimeout): must be 0 or more seconds") }
+        guard readTimeout.value >= 0 else { throw ValidationError("--read-timeout \(readTimeout.text): must be 0 or more seconds") }
         for (flag, value) in [("--head-timeout", headTimeout), ("--keep-alive-timeout", keepAliveTimeout),
-                              ("--body-timeout", bodyTimeout), ("--send-timeout", sendTimeout)] where value <= 0 {
-            throw ValidationError("\(flag) \(value): must be more than 0 seconds")
+                              ("--body-timeout", bodyTimeout), ("--send-timeout", sendTimeout)] where value.value <= 0 {
+            throw ValidationError("\(flag) \(value.text): must be more than 0 seconds")
         }
         guard readAheadLimit >= 1024 else { throw ValidationError("--read-ahead-limit \(readAheadLimit): must be at least 1024") }
         guard shedAbove >= 0 else { throw ValidationError("--shed-above \(shedAbove): must be 0 (off) or more") }
         _ = try pinPolicy()
-        guard drainTimeout >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout): must be 0 or more seconds") }
+        guard drainTimeout.value >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout.text): must be 0 or more seconds") }
         for (flag, value, least) in [("--max-request-line", maxRequestLine, 16), ("--max-header-bytes", maxHeaderBytes, 64),
                                      ("--max-field-bytes", maxFieldBytes, 16), ("--max-fields", maxFields, 1),
                                      ("--max-body", maxBody, 0)] where value < least {
@@ -241,14 +242,14 @@ struct Serve: ParsableCommand {
         configuration.threads = threads
         configuration.maxConnections = maxConnections
         configuration.backlog = backlog
-        configuration.readTimeout = readTimeout
-        configuration.drainTimeout = drainTimeout
+        configuration.readTimeout = readTimeout.value
+        configuration.drainTimeout = drainTimeout.value
         configuration.acceptPolicy = accept
         configuration.balance = balance
-        configuration.headTimeout = headTimeout
-        configuration.keepAliveTimeout = keepAliveTimeout
-        configuration.bodyTimeout = bodyTimeout
-        configuration.sendTimeout = sendTimeout
+        configuration.headTimeout = headTimeout.value
+        configuration.keepAliveTimeout = keepAliveTimeout.value
+        configuration.bodyTimeout = bodyTimeout.value
+        configuration.sendTimeout = sendTimeout.value
         configuration.readAheadLimit = readAheadLimit
         configuration.shedAbove = shedAbove
         configuration.uring = uringOptions

@@ -39,16 +39,16 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Load generator I/O threads (default: one per load CPU).")
     var loadThreads: Int?
 
-    @Option(help: "Seconds a server has to answer /health after it starts.")
-    var startupTimeout = 15.0
+    @Option(help: "How long a server has to answer /health after it starts (15s, or seconds).")
+    var startupTimeout = Seconds(15)
 
-    @Option(help: "Seconds a request may take before the load generator counts a timeout.")
-    var requestTimeout = 5.0
+    @Option(help: "How long a request may take before the load generator counts a timeout (5s, 500ms, or seconds).")
+    var requestTimeout = Seconds(5)
 
     func validate() throws {
         if let loadThreads, loadThreads < 1 { throw ValidationError("--load-threads \(loadThreads): must be at least 1") }
-        guard startupTimeout > 0 else { throw ValidationError("--startup-timeout \(startupTimeout): must be more than 0 seconds") }
-        guard requestTimeout > 0 else { throw ValidationError("--request-timeout \(requestTimeout): must be more than 0 seconds") }
+        guard startupTimeout.value > 0 else { throw ValidationError("--startup-timeout \(startupTimeout.text): must be more than 0 seconds") }
+        guard requestTimeout.value > 0 else { throw ValidationError("--request-timeout \(requestTimeout.text): must be more than 0 seconds") }
         _ = try cpuList(serverCpus, flag: "--server-cpus")
         _ = try cpuList(loadCpus, flag: "--load-cpus")
     }
@@ -104,8 +104,8 @@ struct SweepCommand: ParsableCommand {
             cpus: split, loadThreads: loadThreads ?? split.load.count, topologyJSON: topology.json())
         options.serverBinaryPath = ownExecutable()
         options.fresh = fresh
-        options.startupTimeout = startupTimeout
-        options.requestTimeout = requestTimeout
+        options.startupTimeout = startupTimeout.value
+        options.requestTimeout = requestTimeout.value
         options.notes = [("spec_path", spec)]
         let runner = SweepRunner(options: options)
         ShutdownSignals.install { _ in

@@ -1,11 +1,12 @@
 @testable import Experiments
 
 /// The engines the project has today: threads (one thread per connection,
-/// no accept policy), epoll and io_uring (event loops with a thread pool).
+/// no accept policy), epoll, io_uring and stealing (event loops with a thread pool).
 let engines = [
     KnownEngine(name: "threads", isReactor: false, hasThreadPool: false),
     KnownEngine(name: "epoll", isReactor: true),
     KnownEngine(name: "io_uring", isReactor: true),
+    KnownEngine(name: "stealing", isReactor: true),
 ]
 
 let minimalSpec = """

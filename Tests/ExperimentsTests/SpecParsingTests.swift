@@ -87,7 +87,7 @@ import Testing
         let spec = try ExperimentSpec(parsing: text, source: "quick.toml", knownEngines: engines)
         let seconds = Double(spec.runOrder.count) * (spec.duration + spec.warmup)
         #expect(seconds < 90, "leave room for server start-up within 2 minutes")
-        #expect(Set(spec.points.map(\.engine)) == ["threads", "epoll", "io_uring", "nginx"])
+        #expect(Set(spec.points.map(\.engine)) == ["threads", "epoll", "io_uring", "stealing", "nginx"])
     }
 
     @Test(arguments: [
@@ -95,7 +95,7 @@ import Testing
         ("[matrix]\nengines = [\"epoll\"]", "experiments/x.toml: name: missing"),
         ("name = 3\n[matrix]\nengines = [\"epoll\"]", "name: expected a string, got integer"),
         ("name = \"a b\"\n[matrix]\nengines = [\"epoll\"]", "name: \"a b\" is not a valid name"),
-        ("name = \"t\"\nduration = \"5\"\n[matrix]\nengines = [\"epoll\"]", "duration: expected a number, got string"),
+        ("name = \"t\"\nduration = \"5 parsecs\"\n[matrix]\nengines = [\"epoll\"]", "duration: \"5 parsecs\" is not a duration"),
         ("name = \"t\"\nduration = -1.0\n[matrix]\nengines = [\"epoll\"]",
          "duration: -1 is out of range; allowed: greater than 0 seconds"),
         ("name = \"t\"\nrepetitions = 1.5\n[matrix]\nengines = [\"epoll\"]",
@@ -163,5 +163,52 @@ import Testing
         let lines = message.split(separator: "\n")
         #expect(lines.count == 4, "\(message)")
         #expect(lines.allSatisfy { $0.hasPrefix("experiments/x.toml: ") })
+    }
+}
+
+@Suite("Durations with units")
+struct DurationTextTests {
+    @Test("wrk-style durations", arguments: [
+        ("4s", 4.0), ("500ms", 0.5), ("2m", 120.0), ("250us", 0.00025), ("1.5s", 1.5), ("3", 3.0), ("0.25", 0.25), ("1h", 3600.0),
+    ])
+    func parses(text: String, seconds: Double) {
+        #expect(DurationText.seconds(text) == seconds)
+    }
+
+    @Test("not durations", arguments: ["", "s", "4 seconds", "ms500", "4x", "nan", "inf"])
+    func rejects(text: String) {
+        #expect(DurationText.seconds(text) == nil)
+    }
+
+    @Test("shortest form", arguments: [(0.5, "500ms"), (120.0, "2m"), (4.0, "4s"), (0.00025, "250us"), (1.5, "1.5s")])
+    func formats(seconds: Double, text: String) {
+        #expect(DurationText.format(seconds) == text)
+        #expect(DurationText.seconds(text) == seconds)
+    }
+}
+
+@Suite struct SpecDurationTests {
+    @Test func durationsTakeUnits() throws {
+        let spec = try parse("""
+            name = "t"
+            duration = "1500ms"
+            warmup = "2s"
+            [matrix]
+            engines = ["epoll"]
+            """)
+        #expect(spec.duration == 1.5)
+        #expect(spec.warmup == 2)
+    }
+
+    @Test func aBadDurationNamesTheKeyAndTheForms() {
+        let message = errors("""
+            name = "t"
+            duration = "four seconds"
+            [matrix]
+            engines = ["epoll"]
+            """)
+        #expect(message?.contains("duration") == true)
+        #expect(message?.contains("500ms") == true)
+        #expect(errors("name = \"t\"\nwarmup = \"-1s\"\n[matrix]\nengines = [\"epoll\"]")?.contains("warmup") == true)
     }
 }

@@ -167,6 +167,56 @@ import Testing
         #expect(ratio > 2 && ratio < 4, "a=\(a) b=\(b)")
     }
 
+    @Test func eachMixEntryHasItsOwnHistogram() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        var configuration = LoadConfiguration(host: "127.0.0.1", port: server.port, mix: [("/", 9), ("/slow", 1)])
+        configuration.connections = 4
+        configuration.duration = 1
+        let report = try LoadGenerator.run(configuration)
+        try #require(report.classes.count == 2)
+        #expect(report.classes.map(\.path) == ["/", "/slow"])
+        #expect(report.classes[0].latency.count + report.classes[1].latency.count == report.latency.count)
+        #expect(report.classes[1].latency.count > 0)
+        // The server sleeps 20 ms on /slow, by construction.
+        #expect(report.classes[1].latency.p50 >= 20_000)
+        #expect(report.classes[0].latency.p50 < report.classes[1].latency.p50)
+        #expect(report.text().contains("/slow (weight 1.000)"))
+    }
+
+    @Test func starvedConnectionsAndUnansweredRequestsAreReported() throws {
+        // 6 clients, a server that serves 2: the other 4 connect (the kernel's
+        // backlog accepts them), send, and never hear back.
+        let server = try TestServer(mode: .acceptAtMost(2))
+        defer { server.stop() }
+        var configuration = LoadConfiguration(host: "127.0.0.1", port: server.port, mix: [("/", 1)])
+        configuration.connections = 6
+        configuration.duration = 0.5
+        configuration.timeout = 10
+        let report = try LoadGenerator.run(configuration)
+        #expect(report.silentConnections == 4)
+        #expect(report.outstanding >= 4)
+        #expect(report.text().contains("4 connections never got a response"))
+    }
+
+    @Test func anOpenLoopThatCannotKeepItsScheduleIsFlagged() throws {
+        // One connection, 20 ms per request, 200 requests/s offered: most
+        // sends wait for the connection, long past their intended time.
+        let server = try TestServer()
+        defer { server.stop() }
+        var configuration = LoadConfiguration(host: "127.0.0.1", port: server.port, mix: [("/slow", 1)])
+        configuration.connections = 1
+        configuration.duration = 1
+        configuration.rate = 200
+        let report = try LoadGenerator.run(configuration)
+        let schedule = try #require(report.schedule)
+        #expect(schedule.sent > 0)
+        #expect(schedule.late > schedule.sent / 2)
+        #expect(!schedule.isKept)
+        #expect(report.text().contains("Warning: under 95% of sends kept the schedule"))
+        #expect(report.json().contains("\"kept\": false"))
+    }
+
     @Test func reportsRenderAndJSONParses() throws {
         let server = try TestServer()
         defer { server.stop() }
@@ -183,6 +233,9 @@ import Testing
             var latencyMicroseconds: Latency
             var errors: [String: Int]
             var timeline: [Sample]
+            struct Class: Decodable { var path: String; var weight: Double; var latencyMicroseconds: Latency }
+            var classes: [Class]
+            var outstanding, silentConnections: Int
         }
         let decoded = try JSONDecoder().decode(Decoded.self, from: Data(report.json().utf8))
         #expect(decoded.requests == report.requests)
@@ -191,6 +244,8 @@ import Testing
         #expect(decoded.errors["non2xx"] == report.errors[.non2xx])
         #expect(Set(decoded.errors.keys) == Set(ErrorKind.allCases.map(\.rawValue)))
         #expect(decoded.timeline.count == 2)
+        #expect(decoded.classes.map(\.path) == ["/", "/missing"])
+        #expect(decoded.classes[1].latencyMicroseconds.count == report.classes[1].latency.count)
 
         let text = report.text()
         #expect(text.contains("Requests/sec"))

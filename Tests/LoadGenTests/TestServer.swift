@@ -10,6 +10,9 @@ final class TestServer: Sendable {
         /// Every nth response (counted over the whole server) is garbage,
         /// after which that connection is closed.
         case garbageEvery(Int)
+        /// Serves only the first n clients; later ones wait in the backlog
+        /// (a server at its connection cap).
+        case acceptAtMost(Int)
     }
 
     private struct State {
@@ -65,7 +68,14 @@ final class TestServer: Sendable {
     }
 
     private func acceptLoop() {
+        var accepted = 0
         while true {
+            if case .acceptAtMost(let most) = mode, accepted >= most {
+                // Leave the rest in the kernel's backlog until stopped.
+                while !state.withLock({ $0.stopped }) { usleep(10_000) }
+                return
+            }
+            accepted += 1
             let client = accept(listener, nil, nil)
             if client < 0 {
                 if errno == EINTR { continue }
@@ -117,6 +127,7 @@ final class TestServer: Sendable {
                     return
                 }
                 let response: String
+                if path == "/slow" { usleep(20_000) }  // a 20 ms request class
                 if path == "/chunked" {
                     response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"
                 } else if path == "/missing" {
