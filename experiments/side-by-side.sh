@@ -10,8 +10,9 @@
 # The name `nginx` alone starts the reference nginx (1 worker, `return 200`).
 # Every server runs pinned to CPU 0, one wrk thread on CPU 1. Reports per
 # server, mode and connection count: median req/s, server CPU µs per request
-# (utime+stime of the server's processes from /proc over each run) and both
-# as ratios to the first server named. Needs wrk (and nginx-light for nginx).
+# (utime+stime of the server's processes from /proc over each run), wrk's
+# p99 latency, and each as a ratio to the first server named. Needs wrk (and
+# nginx-light for nginx).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=3; duration=5s; conns="64"; modes="keepalive pipelined"
@@ -66,12 +67,14 @@ for round in $(seq 1 $rounds); do
             for i in "${!names[@]}"; do
                 script=""; [ "$mode" = pipelined ] && script="-s $work/pipeline.lua"
                 before=$(group_ticks ${pids[$i]})
-                out=$(taskset -c 1 wrk -t1 -c$c -d$duration $script http://127.0.0.1:${ports[$i]}/plaintext)
+                out=$(taskset -c 1 wrk -t1 -c$c -d$duration --latency $script http://127.0.0.1:${ports[$i]}/plaintext)
                 after=$(group_ticks ${pids[$i]})
                 rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
                 n=$(awk '/requests in/ {print $1}' <<<"$out")
                 cpu=$(awk -v t=$((after - before)) -v hz=$hz -v n=$n 'BEGIN {printf "%.3f", t / hz * 1e6 / n}')
-                results[${names[$i]},$mode,$c]+="$rps $cpu;"
+                p99=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+                      print (u == "us") ? v : (u == "ms") ? v * 1000 : v * 1e6 }' <<<"$out")
+                results[${names[$i]},$mode,$c]+="$rps $cpu $p99;"
             done
         done
     done
@@ -79,14 +82,17 @@ for round in $(seq 1 $rounds); do
 done
 median() { tr ';' '\n' | awk -v c=$1 'NF {print $c}' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo "rounds=$rounds duration=$duration (servers on CPU 0, wrk -t1 on CPU 1; medians; ratios to ${names[0]})"
-printf "%-16s %-10s %6s %12s %10s %10s %10s\n" server mode conns "req/s" "CPU us/req" "rps ratio" "CPU ratio"
+printf "%-16s %-10s %6s %12s %10s %9s %10s %10s %10s\n" server mode conns "req/s" "CPU us/req" "p99 us" "rps ratio" "CPU ratio" "p99 ratio"
 for mode in $modes; do
     for c in $conns; do
         b_rps=$(median 1 <<<"${results[${names[0]},$mode,$c]}"); b_cpu=$(median 2 <<<"${results[${names[0]},$mode,$c]}")
+        b_p99=$(median 3 <<<"${results[${names[0]},$mode,$c]}")
         for name in "${names[@]}"; do
             rps=$(median 1 <<<"${results[$name,$mode,$c]}"); cpu=$(median 2 <<<"${results[$name,$mode,$c]}")
-            printf "%-16s %-10s %6s %12.0f %10.3f %10.3f %10.3f\n" "$name" $mode $c $rps $cpu \
-                $(awk -v a=$rps -v b=$b_rps 'BEGIN {print a / b}') $(awk -v a=$cpu -v b=$b_cpu 'BEGIN {print a / b}')
+            p99=$(median 3 <<<"${results[$name,$mode,$c]}")
+            printf "%-16s %-10s %6s %12.0f %10.3f %9.0f %10.3f %10.3f %10.3f\n" "$name" $mode $c $rps $cpu $p99 \
+                $(awk -v a=$rps -v b=$b_rps 'BEGIN {print a / b}') $(awk -v a=$cpu -v b=$b_cpu 'BEGIN {print a / b}') \
+                $(awk -v a=$p99 -v b=$b_p99 'BEGIN {print a / b}')
         done
     done
 done

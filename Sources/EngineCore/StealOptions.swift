@@ -17,6 +17,10 @@ public struct StealOptions: Sendable, Equatable {
     public var injectInterval = 61
     /// Readiness events taken from the shared epoll instance in one call.
     public var harvestBatch = 64
+    /// With its own queue empty, a worker steals tasks other workers have
+    /// queued before it harvests new readiness (older work first); off:
+    /// it steals only when the shared set is empty too.
+    public var stealFirst = true
 
     public init() {}
 
@@ -38,6 +42,6 @@ public struct StealOptions: Sendable, Equatable {
     /// The settings as `flag=value` words, for logs and results.
     public var summary: String {
         "queue=\(queueCapacity) lifo-polls=\(lifoPolls) searchers=\(searchers == 0 ? "half" : String(searchers))"
-            + " inject-interval=\(injectInterval) harvest-batch=\(harvestBatch)"
+            + " inject-interval=\(injectInterval) harvest-batch=\(harvestBatch) steal-first=\(stealFirst)"
     }
 }

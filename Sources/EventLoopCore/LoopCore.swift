@@ -307,6 +307,9 @@ public final class LoopCore: @unchecked Sendable {
         return connection.requestStartedAt + headTimeout
     }
 
+    /// How finely the timer wheel fires (ms): a deadline is at most this late.
+    public var timerTickMilliseconds: Int { wheel.tickMilliseconds }
+
     /// Arms `slot`'s timer at `deadline` (ms on the loop clock). Loop thread only.
     public func arm(_ slot: Int, at deadline: Int) {
         wheel.arm(slot, at: deadline)

@@ -18,6 +18,9 @@ public struct ExperimentSpec: Sendable, Equatable {
     public var server: [ServerFlag]
     /// Peer servers (nginx, ...) that `matrix.engines` may name.
     public var references: [ReferenceServer]
+    /// Where the server and the load generator run (`[load]`); the sweep's
+    /// `--server-cpus`/`--load-cpus` flags override the CPU lists.
+    public var load = LoadPlacement()
     /// The engines of `matrix.engines` that take an accept policy, recorded
     /// from the caller's `KnownEngine` list so expansion needs nothing else.
     public var reactorEngines: [String]
@@ -177,4 +180,20 @@ func formatNumber(_ value: Double) -> String {
         return String(Int64(value))
     }
     return String(value)
+}
+
+/// The `[load]` table: how the measurement shares the machine.
+public struct LoadPlacement: Sendable, Equatable {
+    /// CPU lists (`0-1`, `1`); nil leaves the runner's default split.
+    public var serverCPUs: String?
+    public var loadCPUs: String?
+    /// Load-generator threads under SCHED_FIFO: on a machine where they
+    /// share a CPU with a server thread, they still send on time.
+    public var realtime = false
+
+    public init(serverCPUs: String? = nil, loadCPUs: String? = nil, realtime: Bool = false) {
+        self.serverCPUs = serverCPUs
+        self.loadCPUs = loadCPUs
+        self.realtime = realtime
+    }
 }

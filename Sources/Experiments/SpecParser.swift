@@ -54,7 +54,7 @@ private struct SpecReader {
     mutating func spec(_ root: SpecValue, knownEngines: [KnownEngine]) -> ExperimentSpec? {
         guard let top = table(root, key: "") else { return nil }
         rejectUnknownKeys(top, prefix: "", allowed: [
-            "name", "description", "duration", "warmup", "repetitions", "matrix", "server", "reference",
+            "name", "description", "duration", "warmup", "repetitions", "matrix", "server", "reference", "load",
         ])
 
         let name = folderName(top["name"], key: "name")
@@ -81,12 +81,32 @@ private struct SpecReader {
             fail("reference[\(index)].name", "\"\(reference.name)\" is not listed in matrix.engines")
         }
 
+        let load = top["load"].flatMap { loadPlacement($0) } ?? LoadPlacement()
         guard let name else { return nil }
-        return ExperimentSpec(
+        var spec = ExperimentSpec(
             name: name, description: description, duration: duration, warmup: warmup,
             repetitions: repetitions, matrix: matrix, server: server, references: references,
             reactorEngines: knownEngines.filter { $0.isReactor && measured.contains($0.name) }.map(\.name),
             threadPoolEngines: knownEngines.filter { $0.hasThreadPool && measured.contains($0.name) }.map(\.name))
+        spec.load = load
+        return spec
+    }
+
+    /// `[load]`: server-cpus, load-cpus (CPU lists as text), realtime (bool).
+    mutating func loadPlacement(_ value: SpecValue) -> LoadPlacement? {
+        guard let load = table(value, key: "load") else { return nil }
+        rejectUnknownKeys(load, prefix: "load.", allowed: ["server-cpus", "load-cpus", "realtime"])
+        var placement = LoadPlacement()
+        placement.serverCPUs = load["server-cpus"].flatMap { string($0, key: "load.server-cpus") }
+        placement.loadCPUs = load["load-cpus"].flatMap { string($0, key: "load.load-cpus") }
+        if let realtime = load["realtime"] {
+            if case .bool(let flag) = realtime {
+                placement.realtime = flag
+            } else {
+                fail("load.realtime", "expected true or false, got \(realtime.typeName)")
+            }
+        }
+        return placement
     }
 
     mutating func matrix(_ matrix: Table, knownEngines: [KnownEngine], references: [ReferenceServer]) -> Matrix {

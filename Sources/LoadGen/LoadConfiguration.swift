@@ -31,6 +31,11 @@ public struct LoadConfiguration: Sendable {
     /// intended time is off schedule (counted, and a run with under 95% on
     /// schedule is flagged, as Caladan's generator does).
     public var scheduleSlack: Double = 0.001
+    /// Run the I/O threads under SCHED_FIFO (priority 1), so that on a
+    /// machine where they share a CPU with the server they send on time
+    /// instead of waiting for a server thread's time slice to end. Needs
+    /// CAP_SYS_NICE; without it the run warns and goes on at normal priority.
+    public var realtime = false
     /// Seeds the mix choice and Poisson arrivals, so runs are repeatable.
     public var seed: UInt64 = 1
     /// Called once, on the calling thread, just before the I/O threads

@@ -46,7 +46,7 @@ public enum LoadGenerator {
                 timeout: Int64(c.timeout * 1e9), scheduleSlack: Int64(c.scheduleSlack * 1e9), seed: c.seed,
                 cpu: c.cpus.isEmpty ? nil : c.cpus[t % c.cpus.count],
                 seconds: seconds, highestLatency: highest, cancellation: c.cancellation,
-                closeGate: c.closeGate))
+                closeGate: c.closeGate, realtime: c.realtime))
         }
         c.onMeasurementWindow?(measureStart, end)
 

@@ -59,6 +59,7 @@ struct WorkerPlan: Sendable {
     var highestLatency: UInt64
     var cancellation: LoadCancellation?
     var closeGate: LoadGate?
+    var realtime = false
 }
 
 /// What one thread measured; merged by `LoadGenerator.run`.
@@ -179,6 +180,13 @@ final class Worker {
                 try bindCurrentThread(toCPU: cpu)
             } catch {
                 result.warning = "cannot pin load thread \(plan.index) to CPU \(cpu): \(error)"
+            }
+        }
+        if plan.realtime {
+            var parameters = sched_param(sched_priority: 1)
+            let code = pthread_setschedparam(pthread_self(), Int32(SCHED_FIFO), &parameters)
+            if code != 0 {
+                result.warning = "cannot run load thread \(plan.index) under SCHED_FIFO: \(String(cString: strerror(code))); at normal priority"
             }
         }
         guard epfd >= 0 else {

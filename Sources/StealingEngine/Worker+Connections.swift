@@ -71,7 +71,10 @@ extension Worker {
         if home === self {
             core.arm(task.slot, at: deadline)
             task.armedAt.store(deadline, ordering: .relaxed)
-        } else if deadline < task.armedAt.load(ordering: .relaxed) {
+        } else if deadline + core.timerTickMilliseconds < task.armedAt.load(ordering: .relaxed) {
+            // Earlier by more than the wheel's resolution: the home must
+            // re-arm. (A thief's clock may trail the home's by the length of
+            // the task it just ran; within one tick that is no reason to.)
             home.post(Message(kind: .rearm, tag: task.tag))
         }
     }

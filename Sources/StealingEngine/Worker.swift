@@ -119,6 +119,14 @@ final class Worker: EventLoop, @unchecked Sendable {
                 run(task)
                 continue
             }
+            // Tasks queued on another worker were harvested before anything
+            // still in the shared set: take those first, so that a worker
+            // stuck in a long task does not hold older requests back while
+            // this one serves newer ones (first come, first served overall).
+            if pool.options.stealFirst && othersHaveQueuedWork(), let task = search() {
+                run(task)
+                continue
+            }
             if harvest() { continue }
             housekeeping()
             if core.isFinished && !markedFinished {
@@ -285,6 +293,16 @@ final class Worker: EventLoop, @unchecked Sendable {
     private func stopSearching() {
         searching = false
         if pool.idle.stopSearching() && workIsVisible() { wakeOne() }
+    }
+
+    private func othersHaveQueuedWork() -> Bool {
+        let workers = pool.workers
+        var i = 0
+        while i < workers.count {  // not for-in: its iterator allocates in unoptimized builds
+            if workers[i] !== self && workers[i].queue.count > 0 { return true }
+            i += 1
+        }
+        return false
     }
 
     private func workIsVisible() -> Bool {

@@ -258,6 +258,7 @@ public final class SweepRunner: Sendable {
         configuration.threads = options.loadThreads
         configuration.cpus = options.cpus.load
         configuration.timeout = options.requestTimeout
+        configuration.realtime = spec.load.realtime
         configuration.seed = UInt64(run.repetition)
         configuration.cancellation = cancellation
         configuration.onMeasurementWindow = { start, end in sampler.start(window: start, end) }
@@ -398,7 +399,7 @@ public final class SweepRunner: Sendable {
             "server=" + spec.server.map(\.text).joined(separator: ","),
             "server_cpus=" + cpuListText(options.cpus.server), "load_cpus=" + cpuListText(options.cpus.load),
             "load_threads=\(options.loadThreads)", "request_timeout=\(formatSeconds(options.requestTimeout))",
-        ]
+        ] + (spec.load.realtime ? ["load_realtime=true"] : [])
         for reference in spec.references {
             parts.append("reference \(reference.name)=\(checksum(reference.command))")
         }

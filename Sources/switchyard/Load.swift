@@ -47,6 +47,9 @@ struct Load: ParsableCommand {
     @Option(help: "Open loop: a send later than its intended time by more than this counts as off schedule (1ms, 200us, or seconds).")
     var scheduleSlack = Seconds(0.001)
 
+    @Flag(help: "Run the I/O threads under SCHED_FIFO, so they send on time on a CPU they share with the server (needs CAP_SYS_NICE).")
+    var realtime = false
+
     @Flag(help: "Print the report as JSON (with a per-second timeline).")
     var json = false
 
@@ -129,6 +132,7 @@ struct Load: ParsableCommand {
         configuration.threads = threads ?? max(1, cpus.count)
         configuration.cpus = cpus
         configuration.timeout = timeout.value
+        configuration.realtime = realtime
         do {
             let report = try LoadGenerator.run(configuration)
             print(json ? report.json() : report.text())

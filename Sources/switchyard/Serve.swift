@@ -147,6 +147,9 @@ struct Serve: ParsableCommand {
     @Option(help: "stealing: readiness events taken from the shared epoll set per call.")
     var stealHarvestBatch: Int = 64
 
+    @Flag(inversion: .prefixedNo, help: "stealing: a worker with an empty queue steals what others have queued before it harvests new readiness (older work first); off: it steals only when nothing is ready.")
+    var stealFirst = true
+
     var stealOptions: StealOptions {
         var o = StealOptions()
         o.queueCapacity = stealQueue
@@ -154,6 +157,7 @@ struct Serve: ParsableCommand {
         o.searchers = stealSearchers
         o.injectInterval = stealInjectInterval
         o.harvestBatch = stealHarvestBatch
+        o.stealFirst = stealFirst
         return o
     }
 

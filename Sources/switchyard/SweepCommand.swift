@@ -80,14 +80,17 @@ struct SweepCommand: ParsableCommand {
         do {
             topology = try CPUTopology.discover()
             split = try CPUSplit.resolve(
-                server: try cpuList(serverCpus, flag: "--server-cpus"), load: try cpuList(loadCpus, flag: "--load-cpus"),
+                server: try cpuList(serverCpus ?? parsed.load.serverCPUs, flag: serverCpus == nil ? "load.server-cpus" : "--server-cpus"),
+                load: try cpuList(loadCpus ?? parsed.load.loadCPUs, flag: loadCpus == nil ? "load.load-cpus" : "--load-cpus"),
                 topology: topology)
         } catch {
             log("error: \(error)")
             throw ExitCode(2)
         }
         if split.isShared {
-            log("sweep: warning: one usable CPU, so the server and the load share it; CPU figures include the load")
+            log("sweep: note: the server's CPUs (\(cpuRangeList(split.server))) and the load's (\(cpuRangeList(split.load))) overlap: "
+                + "the load generator takes CPU time from the server (results.csv: load_cpu_share)"
+                + (parsed.load.realtime ? "" : "; [load] realtime = true keeps its sends on schedule"))
         }
         raiseOpenFileLimit()
         // The runner's own threads (sampler, progress) stay off the server's CPUs.
