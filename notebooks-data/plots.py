@@ -24,6 +24,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tail  # noqa: E402  (the tail-latency section, with queueing.py)
+
 # What identifies a server configuration, and what describes the load.
 CONFIG = ["engine", "threads", "pin", "accept", "flags"]
 METRICS = ["rps", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "cpu_us_per_request",
@@ -295,6 +298,8 @@ def report(folder: str | Path) -> Path:
     for title, paths in figures:
         if paths:
             out += [f"## {title}", "", f"![{title}](plots/{paths[0].name})", f"([SVG](plots/{paths[1].name}))", ""]
+    if "load_cpu_share" in frame.columns:
+        out += tail.section(folder, frame, spec)
     path = folder / "report.md"
     path.write_text("\n".join(out))
     return path

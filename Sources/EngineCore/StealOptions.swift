@@ -2,6 +2,17 @@
 /// experiment can sweep them and tests can shrink the queues until every
 /// overflow and steal path runs. Plain values, read once at start-up.
 public struct StealOptions: Sendable, Equatable {
+    /// Where connections' readiness goes.
+    public enum Readiness: String, Sendable, CaseIterable {
+        /// One epoll set for all connections; whichever worker is free
+        /// harvests it, so readiness never waits for a busy worker.
+        case shared
+        /// Each worker's own set for the connections it accepted; a worker
+        /// with nothing to do harvests other workers' sets too.
+        case perWorker = "per-worker"
+    }
+
+    public var readiness = Readiness.shared
     /// Tasks each worker's run queue holds (a power of two, at least 2);
     /// beyond it half the queue moves to the shared inject queue.
     public var queueCapacity = 256
@@ -41,7 +52,7 @@ public struct StealOptions: Sendable, Equatable {
 
     /// The settings as `flag=value` words, for logs and results.
     public var summary: String {
-        "queue=\(queueCapacity) lifo-polls=\(lifoPolls) searchers=\(searchers == 0 ? "half" : String(searchers))"
+        "readiness=\(readiness.rawValue) queue=\(queueCapacity) lifo-polls=\(lifoPolls) searchers=\(searchers == 0 ? "half" : String(searchers))"
             + " inject-interval=\(injectInterval) harvest-batch=\(harvestBatch) steal-first=\(stealFirst)"
     }
 }

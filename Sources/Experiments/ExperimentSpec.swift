@@ -184,7 +184,9 @@ func formatNumber(_ value: Double) -> String {
 
 /// The `[load]` table: how the measurement shares the machine.
 public struct LoadPlacement: Sendable, Equatable {
-    /// CPU lists (`0-1`, `1`); nil leaves the runner's default split.
+    /// CPU lists (`0-1`, `1`); nil leaves the runner's default split. When
+    /// the spec names both, they may overlap (a 2-core machine's tail
+    /// experiment shares a CPU); `--server-cpus`/`--load-cpus` override.
     public var serverCPUs: String?
     public var loadCPUs: String?
     /// Load-generator threads under SCHED_FIFO: on a machine where they

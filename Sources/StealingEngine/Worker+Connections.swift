@@ -11,7 +11,8 @@ extension Worker {
     // MARK: admitting (home)
 
     /// A connection the core admitted: make its record ready and put its
-    /// socket in the shared readiness set, where any worker may take it.
+    /// socket in this worker's readiness set (the shared one by default),
+    /// where any worker may take it.
     func watch(_ slot: Int) {
         while tasks.count <= slot {
             tasks.append(ConnectionTask(home: self, slot: tasks.count, connection: core.connections[tasks.count]))
@@ -27,7 +28,7 @@ extension Worker {
         task.armedAt.store(deadline, ordering: .relaxed)
         task.connection.session.rebind(to: core.worker)
         task.state.store(ConnectionTask.idle, ordering: .releasing)  // publishes the fields above
-        Epoll.add(pool.shared, task.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
+        Epoll.add(readiness, task.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
         count(.epollCtl)
     }
 
@@ -41,7 +42,7 @@ extension Worker {
         case .write:
             if !task.wantsWrite {
                 task.wantsWrite = true
-                Epoll.modify(pool.shared, task.fd,
+                Epoll.modify(task.home.readiness, task.fd,
                              events: Epoll.readable | Epoll.writable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
                 count(.epollCtl)
             }
@@ -50,7 +51,7 @@ extension Worker {
         case .read:
             if task.wantsWrite {
                 task.wantsWrite = false
-                Epoll.modify(pool.shared, task.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
+                Epoll.modify(task.home.readiness, task.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
                 count(.epollCtl)
             }
             wantDeadline(task, sending: false)
@@ -83,7 +84,7 @@ extension Worker {
     /// that is this worker, else through its mailbox (after the session has
     /// given this worker's buffers back and is bound to the home again).
     func closeTask(_ task: ConnectionTask) {
-        close(task.fd)  // also leaves the shared set
+        close(task.fd)  // also leaves the readiness set
         count(.close)
         if task.home === self {
             releaseOwn(task)

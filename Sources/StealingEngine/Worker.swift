@@ -28,8 +28,11 @@ final class Worker: EventLoop, @unchecked Sendable {
     var events: EventCounters? { syscalls.counters }
     let gauges: EngineGauges?
     var listenFD: Int32 = -1
-    /// The private set: listener, eventfd, and the shared set.
+    /// The private set: listener, eventfd, and the readiness set(s), nested.
     let epfd: Int32
+    /// Where this worker's connections report readiness: the pool's shared
+    /// set, or (`--steal-readiness per-worker`) a set of its own.
+    let readiness: Int32
     let queue: TaskQueue
     /// The connection that became ready again while it ran; not stealable.
     private var lifo: UInt64 = 0
@@ -93,8 +96,16 @@ final class Worker: EventLoop, @unchecked Sendable {
         }
         mailbox.withLock { $0.reserveCapacity(64) }
         delivered.reserveCapacity(64)
+        if pool.options.readiness == .shared {
+            readiness = pool.shared
+        } else {
+            readiness = Epoll.create()
+            guard readiness >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }
+        }
         Epoll.add(epfd, core.wakeFD, events: Epoll.readable, tag: Worker.wakeTag)
-        Epoll.add(epfd, pool.shared, events: Epoll.readable, tag: Worker.sharedTag)
+        // Shared: the one set. Per worker: its own here, the others' in `run`
+        // (once every worker exists), so a parked worker wakes for them too.
+        Epoll.add(epfd, readiness, events: Epoll.readable, tag: Worker.sharedTag)
         pool.add(self)
     }
 
@@ -103,6 +114,7 @@ final class Worker: EventLoop, @unchecked Sendable {
         privateEvents.deallocate()
         scratch.deallocate()
         close(epfd)
+        if readiness != pool.shared { close(readiness) }
     }
 
     @inline(__always)
@@ -113,6 +125,11 @@ final class Worker: EventLoop, @unchecked Sendable {
     func run() {
         core.begin()
         if listenFD >= 0 { Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Worker.listenerTag) }
+        if pool.options.readiness == .perWorker {
+            for other in pool.workers where other !== self {
+                Epoll.add(epfd, other.readiness, events: Epoll.readable, tag: Worker.sharedTag)
+            }
+        }
         var markedFinished = false
         while true {
             if let task = nextTask() {
@@ -207,17 +224,33 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     // MARK: readiness
 
-    /// Takes ready connections from the shared set (without waiting) and
-    /// queues them; wakes a parked worker when there is more than this one
-    /// can start on. Returns whether anything was queued.
+    /// Takes ready connections (without waiting) and queues them; wakes a
+    /// parked worker when there is more than this one can start on. Shared
+    /// readiness: from the one set. Per worker: from its own set, and if
+    /// that has nothing, from the other workers' sets (a busy worker's
+    /// readiness would otherwise wait for it). Returns whether anything was queued.
     private func harvest() -> Bool {
+        var queued = harvest(from: readiness)
+        if queued == 0 && pool.options.readiness == .perWorker {
+            let workers = pool.workers
+            var i = 0
+            while i < workers.count && queued == 0 {  // not for-in: its iterator allocates in unoptimized builds
+                if workers[i] !== self { queued = harvest(from: workers[i].readiness) }
+                i += 1
+            }
+        }
+        if queue.count >= 2 { wakeOne() }
+        return queued > 0
+    }
+
+    private func harvest(from set: Int32) -> Int {
         let room = min(readyCapacity, queue.capacity - queue.count)
-        guard room > 0 else { return false }
-        let n = epoll_wait(pool.shared, ready, Int32(room), 0)
+        guard room > 0 else { return 0 }
+        let n = epoll_wait(set, ready, Int32(room), 0)
         count(.harvest)
         guard n > 0 else {
             count(.harvestEmpty)
-            return false
+            return 0
         }
         var queued = 0
         for i in 0..<Int(n) {
@@ -231,8 +264,7 @@ final class Worker: EventLoop, @unchecked Sendable {
                 queued += 1
             }
         }
-        if queue.count >= 2 { wakeOne() }
-        return queued > 0
+        return queued
     }
 
     @inline(__always)

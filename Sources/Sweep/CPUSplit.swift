@@ -38,9 +38,13 @@ public struct CPUSplit: Sendable, Equatable {
     }
 
     /// The split the operator asked for with --server-cpus / --load-cpus,
-    /// each side defaulting to the halves above. Overlap is refused: it
-    /// would make every CPU figure in the results wrong without a trace.
-    public static func resolve(server: [Int]?, load: [Int]?, topology: CPUTopology) throws(SweepError) -> CPUSplit {
+    /// each side defaulting to the halves above. Overlap is refused unless
+    /// `allowOverlap` (a spec's `[load]` table that names both lists, as an
+    /// experiment on a 2-core machine must): unasked for, it would make the
+    /// results wrong without a trace; asked for, results.csv records what the
+    /// load took (`load_cpu_share`).
+    public static func resolve(server: [Int]?, load: [Int]?, topology: CPUTopology,
+                               allowOverlap: Bool = false) throws(SweepError) -> CPUSplit {
         let halves = Self.halves(of: topology)
         let allowed = Set(topology.allowedProcessingUnits)
         for (flag, cpus) in [("--server-cpus", server), ("--load-cpus", load)] {
@@ -60,7 +64,7 @@ public struct CPUSplit: Sendable, Equatable {
         guard !split.server.isEmpty else { throw SweepError("--server-cpus: no CPU is left for the server") }
         guard !split.load.isEmpty else { throw SweepError("--load-cpus: no CPU is left for the load generator") }
         let overlap = Set(split.server).intersection(split.load)
-        if !overlap.isEmpty, server != nil || load != nil {
+        if !overlap.isEmpty, server != nil || load != nil, !allowOverlap {
             throw SweepError("--server-cpus \(cpuRangeList(split.server)) and --load-cpus \(cpuRangeList(split.load)) "
                 + "overlap on CPU \(cpuRangeList(Array(overlap))); give each side its own CPUs")
         }

@@ -132,6 +132,9 @@ struct Serve: ParsableCommand {
     @Flag(help: "io_uring: a kernel thread polls the submission queue (costs a core; does not pay with one server core).")
     var uringSqpoll = false
 
+    @Option(help: "stealing: where readiness goes: shared (one epoll set, harvested by whichever worker is free) or per-worker (each worker's own set; idle workers harvest busy ones' sets).")
+    var stealReadiness: StealOptions.Readiness = .shared
+
     @Option(help: "stealing: tasks each worker's run queue holds (a power of two); beyond it half moves to the shared inject queue.")
     var stealQueue: Int = 256
 
@@ -152,6 +155,7 @@ struct Serve: ParsableCommand {
 
     var stealOptions: StealOptions {
         var o = StealOptions()
+        o.readiness = stealReadiness
         o.queueCapacity = stealQueue
         o.lifoPolls = stealLifoPolls
         o.searchers = stealSearchers
@@ -314,3 +318,5 @@ func log(_ message: String) {
 extension AcceptPolicy: ExpressibleByArgument {}
 extension UringOptions.ReceiveMode: ExpressibleByArgument {}
 extension Balance: ExpressibleByArgument {}
+
+extension StealOptions.Readiness: ExpressibleByArgument {}

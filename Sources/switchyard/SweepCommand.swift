@@ -82,7 +82,8 @@ struct SweepCommand: ParsableCommand {
             split = try CPUSplit.resolve(
                 server: try cpuList(serverCpus ?? parsed.load.serverCPUs, flag: serverCpus == nil ? "load.server-cpus" : "--server-cpus"),
                 load: try cpuList(loadCpus ?? parsed.load.loadCPUs, flag: loadCpus == nil ? "load.load-cpus" : "--load-cpus"),
-                topology: topology)
+                topology: topology,
+                allowOverlap: serverCpus == nil && loadCpus == nil && parsed.load.serverCPUs != nil && parsed.load.loadCPUs != nil)
         } catch {
             log("error: \(error)")
             throw ExitCode(2)

@@ -13,14 +13,15 @@ import Metrics
 /// provided buffers) and once as `io_uring/single` (single-shot receive into
 /// the session's buffer), so both receive modes pass the whole suite.
 ///
-/// stealing runs twice too: with its defaults, and as `stealing/tiny` with
+/// stealing runs three times: with its defaults, as `stealing/tiny` with
 /// two-task run queues, a one-run LIFO slot and small harvests, so that
 /// overflow to the inject queue, steals and LIFO hand-offs happen all the
-/// time under the suite's ordinary traffic.
+/// time under the suite's ordinary traffic, and as `stealing/per-worker`
+/// (each worker's own readiness set, harvested by idle workers).
 let engineNames: [String] = EngineRegistry.available.flatMap {
     switch $0.name {
     case "io_uring": ["io_uring", "io_uring/single"]
-    case "stealing": ["stealing", "stealing/tiny"]
+    case "stealing": ["stealing", "stealing/tiny", "stealing/per-worker"]
     default: [$0.name]
     }
 }
@@ -40,6 +41,8 @@ func engineVariant(_ name: String) -> (engine: String, configure: (inout EngineC
         ("stealing", { $0.steal.queueCapacity = 2; $0.steal.lifoPolls = 1; $0.steal.harvestBatch = 4; $0.steal.injectInterval = 3 },
          ["--engine", "stealing", "--steal-queue", "2", "--steal-lifo-polls", "1", "--steal-harvest-batch", "4",
           "--steal-inject-interval", "3"])
+    case "stealing/per-worker":
+        ("stealing", { $0.steal.readiness = .perWorker }, ["--engine", "stealing", "--steal-readiness", "per-worker"])
     default: (name, { _ in }, ["--engine", name])
     }
 }

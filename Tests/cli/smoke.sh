@@ -30,6 +30,11 @@ out=$("$bin" engines 2>&1); check "engines shows the io_uring probe" contains "$
 out=$("$bin" serve --engine io_uring --uring-buffers 3 2>&1); check "bad --uring-buffers names the flag" contains "$out" "--uring-buffers 3: must be a power of two"
 out=$("$bin" serve --uring-recv sideways 2>&1); check "bad --uring-recv lists the values" contains "$out" "multishot"
 out=$("$bin" serve --help 2>&1); check "serve --help lists the io_uring switches" contains "$out" "--uring-zc-threshold"
+out=$("$bin" engines 2>&1); check "engines lists stealing" contains "$out" "stealing"
+out=$("$bin" serve --engine stealing --steal-queue 3 2>&1); check "bad --steal-queue names the flag" contains "$out" "--steal-queue 3: must be a power of two"
+out=$("$bin" serve --steal-readiness sideways 2>&1); check "bad --steal-readiness lists the values" contains "$out" "per-worker"
+out=$("$bin" serve --head-timeout 1x 2>&1); check "a bad duration names the flag" contains "$out" "head-timeout"
+out=$("$bin" load http://127.0.0.1:1/ --duration 0ms 2>&1); check "load --duration 0ms: must be more than 0" contains "$out" "--duration 0s: must be more than 0 seconds"
 for cause in eperm:"permission denied" enosys:"not implemented" enomem:"locked memory" opcode:RECV:"IORING_OP_RECV"; do
     code=${cause%:*}; text=${cause##*:}
     out=$(SWITCHYARD_URING_PROBE_FAIL=$code "$bin" serve --engine io_uring --port 0 2>&1); status=$?
