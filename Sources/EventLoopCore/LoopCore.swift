@@ -140,13 +140,19 @@ public final class LoopCore: @unchecked Sendable {
     public func wokenUp(adopt: (Int) -> Void) -> Bool {
         // Most wake-ups carry no hand-off (a stop, budget, a scheduler's
         // nudge): look first, so they copy and allocate nothing.
-        let arrived = inbox.withLock { $0.isEmpty } ? [] : inbox.withLock { fds -> [Int32] in
-            let taken = fds
-            fds.removeAll(keepingCapacity: true)
-            return taken
-        }
-        for fd in arrived {
-            if let slot = admit(fd) { adopt(slot) }
+        // An index loop, not for-in: in unoptimized builds the iterator's
+        // type metadata is made (allocated) the first time a loop is woken.
+        if !inbox.withLock({ $0.isEmpty }) {
+            let arrived = inbox.withLock { fds -> [Int32] in
+                let taken = fds
+                fds.removeAll(keepingCapacity: true)
+                return taken
+            }
+            var i = 0
+            while i < arrived.count {
+                if let slot = admit(arrived[i]) { adopt(slot) }
+                i += 1
+            }
         }
         return stopRequested.load(ordering: .acquiring) && !draining
     }

@@ -13,7 +13,7 @@ import Synchronization
 /// - A searcher that finds work stops searching; if it was the last one,
 ///   it wakes another worker, which keeps looking for what is left.
 /// - A worker parks by listing itself as a sleeper first and then looking
-///   at every queue once more (as the last searcher) before it sleeps. The
+///   at every queue once more before it sleeps (waking one if it sees work). The
 ///   waker changes state before it checks for sleepers and the parker lists
 ///   itself before it checks for work, both sequentially consistent, so one
 ///   of them always sees the other: no task waits for a worker that sleeps.
@@ -27,7 +27,7 @@ final class Idle: @unchecked Sendable {
     private let searching = Atomic(0)
     /// Workers not parked.
     private let unparked: Atomic<Int>
-    private let sleepers: Mutex<[Int]>
+    private let sleepers: PthreadLock<[Int]>
 
     init(workers: Int, searcherCap: Int) {
         self.workers = workers
@@ -35,7 +35,7 @@ final class Idle: @unchecked Sendable {
         unparked = Atomic(workers)
         var list = [Int]()
         list.reserveCapacity(workers)
-        sleepers = Mutex(list)
+        sleepers = PthreadLock(list)
     }
 
     var searchingCount: Int { searching.load(ordering: .sequentiallyConsistent) }
@@ -57,14 +57,15 @@ final class Idle: @unchecked Sendable {
     }
 
     /// Work appeared that others could take: returns a parked worker to
-    /// wake (now counted as unparked and searching), or nil.
-    func workerToWake() -> Int? {
+    /// wake (now counted as unparked and searching), or -1. (Not an optional:
+    /// unoptimized builds allocate its type metadata on first use.)
+    func workerToWake() -> Int {
         // Fast path, no lock: someone searches, or nobody sleeps.
-        if searching.load(ordering: .sequentiallyConsistent) != 0 { return nil }
-        if unparked.load(ordering: .sequentiallyConsistent) >= workers { return nil }
-        return sleepers.withLock { list -> Int? in
-            if searching.load(ordering: .sequentiallyConsistent) != 0 { return nil }
-            guard let worker = list.popLast() else { return nil }
+        if searching.load(ordering: .sequentiallyConsistent) != 0 { return -1 }
+        if unparked.load(ordering: .sequentiallyConsistent) >= workers { return -1 }
+        return sleepers.withLock { list -> Int in
+            if searching.load(ordering: .sequentiallyConsistent) != 0 { return -1 }
+            guard let worker = list.popLast() else { return -1 }
             searching.add(1, ordering: .sequentiallyConsistent)
             unparked.add(1, ordering: .sequentiallyConsistent)
             return worker
@@ -72,8 +73,8 @@ final class Idle: @unchecked Sendable {
     }
 
     /// The caller is about to park: lists it as a sleeper (leaving the
-    /// searchers if it was one). True if it was the last searcher, in which
-    /// case it must look at every queue once more before it sleeps.
+    /// searchers if it was one); it must then look at every queue once more
+    /// before it sleeps. True if it was the last searcher.
     func park(_ worker: Int, searching wasSearching: Bool) -> Bool {
         sleepers.withLock { list -> Bool in
             let last = wasSearching && searching.subtract(1, ordering: .sequentiallyConsistent).oldValue == 1

@@ -2,7 +2,7 @@ import Synchronization
 
 /// The queue all workers share: tasks that overflowed a full run queue (in
 /// batches of half a queue) and tasks that must leave a stopping worker.
-/// A mutex guards it, which is fine off the hot path; `count` is an atomic
+/// A mutex (`PthreadLock`) guards it, which is fine off the hot path; `count` is an atomic
 /// kept beside it so that workers check "anything here?" without the lock.
 ///
 /// Ownership: any thread.
@@ -34,7 +34,7 @@ public final class InjectQueue: @unchecked Sendable {
         }
     }
 
-    private let ring = Mutex(Ring(cells: [UInt64](repeating: 0, count: 1024)))
+    private let ring = PthreadLock(Ring(cells: [UInt64](repeating: 0, count: 1024)))
     private let length = Atomic(0)
 
     public init() {}

@@ -117,24 +117,26 @@ public final class TaskQueue: @unchecked Sendable {
     // MARK: the thieves' end
 
     /// Thief (the owner of `destination`): moves half of this queue's tasks
-    /// (rounded up) into `destination` and returns one of them to run now;
-    /// nil if there was nothing to take, another thief is at work, or
-    /// `destination` is more than half full.
-    public func stealInto(_ destination: TaskQueue) -> (task: UInt64, moved: Int)? {
+    /// (rounded up) into `destination` and returns one of them to run now,
+    /// with how many moved in `moved`; 0 if there was nothing to take,
+    /// another thief is at work, or `destination` is more than half full.
+    /// (A sentinel rather than an optional tuple: unoptimized builds make the
+    /// tuple's type metadata, a heap allocation, the first time a steal happens.)
+    public func stealInto(_ destination: TaskQueue, moved: inout Int) -> UInt64 {
         let destinationTail = destination.tail.load(ordering: .relaxed)
         let (destinationSteal, _) = Self.unpack(destination.head.load(ordering: .acquiring))
-        if destinationTail &- destinationSteal > UInt32(destination.capacity / 2) { return nil }
+        if destinationTail &- destinationSteal > UInt32(destination.capacity / 2) { return 0 }
 
         var word = head.load(ordering: .acquiring)
         var first: UInt32
         var n: UInt32
         while true {
             let (steal, real) = Self.unpack(word)
-            if steal != real { return nil }  // another thief is copying
+            if steal != real { return 0 }  // another thief is copying
             let end = tail.load(ordering: .acquiring)
             let queued = end &- real
             n = queued &- queued / 2
-            if n == 0 { return nil }
+            if n == 0 { return 0 }
             // A stale head against a fresh tail can overstate the count: reload.
             if n > UInt32(capacity / 2) {
                 word = head.load(ordering: .acquiring)
@@ -169,6 +171,7 @@ public final class TaskQueue: @unchecked Sendable {
         let last = n - 1
         let task = destination.cells[Int((destinationTail &+ last) & destination.mask)]
         if last > 0 { destination.tail.store(destinationTail &+ last, ordering: .releasing) }
-        return (task, Int(n))
+        moved = Int(n)
+        return task
     }
 }

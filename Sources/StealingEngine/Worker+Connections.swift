@@ -115,7 +115,10 @@ extension Worker {
     func deliverMail() {
         guard hasMail.load(ordering: .acquiring), hasMail.exchange(false, ordering: .acquiringAndReleasing) else { return }
         mailbox.withLock { swap(&$0, &delivered) }
-        for message in delivered {
+        var index = 0
+        while index < delivered.count {  // not for-in: its iterator allocates in unoptimized builds
+            let message = delivered[index]
+            index += 1
             count(.mailbox)
             let task = ConnectionTask.from(tag: message.tag)
             switch message.kind {

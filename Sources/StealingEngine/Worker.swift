@@ -37,14 +37,17 @@ final class Worker: EventLoop, @unchecked Sendable {
     /// The connection that became ready again while it ran; not stealable.
     private var lifo: UInt64 = 0
     private var lifoRuns = 0
-    private var tick = 0
+    /// Tasks until the next look at the inject queue, listener and timers.
+    private var untilPeriodic = 1
+    /// The only worker: nobody to steal from, wake or be woken by.
+    private var solo = false
     private(set) var searching = false
     /// This worker's connection records by slot (its core's numbering).
     var tasks: [ConnectionTask] = []
     let keepAliveMilliseconds: Int
     /// Messages from thieves (a closed connection to release, an earlier
     /// deadline to arm), swapped out whole under the lock.
-    let mailbox = Mutex<[Message]>([])
+    let mailbox = PthreadLock<[Message]>([])
     let hasMail = Atomic(false)
     var delivered: [Message] = []
     // safety: each allocated in init, freed in deinit.
@@ -130,6 +133,8 @@ final class Worker: EventLoop, @unchecked Sendable {
                 Epoll.add(epfd, other.readiness, events: Epoll.readable, tag: Worker.sharedTag)
             }
         }
+        solo = pool.workerCount == 1
+        untilPeriodic = pool.options.injectInterval
         var markedFinished = false
         while true {
             if let task = nextTask() {
@@ -145,7 +150,8 @@ final class Worker: EventLoop, @unchecked Sendable {
                 continue
             }
             if harvest() { continue }
-            housekeeping()
+            // No housekeeping here: a worker that parks does it on waking,
+            // one that keeps finding work every `injectInterval` tasks.
             if core.isFinished && !markedFinished {
                 markedFinished = true
                 pool.finishedCount.add(1, ordering: .sequentiallyConsistent)
@@ -154,7 +160,7 @@ final class Worker: EventLoop, @unchecked Sendable {
                 && queue.isEmpty && lifo == 0 {
                 break
             }
-            if let task = search() {
+            if !solo, let task = search() {
                 run(task)
                 continue
             }
@@ -166,13 +172,17 @@ final class Worker: EventLoop, @unchecked Sendable {
     }
 
     /// The next local task: the inject queue first every `injectInterval`
-    /// tasks (so overflow cannot starve), then the LIFO slot (at most
+    /// tasks (so overflow cannot starve; also the listener, the eventfd, the
+    /// clock and the timers, so a worker that never parks still accepts,
+    /// stops and expires deadlines), then the LIFO slot (at most
     /// `lifoPolls` runs in a row), then the oldest queued task.
     @inline(__always)
     private func nextTask() -> UInt64? {
-        tick &+= 1
-        if tick % pool.options.injectInterval == 0 {
+        untilPeriodic -= 1
+        if untilPeriodic <= 0 {
+            untilPeriodic = pool.options.injectInterval
             pollPrivate()
+            housekeeping()
             if let task = takeInjected() { return task }
         }
         if lifo != 0 {
@@ -239,7 +249,7 @@ final class Worker: EventLoop, @unchecked Sendable {
                 i += 1
             }
         }
-        if queue.count >= 2 { wakeOne() }
+        if !solo && queue.count >= 2 { wakeOne() }
         return queued > 0
     }
 
@@ -296,7 +306,9 @@ final class Worker: EventLoop, @unchecked Sendable {
             for i in 0..<n {
                 let victim = workers[(start + i) % n]
                 if victim === self { continue }
-                if let (task, moved) = victim.queue.stealInto(queue) {
+                var moved = 0
+                let task = victim.queue.stealInto(queue, moved: &moved)
+                if task != 0 {
                     count(.tasksStolen, UInt64(moved))
                     victim.syscalls.counters.addFromAnyThread(Event.tasksStolenFrom.rawValue, UInt64(moved))
                     return task
@@ -350,7 +362,8 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     /// Wakes one parked worker if nobody searches.
     func wakeOne() {
-        guard let chosen = pool.idle.workerToWake() else { return }
+        let chosen = pool.idle.workerToWake()
+        guard chosen >= 0 else { return }
         Epoll.signal(pool.workers[chosen].core.wakeFD)
         count(.wakeupSent)
     }
@@ -358,11 +371,16 @@ final class Worker: EventLoop, @unchecked Sendable {
     /// Sleeps in the private set until readiness (shared or a listener), a
     /// wake-up, or the next timer tick.
     private func park() {
-        if pool.idle.park(core.index, searching: searching) && workIsVisible() { wakeOne() }
+        if !solo {
+            // Listed as a sleeper first, then one more look: a worker that
+            // queued work before seeing this one listed is seen here.
+            _ = pool.idle.park(core.index, searching: searching)
+            if workIsVisible() { wakeOne() }
+        }
         searching = false
         let n = epoll_wait(epfd, privateEvents, 8, core.waitMilliseconds())
         count(.park)
-        searching = pool.idle.unpark(core.index)
+        if !solo { searching = pool.idle.unpark(core.index) }
         core.tick()
         if n > 0 { privateReady(Int(n)) }
         expireAndDeliver()

@@ -34,10 +34,11 @@ struct TaskQueueTests {
         let thief = TaskQueue(capacity: 8)
         let inject = InjectQueue()
         for task in 1...queued { victim.push(UInt64(task), overflow: inject) }
-        let stolen = try #require(victim.stealInto(thief))
+        var moved = 0
+        let task = victim.stealInto(thief, moved: &moved)
         let expectedMoved = queued - queued / 2
-        #expect(stolen.moved == expectedMoved)
-        #expect(stolen.task == UInt64(expectedMoved))
+        #expect(moved == expectedMoved)
+        #expect(task == UInt64(expectedMoved))
         var kept: [UInt64] = []
         while let task = thief.pop() { kept.append(task) }
         #expect(kept == (1..<expectedMoved).map(UInt64.init))
@@ -51,10 +52,11 @@ struct TaskQueueTests {
         let inject = InjectQueue()
         let victim = TaskQueue(capacity: 4)
         let thief = TaskQueue(capacity: 4)
-        #expect(victim.stealInto(thief) == nil)
+        var moved = 0
+        #expect(victim.stealInto(thief, moved: &moved) == 0)
         for task in UInt64(1)...3 { thief.push(task, overflow: inject) }
         victim.push(10, overflow: inject)
-        #expect(victim.stealInto(thief) == nil)  // the thief holds 3 of 4
+        #expect(victim.stealInto(thief, moved: &moved) == 0)  // the thief holds 3 of 4
         #expect(victim.count == 1)
     }
 
@@ -126,8 +128,10 @@ struct TaskQueueTests {
                 for _ in 0..<queues.count {
                     victim = (victim + 1) % queues.count
                     if victim == me { continue }
-                    if let stolen = queues[victim].stealInto(mine) {
-                        take(stolen.task)
+                    var moved = 0
+                    let stolen = queues[victim].stealInto(mine, moved: &moved)
+                    if stolen != 0 {
+                        take(stolen)
                         found = true
                         break
                     }
