@@ -62,20 +62,24 @@ def mg2_tail(rate, classes):
     return lambda x: 1.0 if x < 0 else waiting * math.exp(-x / conditional_mean)
 
 
+def _bisect(above, low, high):
+    """The boundary of a decreasing condition: `above(t)` holds below it and not above it."""
+    while above(high):
+        high *= 2
+    for _ in range(100):
+        mid = (low + high) / 2
+        if above(mid):
+            low = mid
+        else:
+            high = mid
+    return high
+
+
 def _quantile(tail, q, offset=0.0):
     """Smallest t with tail(t - offset) <= 1 - q."""
     if tail(0) <= 1 - q:
         return offset
-    low, high = 0.0, 1.0
-    while tail(high) > 1 - q:
-        high *= 2
-    for _ in range(100):
-        mid = (low + high) / 2
-        if tail(mid) > 1 - q:
-            low = mid
-        else:
-            high = mid
-    return offset + high
+    return offset + _bisect(lambda x: tail(x) > 1 - q, 0.0, 1.0)
 
 
 def p99(rate, classes, shared, q=0.99):
@@ -86,14 +90,7 @@ def p99(rate, classes, shared, q=0.99):
     per_class = [_quantile(tail, q, s) for _, s in classes]
     # Overall: sum_i p_i tail(t - s_i) = 1 - q, a decreasing function of t.
     overall = lambda t: sum(p * tail(t - s) for p, s in classes)
-    low, high = 0.0, max(per_class) * 2 + 1e-3
-    for _ in range(100):
-        mid = (low + high) / 2
-        if overall(mid) > 1 - q:
-            low = mid
-        else:
-            high = mid
-    return per_class, high
+    return per_class, _bisect(lambda t: overall(t) > 1 - q, 0.0, max(per_class) * 2 + 1e-3)
 
 
 def simulate(rate, classes, shared, n=300_000, seed=1, q=0.99):

@@ -13,6 +13,15 @@ public enum Epoll {
 
     public static func create() -> Int32 { epoll_create1(Int32(EPOLL_CLOEXEC)) }
 
+    /// Whether this process can make an epoll instance: the availability of
+    /// the engines built on readiness (epoll, stealing).
+    public static func availability() -> Availability {
+        let fd = create()
+        guard fd >= 0 else { return .unavailable(reason: "epoll_create1 failed: \(errnoText())") }
+        close(fd)
+        return .available
+    }
+
     @discardableResult
     public static func add(_ epfd: Int32, _ fd: Int32, events: UInt32, tag: UInt64) -> Bool {
         var event = epoll_event(events: events, data: epoll_data_t(u64: tag))

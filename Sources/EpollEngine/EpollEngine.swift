@@ -14,12 +14,7 @@ public enum EpollEngine {
         name: "epoll",
         summary: "thread-per-core reactors, edge-triggered epoll, timer wheel",
         isReactor: true, hasThreadPool: true,
-        availability: {
-            let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
-            guard fd >= 0 else { return .unavailable(reason: "epoll_create1 failed: \(errnoText())") }
-            close(fd)
-            return .available
-        },
+        availability: Epoll.availability,
         make: { configuration, responder, metrics in
             LoopGroup(engineName: "epoll", configuration: configuration, responder: responder, metrics: metrics) {
                 core throws(EngineError) in try Reactor(core: core)

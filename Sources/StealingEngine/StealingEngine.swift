@@ -15,12 +15,7 @@ public enum StealingEngine {
         name: "stealing",
         summary: "work-stealing workers: shared readiness, per-worker run queues, steal-half",
         isReactor: true, hasThreadPool: true,
-        availability: {
-            let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
-            guard fd >= 0 else { return .unavailable(reason: "epoll_create1 failed: \(errnoText())") }
-            close(fd)
-            return .available
-        },
+        availability: Epoll.availability,
         make: { configuration, responder, metrics in
             let pool = Mutex<WorkerPool?>(nil)
             return LoopGroup(
