@@ -175,7 +175,7 @@ extension Worker {
     /// the rest learn of the drain from `pool.draining` when next run.
     func beginDrain() {
         pool.draining.store(true, ordering: .releasing)
-        listenFD = core.closeListener(listenFD: listenFD, epfd: epfd)
+        listenFD = core.closeListener(listenFD: listenFD, epfd: waitSet)
         core.beginDrain(
             isIdle: { !tasks[$0].wantsWrite },
             closeIdle: { closeTask(tasks[$0]) },

@@ -39,8 +39,14 @@ final class Worker: EventLoop, @unchecked Sendable {
     private var lifoRuns = 0
     /// Tasks until the next look at the inject queue, listener and timers.
     private var untilPeriodic = 1
-    /// The only worker: nobody to steal from, wake or be woken by.
-    private var solo = false
+    /// The only worker: nobody to steal from, wake or be woken by, and
+    /// nobody else harvests its readiness set, so its eventfd and listener
+    /// go in that set and it waits there directly (no nested set: one
+    /// `epoll_wait` per wake-up, one level of kernel wake-up per event).
+    let solo: Bool
+    /// Where the eventfd and listener are registered and a parked worker
+    /// waits: the private set, or for a solo worker its readiness set.
+    let waitSet: Int32
     private(set) var searching = false
     /// This worker's connection records by slot (its core's numbering).
     var tasks: [ConnectionTask] = []
@@ -105,10 +111,12 @@ final class Worker: EventLoop, @unchecked Sendable {
             readiness = Epoll.create()
             guard readiness >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }
         }
-        Epoll.add(epfd, core.wakeFD, events: Epoll.readable, tag: Worker.wakeTag)
+        solo = pool.expectedWorkers == 1
+        waitSet = solo ? readiness : epfd
+        Epoll.add(waitSet, core.wakeFD, events: Epoll.readable, tag: Worker.wakeTag)
         // Shared: the one set. Per worker: its own here, the others' in `run`
         // (once every worker exists), so a parked worker wakes for them too.
-        Epoll.add(epfd, readiness, events: Epoll.readable, tag: Worker.sharedTag)
+        if !solo { Epoll.add(epfd, readiness, events: Epoll.readable, tag: Worker.sharedTag) }
         pool.add(self)
     }
 
@@ -127,13 +135,12 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     func run() {
         core.begin()
-        if listenFD >= 0 { Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Worker.listenerTag) }
-        if pool.options.readiness == .perWorker {
+        if listenFD >= 0 { Epoll.add(waitSet, listenFD, events: Epoll.readable, tag: Worker.listenerTag) }
+        if pool.options.readiness == .perWorker && !solo {
             for other in pool.workers where other !== self {
                 Epoll.add(epfd, other.readiness, events: Epoll.readable, tag: Worker.sharedTag)
             }
         }
-        solo = pool.workerCount == 1
         untilPeriodic = pool.options.injectInterval
         var markedFinished = false
         while true {
@@ -253,18 +260,30 @@ final class Worker: EventLoop, @unchecked Sendable {
         return queued > 0
     }
 
-    private func harvest(from set: Int32) -> Int {
+    /// One `epoll_wait` on a readiness set (`timeout` 0: a harvest; else a
+    /// solo worker's park), its connections queued. A solo worker's eventfd
+    /// and listener are in the same set and handled here.
+    private func harvest(from set: Int32, timeout: Int32 = 0) -> Int {
         let room = min(readyCapacity, queue.capacity - queue.count)
         guard room > 0 else { return 0 }
-        let n = epoll_wait(set, ready, Int32(room), 0)
-        count(.harvest)
+        let n = epoll_wait(set, ready, Int32(room), timeout)
+        if timeout == 0 {
+            count(.harvest)
+        } else {
+            count(.park)
+            core.tick()
+        }
         guard n > 0 else {
-            count(.harvestEmpty)
+            if timeout == 0 { count(.harvestEmpty) }
             return 0
         }
         var queued = 0
         for i in 0..<Int(n) {
             let tag = ready[i].data.u64
+            if tag >= Worker.sharedTag {  // a solo worker's eventfd or listener
+                privateEvent(tag)
+                continue
+            }
             let task = ConnectionTask.from(tag: tag)
             // Readiness for a slot's previous connection.
             guard task.generation.load(ordering: .relaxed) & 0xFFFF == ConnectionTask.generation(of: tag) else { continue }
@@ -371,41 +390,46 @@ final class Worker: EventLoop, @unchecked Sendable {
     /// Sleeps in the private set until readiness (shared or a listener), a
     /// wake-up, or the next timer tick.
     private func park() {
-        if !solo {
-            // Listed as a sleeper first, then one more look: a worker that
-            // queued work before seeing this one listed is seen here.
-            _ = pool.idle.park(core.index, searching: searching)
-            if workIsVisible() { wakeOne() }
+        if solo {
+            _ = harvest(from: readiness, timeout: core.waitMilliseconds())
+            expireAndDeliver()
+            return
         }
+        // Listed as a sleeper first, then one more look: a worker that
+        // queued work before seeing this one listed is seen here.
+        _ = pool.idle.park(core.index, searching: searching)
+        if workIsVisible() { wakeOne() }
         searching = false
         let n = epoll_wait(epfd, privateEvents, 8, core.waitMilliseconds())
         count(.park)
-        if !solo { searching = pool.idle.unpark(core.index) }
+        searching = pool.idle.unpark(core.index)
         core.tick()
-        if n > 0 { privateReady(Int(n)) }
+        if n > 0 { for i in 0..<Int(n) { privateEvent(privateEvents[i].data.u64) } }
         expireAndDeliver()
     }
 
     /// Without waiting: the listener and the eventfd (every `injectInterval`
     /// tasks, so a busy worker still accepts and stops).
     private func pollPrivate() {
+        if solo {
+            _ = harvest(from: readiness)
+            return
+        }
         let n = epoll_wait(epfd, privateEvents, 8, 0)
         count(.poll)
-        if n > 0 { privateReady(Int(n)) }
+        if n > 0 { for i in 0..<Int(n) { privateEvent(privateEvents[i].data.u64) } }
     }
 
-    private func privateReady(_ n: Int) {
-        for i in 0..<n {
-            switch privateEvents[i].data.u64 {
-            case Worker.listenerTag:
-                core.acceptReady(listenFD: listenFD, epfd: epfd, tag: Worker.listenerTag, events: syscalls) { watch($0) }
-            case Worker.wakeTag:
-                Epoll.drain(core.wakeFD)
-                if core.wokenUp(adopt: { watch($0) }) { beginDrain() }
-                if core.listenerMayResume { resumeListener() }
-            default:
-                break  // the shared set: harvested on the next turn
-            }
+    private func privateEvent(_ tag: UInt64) {
+        switch tag {
+        case Worker.listenerTag:
+            core.acceptReady(listenFD: listenFD, epfd: waitSet, tag: Worker.listenerTag, events: syscalls) { watch($0) }
+        case Worker.wakeTag:
+            Epoll.drain(core.wakeFD)
+            if core.wokenUp(adopt: { watch($0) }) { beginDrain() }
+            if core.listenerMayResume { resumeListener() }
+        default:
+            break  // a readiness set: harvested on the next turn
         }
     }
 
@@ -422,6 +446,6 @@ final class Worker: EventLoop, @unchecked Sendable {
     }
 
     func resumeListener() {
-        core.resumeListener(listenFD: listenFD, epfd: epfd, tag: Worker.listenerTag, events: syscalls)
+        core.resumeListener(listenFD: listenFD, epfd: waitSet, tag: Worker.listenerTag, events: syscalls)
     }
 }

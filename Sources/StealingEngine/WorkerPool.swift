@@ -25,8 +25,12 @@ final class WorkerPool: @unchecked Sendable {
     /// Workers out of their main loop (none runs a task any more).
     let exitedCount = Atomic(0)
 
+    /// How many workers the engine makes (known before they exist).
+    let expectedWorkers: Int
+
     init(options: StealOptions, workers: Int) throws(EngineError) {
         self.options = options
+        expectedWorkers = workers
         idle = Idle(workers: workers, searcherCap: options.searcherCap(workers: workers))
         shared = Epoll.create()
         guard shared >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }
