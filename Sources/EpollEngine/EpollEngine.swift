@@ -10,14 +10,8 @@ import Glibc
 /// event-loop engines; this module holds only the readiness-driven I/O
 /// (`Reactor`).
 public enum EpollEngine {
-    public static let descriptor = EngineDescriptor(
-        name: "epoll",
-        summary: "thread-per-core reactors, edge-triggered epoll, timer wheel",
-        isReactor: true, hasThreadPool: true,
+    public static let descriptor = EngineDescriptor.eventLoops(
+        name: "epoll", summary: "thread-per-core reactors, edge-triggered epoll, timer wheel",
         availability: Epoll.availability,
-        make: { configuration, responder, metrics in
-            LoopGroup(engineName: "epoll", configuration: configuration, responder: responder, metrics: metrics) {
-                core throws(EngineError) in try Reactor(core: core)
-            }
-        })
+        makeLoop: { _ in { core throws(EngineError) in try Reactor(core: core) } })
 }

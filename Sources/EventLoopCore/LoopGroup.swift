@@ -180,3 +180,22 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         loops = []
     }
 }
+
+extension EngineDescriptor {
+    /// The descriptor of an event-loop engine: a reactor with a pool of
+    /// loops, made as a `LoopGroup`. The engine module gives its loop
+    /// (`makeLoop`, called once per engine made, so loops of one engine may
+    /// share state it creates) and optionally `prepare`, its start-up checks.
+    public static func eventLoops(
+        name: String, summary: String, availability: @escaping @Sendable () -> Availability,
+        prepare: @escaping LoopGroup.Prepare = { _, _ in },
+        makeLoop: @escaping @Sendable (EngineConfiguration) -> LoopGroup.MakeLoop
+    ) -> EngineDescriptor {
+        EngineDescriptor(
+            name: name, summary: summary, isReactor: true, hasThreadPool: true, availability: availability,
+            make: { configuration, responder, metrics in
+                LoopGroup(engineName: name, configuration: configuration, responder: responder, metrics: metrics,
+                          prepare: prepare, makeLoop: makeLoop(configuration))
+            })
+    }
+}

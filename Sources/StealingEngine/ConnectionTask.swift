@@ -40,6 +40,8 @@ final class ConnectionTask: @unchecked Sendable {
     static let readableFlag: UInt32 = 0x100
     static let hungUpFlag: UInt32 = 0x200
     static let errorFlag: UInt32 = 0x400
+    /// Set by any readiness (EPOLLOUT too), so every event is worth a run.
+    static let readyFlag: UInt32 = 0x800
     static let flagMask: UInt32 = 0xF00
 
     let state = Atomic<UInt32>(ConnectionTask.free)
@@ -82,6 +84,13 @@ final class ConnectionTask: @unchecked Sendable {
 
     @inline(__always)
     static func generation(of tag: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: tag >> 48) }
+
+    /// Whether `tag` names this record's current connection, not a previous
+    /// occupant of the slot.
+    @inline(__always)
+    func matches(_ tag: UInt64) -> Bool {
+        generation.load(ordering: .relaxed) & 0xFFFF == Self.generation(of: tag)
+    }
 
     /// Readiness arrived (any thread): records `flags`; returns true when the
     /// caller must queue the task (it was idle and is now scheduled).

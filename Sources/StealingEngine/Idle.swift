@@ -74,13 +74,12 @@ final class Idle: @unchecked Sendable {
 
     /// The caller is about to park: lists it as a sleeper (leaving the
     /// searchers if it was one); it must then look at every queue once more
-    /// before it sleeps. True if it was the last searcher.
-    func park(_ worker: Int, searching wasSearching: Bool) -> Bool {
-        sleepers.withLock { list -> Bool in
-            let last = wasSearching && searching.subtract(1, ordering: .sequentiallyConsistent).oldValue == 1
+    /// before it sleeps.
+    func park(_ worker: Int, searching wasSearching: Bool) {
+        sleepers.withLock { list in
+            if wasSearching { searching.subtract(1, ordering: .sequentiallyConsistent) }
             unparked.subtract(1, ordering: .sequentiallyConsistent)
             list.append(worker)
-            return last
         }
     }
 

@@ -11,24 +11,25 @@ import Synchronization
 /// timers, budget, shedding and the drain come from EventLoopCore, as in the
 /// other event-loop engines; each connection's home worker keeps them.
 public enum StealingEngine {
-    public static let descriptor = EngineDescriptor(
-        name: "stealing",
-        summary: "work-stealing workers: shared readiness, per-worker run queues, steal-half",
-        isReactor: true, hasThreadPool: true,
+    public static let descriptor = EngineDescriptor.eventLoops(
+        name: "stealing", summary: "work-stealing workers: shared readiness, per-worker run queues, steal-half",
         availability: Epoll.availability,
-        make: { configuration, responder, metrics in
+        prepare: { configuration, metrics throws(EngineError) in
+            if let problem = configuration.steal.problem() { throw EngineError(problem) }
+            metrics.setInfo("steal", configuration.steal.summary)
+        },
+        makeLoop: { configuration in
+            // One pool per engine made, shared by its workers; made with the
+            // first worker (the group makes them in turn, before any runs).
             let pool = Mutex<WorkerPool?>(nil)
-            return LoopGroup(
-                engineName: "stealing", configuration: configuration, responder: responder, metrics: metrics,
-                prepare: { configuration, metrics throws(EngineError) in
-                    if let problem = configuration.steal.problem() { throw EngineError(problem) }
+            return { core throws(EngineError) in
+                let shared = try pool.withLock { slot throws(EngineError) -> WorkerPool in
+                    if let existing = slot { return existing }
                     let made = try WorkerPool(options: configuration.steal, workers: configuration.threads)
-                    pool.withLock { $0 = made }
-                    metrics.setInfo("steal", configuration.steal.summary)
-                },
-                makeLoop: { core throws(EngineError) in
-                    guard let shared = pool.withLock({ $0 }) else { throw EngineError("stealing: workers made before the pool") }
-                    return try Worker(core: core, pool: shared)
-                })
+                    slot = made
+                    return made
+                }
+                return try Worker(core: core, pool: shared)
+            }
         })
 }

@@ -70,14 +70,19 @@ extension Worker {
         let deadline = home.core.deadline(for: task.connection, sending: sending, now: core.now)
         task.deadline.store(deadline, ordering: .relaxed)
         if home === self {
-            core.arm(task.slot, at: deadline)
-            task.armedAt.store(deadline, ordering: .relaxed)
+            arm(task, at: deadline)
         } else if deadline + core.timerTickMilliseconds < task.armedAt.load(ordering: .relaxed) {
             // Earlier by more than the wheel's resolution: the home must
             // re-arm. (A thief's clock may trail the home's by the length of
             // the task it just ran; within one tick that is no reason to.)
             home.post(Message(kind: .rearm, tag: task.tag))
         }
+    }
+
+    /// Home: arms the wheel for `task` and records where, for thieves to compare.
+    private func arm(_ task: ConnectionTask, at deadline: Int) {
+        core.arm(task.slot, at: deadline)
+        task.armedAt.store(deadline, ordering: .relaxed)
     }
 
     /// The runner closes the socket. The home frees the slot: at once if
@@ -126,11 +131,8 @@ extension Worker {
                 if task.state.load(ordering: .acquiring) == ConnectionTask.closed { releaseOwn(task) }
             case .rearm:
                 let state = task.state.load(ordering: .acquiring) & ConnectionTask.stateMask
-                guard state != ConnectionTask.free, state != ConnectionTask.closed,
-                      task.generation.load(ordering: .relaxed) & 0xFFFF == ConnectionTask.generation(of: message.tag) else { continue }
-                let deadline = task.deadline.load(ordering: .relaxed)
-                core.arm(task.slot, at: deadline)
-                task.armedAt.store(deadline, ordering: .relaxed)
+                guard state != ConnectionTask.free, state != ConnectionTask.closed, task.matches(message.tag) else { continue }
+                arm(task, at: task.deadline.load(ordering: .relaxed))
             }
         }
         delivered.removeAll(keepingCapacity: true)
@@ -148,13 +150,11 @@ extension Worker {
         if state == ConnectionTask.free || state == ConnectionTask.closed { return }  // a closed one is in the mailbox
         let deadline = task.deadline.load(ordering: .relaxed)
         if deadline > core.now {
-            core.arm(slot, at: deadline)
-            task.armedAt.store(deadline, ordering: .relaxed)
+            arm(task, at: deadline)
             return
         }
         guard task.claim() else {
-            core.arm(slot, at: core.now + 100)
-            task.armedAt.store(core.now + 100, ordering: .relaxed)
+            arm(task, at: core.now + core.timerTickMilliseconds)
             return
         }
         task.connection.session.rebind(to: core.worker)

@@ -111,7 +111,7 @@ final class Worker: EventLoop, @unchecked Sendable {
             readiness = Epoll.create()
             guard readiness >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }
         }
-        solo = pool.expectedWorkers == 1
+        solo = pool.workerCount == 1
         waitSet = solo ? readiness : epfd
         Epoll.add(waitSet, core.wakeFD, events: Epoll.readable, tag: Worker.wakeTag)
         // Shared: the one set. Per worker: its own here, the others' in `run`
@@ -285,8 +285,7 @@ final class Worker: EventLoop, @unchecked Sendable {
                 continue
             }
             let task = ConnectionTask.from(tag: tag)
-            // Readiness for a slot's previous connection.
-            guard task.generation.load(ordering: .relaxed) & 0xFFFF == ConnectionTask.generation(of: tag) else { continue }
+            guard task.matches(tag) else { continue }  // readiness for a slot's previous connection
             if task.home !== self { count(.harvestedForeign) }
             if task.notify(Self.flags(ready[i].events)) {
                 push(tag)
@@ -298,7 +297,7 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     @inline(__always)
     static func flags(_ events: UInt32) -> UInt32 {
-        var flags: UInt32 = 0x800  // any readiness is worth a run (EPOLLOUT included)
+        var flags = ConnectionTask.readyFlag
         if events & (Epoll.readable | Epoll.peerHangUp | Epoll.hangUp) != 0 { flags |= ConnectionTask.readableFlag }
         if events & (Epoll.peerHangUp | Epoll.hangUp) != 0 { flags |= ConnectionTask.hungUpFlag }
         if events & Epoll.error != 0 { flags |= ConnectionTask.errorFlag }
@@ -369,14 +368,7 @@ final class Worker: EventLoop, @unchecked Sendable {
     }
 
     private func workIsVisible() -> Bool {
-        if !pool.inject.isEmpty { return true }
-        let workers = pool.workers
-        var i = 0
-        while i < workers.count {  // not for-in: its iterator allocates in unoptimized builds
-            if workers[i] !== self && workers[i].queue.count > 0 { return true }
-            i += 1
-        }
-        return queue.count > 0
+        !pool.inject.isEmpty || othersHaveQueuedWork() || queue.count > 0
     }
 
     /// Wakes one parked worker if nobody searches.
@@ -397,7 +389,7 @@ final class Worker: EventLoop, @unchecked Sendable {
         }
         // Listed as a sleeper first, then one more look: a worker that
         // queued work before seeing this one listed is seen here.
-        _ = pool.idle.park(core.index, searching: searching)
+        pool.idle.park(core.index, searching: searching)
         if workIsVisible() { wakeOne() }
         searching = false
         let n = epoll_wait(epfd, privateEvents, 8, core.waitMilliseconds())

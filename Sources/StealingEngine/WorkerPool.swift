@@ -26,11 +26,11 @@ final class WorkerPool: @unchecked Sendable {
     let exitedCount = Atomic(0)
 
     /// How many workers the engine makes (known before they exist).
-    let expectedWorkers: Int
+    let workerCount: Int
 
     init(options: StealOptions, workers: Int) throws(EngineError) {
         self.options = options
-        expectedWorkers = workers
+        workerCount = workers
         idle = Idle(workers: workers, searcherCap: options.searcherCap(workers: workers))
         shared = Epoll.create()
         guard shared >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }
@@ -41,5 +41,4 @@ final class WorkerPool: @unchecked Sendable {
     /// Engine start only (before threads).
     func add(_ worker: Worker) { workers.append(worker) }
 
-    var workerCount: Int { workers.count }
 }

@@ -12,18 +12,15 @@ import Metrics
 /// the drain come from EventLoopCore, as for epoll; this module holds only
 /// how I/O is issued and completed.
 public enum UringEngine {
-    public static let descriptor = EngineDescriptor(
+    public static let descriptor = EngineDescriptor.eventLoops(
         name: "io_uring",
         summary: "thread-per-core rings, multishot accept and receive into provided buffers, timer wheel",
-        isReactor: true, hasThreadPool: true,
         availability: {
             if let refusal = UringProbe.shared.refusal { return .unavailable(reason: refusal) }
             return .available
         },
-        make: { configuration, responder, metrics in
-            LoopGroup(engineName: "io_uring", configuration: configuration, responder: responder, metrics: metrics,
-                      prepare: prepare) { core in RingLoop(core: core, options: configuration.uring) }
-        })
+        prepare: prepare,
+        makeLoop: { configuration in { core in RingLoop(core: core, options: configuration.uring) } })
 
     /// Checks the `--uring-*` switches against this kernel and each other,
     /// before any ring exists, and records them for `/metrics`.
