@@ -18,6 +18,11 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var readTimeout = 60.0
     /// Seconds a graceful stop waits for in-flight requests before forcing.
     public var drainTimeout = 10.0
+    /// Seconds a graceful stop keeps an idle keep-alive connection open for
+    /// a request the client may already have sent (it is answered with
+    /// `Connection: close`). Closing at once would reset requests already in
+    /// the kernel's receive buffer or on the wire; see the README's drain section.
+    public var drainIdleGrace = 0.5
     public var limits = HTTPLimits()
     /// Where engine threads run (`--pin`); nil leaves them to the scheduler.
     public var placement: Placement?

@@ -188,10 +188,10 @@ final class Reactor: EventLoop, @unchecked Sendable {
 
     // MARK: stopping
 
-    /// Stop accepting; close idle connections now; busy ones finish their
-    /// response, which carries `Connection: close`.
+    /// Stop accepting; idle connections get the drain grace for one last
+    /// request; busy ones finish their response, which carries `Connection: close`.
     private func beginDrain() {
         listenFD = core.closeListener(listenFD: listenFD, epfd: epfd)
-        core.beginDrain(isIdle: { !wantsWrite[$0] }, closeIdle: { closeConnection($0) })
+        core.beginDrain(isIdle: { !wantsWrite[$0] })
     }
 }

@@ -65,6 +65,8 @@ public final class LoopCore: @unchecked Sendable {
     private let bodyTimeout: Int
     private let keepAliveTimeout: Int
     private let sendTimeout: Int
+    /// How long an idle connection stays open once the drain begins (ms).
+    public let drainIdleGrace: Int
 
     public init(index: Int, configuration: EngineConfiguration, responder: any HTTPResponder,
                 budget: ConnectionBudget?, onClose: @escaping @Sendable () -> Void) throws(EngineError) {
@@ -81,6 +83,7 @@ public final class LoopCore: @unchecked Sendable {
         bodyTimeout = Int(configuration.bodyTimeout * 1000)
         keepAliveTimeout = Int(configuration.keepAliveTimeout * 1000)
         sendTimeout = Int(configuration.sendTimeout * 1000)
+        drainIdleGrace = Int(configuration.drainIdleGrace * 1000)
     }
 
     deinit {
@@ -301,7 +304,8 @@ public final class LoopCore: @unchecked Sendable {
             connection.requestStartedAt = -1
             // Waiting for the next request needs no buffer: lend them to busy connections.
             session.releaseIdleBuffers()
-            return now + keepAliveTimeout
+            // Draining: a request may still be on its way; wait for it only briefly.
+            return now + (session.isDraining ? drainIdleGrace : keepAliveTimeout)
         }
         if session.isReceivingBody { return now + bodyTimeout }
         // Part of a head is here: the deadline runs from its first byte
@@ -371,22 +375,32 @@ public final class LoopCore: @unchecked Sendable {
     // MARK: stopping
 
     /// Stop accepting (the engine closes its listener); every connection is
-    /// told to drain (its next response says `Connection: close`). Calls
-    /// `closeIdle` for each slot that is idle now, which the engine closes.
+    /// told to drain (its next response says `Connection: close`).
+    ///
+    /// Idle connections are not closed here: a client's next request may be
+    /// in the socket's receive buffer already (its readiness not yet seen) or
+    /// on the wire, and closing would reset it unanswered. Instead each idle
+    /// slot (`isIdle`: nothing being sent) gets `drainIdleGrace` before its
+    /// timer closes it, through `armIdle` (default: this core's wheel); a
+    /// request that arrives meanwhile is answered with `Connection: close`.
     ///
     /// `claim` lets an engine whose connections other threads may be running
     /// (work stealing) take each one first; a slot it cannot claim is
     /// skipped, and the thread running it sees the drain itself. `unclaim`
-    /// hands back a claimed slot that stays open.
-    public func beginDrain(isIdle: (Int) -> Bool, closeIdle: (Int) -> Void,
+    /// hands back every claimed slot.
+    public func beginDrain(isIdle: (Int) -> Bool, armIdle: ((Int, Int) -> Void)? = nil,
                            claim: (Int) -> Bool = { _ in true }, unclaim: (Int) -> Void = { _ in }) {
         draining = true
         drainDeadline = monotonicMilliseconds() + Int(configuration.drainTimeout * 1000)
+        let graceEnds = now + drainIdleGrace
         for slot in 0..<connections.count where connections[slot].fd >= 0 {
             guard claim(slot) else { continue }
             let connection = connections[slot]
             connection.session.beginDraining()
-            if connection.session.isIdle && isIdle(slot) { closeIdle(slot) } else { unclaim(slot) }
+            if connection.session.isIdle && isIdle(slot) {
+                if let armIdle { armIdle(slot, graceEnds) } else { wheel.arm(slot, at: graceEnds) }
+            }
+            unclaim(slot)
         }
     }
 

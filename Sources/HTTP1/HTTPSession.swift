@@ -224,7 +224,7 @@ public final class HTTPSession {
             return process()
         }
         if output.pendingCount > 0 { return .write }
-        if closeAfterOutput || (draining && isIdle) { return .close }
+        if closeAfterOutput { return .close }
         return .read
     }
 
@@ -278,9 +278,13 @@ public final class HTTPSession {
         draining = false
     }
 
-    /// The server is shutting down: the next response says `Connection: close`
-    /// and an idle connection should be closed.
+    /// The server is shutting down: the next response says `Connection: close`.
+    /// An idle session still says `.read`: the client may have sent a request
+    /// already, and the engine closes it only after its drain grace.
     public func beginDraining() { draining = true }
+
+    /// A stop is under way (see `beginDraining`).
+    public var isDraining: Bool { draining }
 
     /// The client went quiet past the engine's deadline. With part of a
     /// request buffered it gets 408 (then close); otherwise the connection
@@ -306,7 +310,7 @@ public final class HTTPSession {
         }
         compactInput()
         if output.pendingCount > 0 { return .write }
-        if closeAfterOutput || (draining && isIdle) { return .close }
+        if closeAfterOutput { return .close }
         return .read
     }
 

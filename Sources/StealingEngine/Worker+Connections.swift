@@ -171,14 +171,18 @@ extension Worker {
 
     // MARK: stopping
 
-    /// Stop accepting; idle connections this worker can claim close now;
-    /// the rest learn of the drain from `pool.draining` when next run.
+    /// Stop accepting; idle connections this worker can claim get the drain
+    /// grace for one last request; the rest learn of the drain from
+    /// `pool.draining` when next run.
     func beginDrain() {
         pool.draining.store(true, ordering: .releasing)
         listenFD = core.closeListener(listenFD: listenFD, epfd: waitSet)
         core.beginDrain(
             isIdle: { !tasks[$0].wantsWrite },
-            closeIdle: { closeTask(tasks[$0]) },
+            armIdle: { [self] slot, deadline in
+                tasks[slot].deadline.store(deadline, ordering: .relaxed)
+                arm(tasks[slot], at: deadline)
+            },
             claim: { slot in
                 guard tasks[slot].claim() else { return false }
                 tasks[slot].connection.session.rebind(to: core.worker)

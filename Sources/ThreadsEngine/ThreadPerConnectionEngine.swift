@@ -56,7 +56,12 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         metrics.setInfo("engine", "threads")
         metrics.setInfo("pin", configuration.placement?.policy.description ?? "none")
         metrics.setInfo("cpus", configuration.placement?.cpuList ?? "none")
-        acceptor = Thread.spawn(name: "acceptor") { [self] in acceptLoop() }
+        // The acceptor thread also runs the drain once accepting stops, so a
+        // stop makes progress whether or not anyone waits for it.
+        acceptor = Thread.spawn(name: "acceptor") { [self] in
+            acceptLoop()
+            drain()
+        }
     }
 
     private func acceptLoop() {
@@ -129,10 +134,12 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
                 session.didWrite(n)
             case .read:
                 let idle = session.isIdle
-                if idle && !connection.becomeIdle(ifNot: stopping) { return }
+                if idle { connection.becomeIdle() }
                 let space = session.readSpace()
                 let n = recv(fd, space.baseAddress, space.count, 0)
-                if idle && !connection.becomeBusy() { return }  // the stop claimed this idle connection
+                // A stop that claimed this idle connection shut its reading
+                // side; bytes that were already here are still a request to answer.
+                if idle && !connection.becomeBusy() && n <= 0 { return }
                 if n > 0 {
                     session.didRead(n)
                 } else if n == 0 {
@@ -155,9 +162,18 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         slots.release()  // wake the acceptor if it waits for a slot
         // A listening socket shut down for reading makes a blocked accept return.
         shutdown(listenFD, Int32(SHUT_RDWR))
+    }
+
+    /// Closes the reading side of each connection that has been idle for
+    /// the drain grace: its blocked recv returns what is buffered, then 0.
+    /// Connections idle for less may have a request on its way (the stop
+    /// reaches a thread that is busy only once it has answered).
+    private func closeIdleConnections() {
+        let now = monotonicMilliseconds()
+        let grace = Int(configuration.drainIdleGrace * 1000)
         connections.withLock {
-            for connection in $0.values where connection.claimIfIdle() {
-                shutdown(connection.fd, Int32(SHUT_RD))  // its blocked recv returns 0
+            for connection in $0.values where now - connection.idleSince.load(ordering: .sequentiallyConsistent) >= grace {
+                if connection.claimIfIdle() { shutdown(connection.fd, Int32(SHUT_RD)) }
             }
         }
     }
@@ -165,9 +181,15 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     public func waitUntilStopped() {
         acceptor?.join()
         acceptor = nil
+    }
+
+    /// Acceptor thread, after the stop: waits for the connections to end,
+    /// closing idle ones after the grace, and cuts the rest off at the drain timeout.
+    private func drain() {
         var waited = 0.0
         var forced = false
         while connections.withLock({ !$0.isEmpty }) {
+            closeIdleConnections()
             if !forced && waited >= configuration.drainTimeout {
                 // In-flight requests had their chance; cut the stragglers off.
                 connections.withLock {
@@ -183,15 +205,19 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 
 /// A connection's fd and whether its thread is waiting for a new request.
 ///
-/// The graceful stop may close a connection only while it is idle. The two
-/// sides use one atomic word (busy, idle, claimed) and both publish before
-/// they look at the other's flag, so either the thread sees `stopping`
-/// after going idle, or `stop` sees it idle: never neither.
+/// The graceful stop may shut a connection's reading side only while it is
+/// idle, and only once it has been idle for the drain grace. The two sides
+/// use one atomic word (busy, idle, claimed): the stop claims with a CAS from
+/// idle, and the thread learns it was claimed when its CAS back to busy
+/// fails; it still answers any bytes its recv returned.
 final class Connection: Sendable {
     let fd: Int32
     /// Sequence number, for placing the connection's thread.
     let thread: Int
     private let state = Atomic(State.busy.rawValue)
+    /// When the connection last became idle (ms, monotonic); written by its
+    /// thread, read by the stop.
+    let idleSince = Atomic(Int.max)
     enum State: Int { case busy, idle, claimed }
 
     init(fd: Int32, thread: Int) {
@@ -199,13 +225,11 @@ final class Connection: Sendable {
         self.thread = thread
     }
 
-    /// Connection thread: about to block for the next request. False if the
-    /// server is stopping, in which case the connection should close.
-    func becomeIdle(ifNot stopping: borrowing Atomic<Bool>) -> Bool {
+    /// Connection thread: about to block for the next request. The time
+    /// is written first, so a stop that sees the idle state sees it too.
+    func becomeIdle() {
+        idleSince.store(monotonicMilliseconds(), ordering: .sequentiallyConsistent)
         state.store(State.idle.rawValue, ordering: .sequentiallyConsistent)
-        // If the stop began, whoever claims the idle state closes: either
-        // way this thread must not block in recv.
-        return !stopping.load(ordering: .sequentiallyConsistent)
     }
 
     /// Connection thread: bytes arrived. False if `stop` claimed it first.

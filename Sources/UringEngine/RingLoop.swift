@@ -783,8 +783,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     // MARK: stopping
 
-    /// Stop accepting; close idle connections now; busy ones finish their
-    /// response, which carries `Connection: close`.
+    /// Stop accepting; idle connections get the drain grace for one last
+    /// request; busy ones finish their response, which carries `Connection: close`.
     private func beginDrain() {
         if listenFD >= 0 {
             if acceptArmed {
@@ -795,7 +795,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         }
         for fd in waitingAccepted { closeSocket(fd) }  // accepted over budget: they hold no unit
         waitingAccepted.removeAll()
-        core.beginDrain(isIdle: { !io[$0].sending && !io[$0].closing }, closeIdle: { startClose($0) })
+        core.beginDrain(isIdle: { !io[$0].sending && !io[$0].closing })
     }
 }
 

@@ -42,6 +42,9 @@ struct Serve: ParsableCommand {
     @Option(help: "How long a graceful stop waits for requests in flight (10s, 500ms, or seconds).")
     var drainTimeout = Seconds(10)
 
+    @Option(help: "How long a graceful stop keeps an idle keep-alive connection open for a request already on its way (answered with Connection: close); 0: close idle connections at once.")
+    var drainIdleGrace = Seconds(0.5)
+
     @Option(help: "Longest request line in bytes (414 beyond).")
     var maxRequestLine: Int = 8 * 1024
 
@@ -218,6 +221,7 @@ struct Serve: ParsableCommand {
         guard shedAbove >= 0 else { throw ValidationError("--shed-above \(shedAbove): must be 0 (off) or more") }
         _ = try pinPolicy()
         guard drainTimeout.value >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout.text): must be 0 or more seconds") }
+        guard drainIdleGrace.value >= 0 else { throw ValidationError("--drain-idle-grace \(drainIdleGrace.text): must be 0 or more seconds") }
         for (flag, value, least) in [("--max-request-line", maxRequestLine, 16), ("--max-header-bytes", maxHeaderBytes, 64),
                                      ("--max-field-bytes", maxFieldBytes, 16), ("--max-fields", maxFields, 1),
                                      ("--max-body", maxBody, 0)] where value < least {
@@ -252,6 +256,7 @@ struct Serve: ParsableCommand {
         configuration.backlog = backlog
         configuration.readTimeout = readTimeout.value
         configuration.drainTimeout = drainTimeout.value
+        configuration.drainIdleGrace = drainIdleGrace.value
         configuration.acceptPolicy = accept
         configuration.balance = balance
         configuration.headTimeout = headTimeout.value

@@ -88,12 +88,20 @@ struct KeepAliveTests {
         #expect(c.closed)
     }
 
-    /// Draining an idle connection closes it at once; a connection in the
-    /// middle of a request finishes it first.
+    /// A draining idle connection still reads (its client may have sent a
+    /// request already; the engine's drain grace decides when to close), and
+    /// a request that arrives is answered with `Connection: close`. A
+    /// connection in the middle of a request finishes it first.
     @Test func drainingIdleAndBusyConnections() {
         let idle = TestConnection()
         idle.session.beginDraining()
-        #expect(idle.session.process() == .close)
+        #expect(idle.session.process() == .read)
+        #expect(idle.session.isDraining)
+        idle.send("GET /late HTTP/1.1\r\nHost: x\r\n\r\n".bytes)
+        let late = result(of: idle)
+        #expect(late.statuses == [200])
+        #expect(late.responses.first?.closes == true)
+        #expect(idle.closed)
 
         let busy = TestConnection()
         busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n".bytes)
