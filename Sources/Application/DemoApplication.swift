@@ -11,8 +11,16 @@ public struct DemoConfiguration: Sendable {
     /// Upper bound for `/work?us=N`, so one request cannot occupy a thread forever.
     public var maxWorkMicroseconds = 1_000_000
 
-    public init(staticDirectory: String? = nil) {
+    /// Adds `GET /crash`, whose handler traps: a test aid for watching a
+    /// supervisor contain a crash (`--enable-crash-route`). Off by default.
+    public var crashRoute = false
+    /// What `/metrics` shows; nil: this process's registry. Process mode
+    /// sets it to the merged view of every worker.
+    public var metricsText: (@Sendable () -> String)?
+
+    public init(staticDirectory: String? = nil, crashRoute: Bool = false) {
         self.staticDirectory = staticDirectory
+        self.crashRoute = crashRoute
     }
 }
 
@@ -89,8 +97,14 @@ extension Application {
         try app.route(.get, "/health") { _, _, writer in
             writer.respond(.ok, contentType: .textPlain, body: Bodies.ok)
         }
+        if configuration.crashRoute {
+            try app.route(.get, "/crash") { _, _, _ in
+                fatalError("GET /crash: --enable-crash-route asked for this trap")
+            }
+        }
+        let metricsText = configuration.metricsText
         try app.route(.get, "/metrics") { _, _, writer in
-            let text = metrics.prometheusText()
+            let text = metricsText?() ?? metrics.prometheusText()
             writer.respond(.ok, contentType: Bodies.prometheusType) { body in body.write(text) }
         }
         return app

@@ -23,6 +23,11 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// `Connection: close`). Closing at once would reset requests already in
     /// the kernel's receive buffer or on the wire; see the README's drain section.
     public var drainIdleGrace = 0.5
+    /// Listening sockets opened by a supervisor process and inherited: one
+    /// per loop with `--accept reuseport`, else one. Empty: the engine opens
+    /// its own. The engine may close its copies (the supervisor keeps its
+    /// own open, so the accept queue outlives this process).
+    public var inheritedListeners: [Int32] = []
     public var limits = HTTPLimits()
     /// Where engine threads run (`--pin`); nil leaves them to the scheduler.
     public var placement: Placement?
@@ -112,6 +117,37 @@ public protocol Engine: AnyObject, Sendable {
     var boundPort: Int { get }
     func stop()
     func waitUntilStopped()
+    /// Applies what a reload may change while serving (any thread). Each
+    /// value takes effect at the next point that reads it: a deadline armed,
+    /// a connection admitted, a drain begun.
+    func reconfigure(_ settings: LiveSettings)
+}
+
+/// The settings a running server takes on reload without a restart. The rest
+/// of `EngineConfiguration` (engine, threads, address, limits, placement...)
+/// is fixed for the life of the engine.
+public struct LiveSettings: Sendable, Equatable {
+    public var readTimeout: Double
+    public var headTimeout: Double
+    public var keepAliveTimeout: Double
+    public var bodyTimeout: Double
+    public var sendTimeout: Double
+    public var drainTimeout: Double
+    public var drainIdleGrace: Double
+    public var readAheadLimit: Int
+    public var shedAbove: Int
+
+    public init(_ configuration: EngineConfiguration) {
+        readTimeout = configuration.readTimeout
+        headTimeout = configuration.headTimeout
+        keepAliveTimeout = configuration.keepAliveTimeout
+        bodyTimeout = configuration.bodyTimeout
+        sendTimeout = configuration.sendTimeout
+        drainTimeout = configuration.drainTimeout
+        drainIdleGrace = configuration.drainIdleGrace
+        readAheadLimit = configuration.readAheadLimit
+        shedAbove = configuration.shedAbove
+    }
 }
 
 /// Whether an engine can run on this machine, and why not.

@@ -56,6 +56,13 @@ public enum Listener {
         return (fd, boundPort(of: fd))
     }
 
+    /// Waits up to `milliseconds` for a non-blocking listener to have a
+    /// connection (or for the time to pass, so the caller can look at its stop flag).
+    public static func waitReadable(_ fd: Int32, milliseconds: Int32 = 100) {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&poller, 1, milliseconds)
+    }
+
     /// The local port a socket is bound to.
     public static func boundPort(of fd: Int32) -> Int {
         var storage = sockaddr_storage()

@@ -1,6 +1,6 @@
 import Glibc
 
-/// Turns SIGINT and SIGTERM into a call on a thread of our own.
+/// Turns SIGINT, SIGTERM and SIGHUP into a call on a thread of our own.
 ///
 /// The signals are blocked in every thread (the mask is inherited, so call
 /// `install` before starting any thread) and one thread waits for them with
@@ -14,6 +14,7 @@ public enum ShutdownSignals {
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)  // reload: the handler decides; never the default (terminate)
         // SETMASK, not BLOCK: a mask inherited from whoever started us (a
         // test runner, a supervisor) must not leave other signals blocked.
         pthread_sigmask(SIG_SETMASK, &set, nil)

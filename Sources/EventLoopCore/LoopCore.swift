@@ -60,13 +60,17 @@ public final class LoopCore: @unchecked Sendable {
     private var retryListenerAt = 0
     public private(set) var draining = false
     private var drainDeadline = 0
-    // Deadlines in milliseconds, converted once.
-    private let headTimeout: Int
-    private let bodyTimeout: Int
-    private let keepAliveTimeout: Int
-    private let sendTimeout: Int
-    /// How long an idle connection stays open once the drain begins (ms).
-    public let drainIdleGrace: Int
+    // What a reload may change (`apply`), in milliseconds. Atomics because a
+    // reload stores them from the signal thread and a work-stealing thief
+    // reads them; relaxed loads are plain loads here.
+    private let headTimeout: Atomic<Int>
+    private let bodyTimeout: Atomic<Int>
+    private let keepAliveTimeout: Atomic<Int>
+    private let sendTimeoutMS: Atomic<Int>
+    private let drainIdleGraceMS: Atomic<Int>
+    private let drainTimeoutMS: Atomic<Int>
+    private let readAheadLimitBytes: Atomic<Int>
+    private let shedAboveCount: Atomic<Int>
 
     public init(index: Int, configuration: EngineConfiguration, responder: any HTTPResponder,
                 budget: ConnectionBudget?, onClose: @escaping @Sendable () -> Void) throws(EngineError) {
@@ -79,12 +83,38 @@ public final class LoopCore: @unchecked Sendable {
         wakeFD = Epoll.makeEventFD()
         guard wakeFD >= 0 else { throw EngineError("cannot create an eventfd: \(errnoText())") }
         wheel = TimerWheel(now: monotonicMilliseconds())
-        headTimeout = Int(configuration.headTimeout * 1000)
-        bodyTimeout = Int(configuration.bodyTimeout * 1000)
-        keepAliveTimeout = Int(configuration.keepAliveTimeout * 1000)
-        sendTimeout = Int(configuration.sendTimeout * 1000)
-        drainIdleGrace = Int(configuration.drainIdleGrace * 1000)
+        let live = LiveSettings(configuration)
+        headTimeout = Atomic(Int(live.headTimeout * 1000))
+        bodyTimeout = Atomic(Int(live.bodyTimeout * 1000))
+        keepAliveTimeout = Atomic(Int(live.keepAliveTimeout * 1000))
+        sendTimeoutMS = Atomic(Int(live.sendTimeout * 1000))
+        drainIdleGraceMS = Atomic(Int(live.drainIdleGrace * 1000))
+        drainTimeoutMS = Atomic(Int(live.drainTimeout * 1000))
+        readAheadLimitBytes = Atomic(live.readAheadLimit)
+        shedAboveCount = Atomic(live.shedAbove)
     }
+
+    /// Any thread (a reload): new values for the next deadline armed, the
+    /// next connection admitted, the next drain.
+    public func apply(_ live: LiveSettings) {
+        headTimeout.store(Int(live.headTimeout * 1000), ordering: .relaxed)
+        bodyTimeout.store(Int(live.bodyTimeout * 1000), ordering: .relaxed)
+        keepAliveTimeout.store(Int(live.keepAliveTimeout * 1000), ordering: .relaxed)
+        sendTimeoutMS.store(Int(live.sendTimeout * 1000), ordering: .relaxed)
+        drainIdleGraceMS.store(Int(live.drainIdleGrace * 1000), ordering: .relaxed)
+        drainTimeoutMS.store(Int(live.drainTimeout * 1000), ordering: .relaxed)
+        readAheadLimitBytes.store(live.readAheadLimit, ordering: .relaxed)
+        shedAboveCount.store(live.shedAbove, ordering: .relaxed)
+    }
+
+    /// Milliseconds an idle connection may wait for its next request.
+    public var keepAliveMilliseconds: Int { keepAliveTimeout.load(ordering: .relaxed) }
+    /// Milliseconds a send may go without progress.
+    public var sendTimeoutMilliseconds: Int { sendTimeoutMS.load(ordering: .relaxed) }
+    /// How long an idle connection stays open once the drain begins (ms).
+    public var drainIdleGrace: Int { drainIdleGraceMS.load(ordering: .relaxed) }
+    /// Buffered input beyond which a connection stops being read (bytes).
+    public var readAheadLimit: Int { readAheadLimitBytes.load(ordering: .relaxed) }
 
     deinit {
         close(wakeFD)
@@ -218,7 +248,8 @@ public final class LoopCore: @unchecked Sendable {
             onClose()
             return nil
         }
-        if configuration.shedAbove > 0 && open >= configuration.shedAbove {
+        let shedAbove = shedAboveCount.load(ordering: .relaxed)
+        if shedAbove > 0 && open >= shedAbove {
             if directDescriptor {
                 refuse(fd, .shed)
                 counters.recordResponse(status: 503)
@@ -234,12 +265,12 @@ public final class LoopCore: @unchecked Sendable {
             slot = free
         } else {
             let session = HTTPSession(responder: responder, worker: worker, limits: configuration.limits)
-            session.outputHighWater = configuration.readAheadLimit
             connections.append(LoopConnection(session: session))
             slot = connections.count - 1
             wheel.reserve(slots: connections.count)
         }
         let connection = connections[slot]
+        connection.session.outputHighWater = readAheadLimit
         connection.fd = fd
         connection.generation &+= 1
         connection.requestStartedAt = -1
@@ -247,7 +278,7 @@ public final class LoopCore: @unchecked Sendable {
         open += 1
         openCount.store(open, ordering: .relaxed)
         counters.recordConnectionOpened()
-        wheel.arm(slot, at: now + keepAliveTimeout)
+        wheel.arm(slot, at: now + keepAliveMilliseconds)
         return slot
     }
 
@@ -299,22 +330,22 @@ public final class LoopCore: @unchecked Sendable {
     /// only from the thread that runs the connection now.
     public func deadline(for connection: LoopConnection, sending: Bool, now: Int) -> Int {
         let session = connection.session
-        if sending { return now + sendTimeout }
+        if sending { return now + sendTimeoutMilliseconds }
         if session.isIdle {
             connection.requestStartedAt = -1
             // Waiting for the next request needs no buffer: lend them to busy connections.
             session.releaseIdleBuffers()
             // Draining: a request may still be on its way; wait for it only briefly.
-            return now + (session.isDraining ? drainIdleGrace : keepAliveTimeout)
+            return now + (session.isDraining ? drainIdleGrace : keepAliveMilliseconds)
         }
-        if session.isReceivingBody { return now + bodyTimeout }
+        if session.isReceivingBody { return now + bodyTimeout.load(ordering: .relaxed) }
         // Part of a head is here: the deadline runs from its first byte
         // and is not extended by more bytes, so trickling does not help.
         if connection.requestStartedAt < 0 || connection.requestsSeen != session.requestsCompleted {
             connection.requestStartedAt = now
             connection.requestsSeen = session.requestsCompleted
         }
-        return connection.requestStartedAt + headTimeout
+        return connection.requestStartedAt + headTimeout.load(ordering: .relaxed)
     }
 
     /// How finely the timer wheel fires (ms): a deadline is at most this late.
@@ -391,7 +422,7 @@ public final class LoopCore: @unchecked Sendable {
     public func beginDrain(isIdle: (Int) -> Bool, armIdle: ((Int, Int) -> Void)? = nil,
                            claim: (Int) -> Bool = { _ in true }, unclaim: (Int) -> Void = { _ in }) {
         draining = true
-        drainDeadline = monotonicMilliseconds() + Int(configuration.drainTimeout * 1000)
+        drainDeadline = monotonicMilliseconds() + drainTimeoutMS.load(ordering: .relaxed)
         let graceEnds = now + drainIdleGrace
         for slot in 0..<connections.count where connections[slot].fd >= 0 {
             guard claim(slot) else { continue }

@@ -93,7 +93,18 @@ public final class LoopGroup: Engine, @unchecked Sendable {
             let core = try LoopCore(index: i, configuration: configuration, responder: responder, budget: budget, onClose: release)
             loops.append(try makeLoop(core))
         }
-        if usesAcceptor {
+        if !configuration.inheritedListeners.isEmpty {
+            let inherited = configuration.inheritedListeners
+            if usesAcceptor {
+                acceptorFD = inherited[0]
+            } else {
+                guard inherited.count == loops.count else {
+                    throw EngineError("\(inherited.count) inherited listeners for \(loops.count) loops")
+                }
+                for (loop, fd) in zip(loops, inherited) { loop.listenFD = fd }
+            }
+            boundPort = Listener.boundPort(of: inherited[0])
+        } else if usesAcceptor {
             let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
             acceptorFD = fd
             boundPort = port
@@ -142,6 +153,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
             guard fd >= 0 else {
                 slots.release()
                 if stopping.load(ordering: .acquiring) { break }
+                if errno == EAGAIN || errno == EWOULDBLOCK { Listener.waitReadable(acceptorFD) }  // inherited: non-blocking
                 if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
                 continue
             }
@@ -162,9 +174,16 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         if acceptorFD >= 0 {
             slots.release()
-            shutdown(acceptorFD, Int32(SHUT_RDWR))
+            // A socket shut down for reading makes a blocked accept return. An
+            // inherited one is shared with the supervisor and the other
+            // workers: it is non-blocking and the acceptor sees `stopping` within a poll.
+            if configuration.inheritedListeners.isEmpty { shutdown(acceptorFD, Int32(SHUT_RDWR)) }
         }
         for loop in loops { loop.core.requestStop() }
+    }
+
+    public func reconfigure(_ settings: LiveSettings) {
+        for loop in loops { loop.core.apply(settings) }
     }
 
     public func waitUntilStopped() {

@@ -17,6 +17,8 @@ public final class MetricsRegistry: Sendable {
         /// Help text by event name, kept after the loops are gone.
         var eventHelp: [String: String] = [:]
         var engineGauges: [ObjectIdentifier: EngineGauges] = [:]
+        /// Process-level values (configuration generation, last reload), by name.
+        var processValues: [String: (help: String, type: String, value: Double)] = [:]
     }
     private let state = Mutex(State())
 
@@ -61,6 +63,12 @@ public final class MetricsRegistry: Sendable {
     /// Static facts shown as an info metric (engine name, threads...).
     public func setInfo(_ key: String, _ value: String) {
         state.withLock { $0.gauges[key] = value }
+    }
+
+    /// A process-level gauge or counter (`type`), rendered as its own family.
+    /// For the control plane (reloads), not the request path: it takes the lock.
+    public func setProcessValue(_ name: String, help: String, type: String = "gauge", _ value: Double) {
+        state.withLock { $0.processValues[name] = (help, type, value) }
     }
 
     public func totals() -> CounterSnapshot {
@@ -151,6 +159,11 @@ public final class MetricsRegistry: Sendable {
                     out += "switchyard_worker_engine_gauge{worker=\"\(set.worker)\",gauge=\"\(name)\"} \(value)\n"
                 }
             }
+        }
+        for (name, entry) in state.withLock({ $0.processValues }).sorted(by: { $0.key < $1.key }) {
+            out += "# HELP \(name) \(entry.help)\n# TYPE \(name) \(entry.type)\n"
+            out += entry.value == entry.value.rounded() && abs(entry.value) < 1e15
+                ? "\(name) \(Int64(entry.value))\n" : "\(name) \(entry.value)\n"
         }
         if !info.isEmpty {
             out += "# HELP switchyard_info Static facts about this server.\n"

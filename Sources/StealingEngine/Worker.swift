@@ -50,7 +50,6 @@ final class Worker: EventLoop, @unchecked Sendable {
     private(set) var searching = false
     /// This worker's connection records by slot (its core's numbering).
     var tasks: [ConnectionTask] = []
-    let keepAliveMilliseconds: Int
     /// Messages from thieves (a closed connection to release, an earlier
     /// deadline to arm), swapped out whole under the lock.
     let mailbox = PthreadLock<[Message]>([])
@@ -93,7 +92,6 @@ final class Worker: EventLoop, @unchecked Sendable {
         ready = .allocate(capacity: readyCapacity)
         privateEvents = .allocate(capacity: 8)
         scratch = .allocate(capacity: pool.options.queueCapacity)
-        keepAliveMilliseconds = Int(core.configuration.keepAliveTimeout * 1000)
         random = UInt64(core.index) &* 0x9E37_79B9_7F4A_7C15 | 1
         let queue = self.queue
         let inject = pool.inject

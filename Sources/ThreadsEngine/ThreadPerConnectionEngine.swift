@@ -38,9 +38,13 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     private let slots: ConnectionSlots
     /// Live connections, for the graceful stop to reach idle ones.
     private let connections = Mutex([ObjectIdentifier: Connection]())
+    /// What a reload may change; read once per accepted connection and when
+    /// the drain begins, never per request.
+    private let live: Mutex<LiveSettings>
 
     public init(configuration: EngineConfiguration, responder: any HTTPResponder, metrics: MetricsRegistry = .shared) {
         self.configuration = configuration
+        live = Mutex(LiveSettings(configuration))
         self.responder = responder
         self.metrics = metrics
         slots = ConnectionSlots(count: configuration.maxConnections)
@@ -50,9 +54,14 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         guard configuration.maxConnections >= 1 else {
             throw EngineError("--max-connections \(configuration.maxConnections): must be at least 1")
         }
-        let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
-        listenFD = fd
-        boundPort = port
+        if let inherited = configuration.inheritedListeners.first {
+            listenFD = inherited
+            boundPort = Listener.boundPort(of: inherited)
+        } else {
+            let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+            listenFD = fd
+            boundPort = port
+        }
         metrics.setInfo("engine", "threads")
         metrics.setInfo("pin", configuration.placement?.policy.description ?? "none")
         metrics.setInfo("cpus", configuration.placement?.cpuList ?? "none")
@@ -74,12 +83,13 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             guard fd >= 0 else {
                 slots.release()
                 if stopping.load(ordering: .acquiring) { break }
+                if errno == EAGAIN || errno == EWOULDBLOCK { Listener.waitReadable(listenFD) }  // inherited: non-blocking
                 // Out of descriptors: back off instead of spinning on the error.
                 if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
                 continue
             }
             SocketOptions.setNoDelay(fd)
-            SocketOptions.setReceiveTimeout(fd, seconds: configuration.readTimeout)
+            SocketOptions.setReceiveTimeout(fd, seconds: live.withLock { $0.readTimeout })
             let connection = Connection(fd: fd, thread: accepted)
             accepted &+= 1
             connections.withLock { $0[ObjectIdentifier(connection)] = connection }
@@ -160,22 +170,30 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     public func stop() {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         slots.release()  // wake the acceptor if it waits for a slot
-        // A listening socket shut down for reading makes a blocked accept return.
-        shutdown(listenFD, Int32(SHUT_RDWR))
+        // A listening socket shut down for reading makes a blocked accept
+        // return. An inherited one is shared with the supervisor and the other
+        // workers: it is non-blocking and the acceptor sees `stopping` within a poll.
+        if configuration.inheritedListeners.isEmpty { shutdown(listenFD, Int32(SHUT_RDWR)) }
     }
 
     /// Closes the reading side of each connection that has been idle for
     /// the drain grace: its blocked recv returns what is buffered, then 0.
     /// Connections idle for less may have a request on its way (the stop
     /// reaches a thread that is busy only once it has answered).
-    private func closeIdleConnections() {
+    private func closeIdleConnections(grace: Int) {
         let now = monotonicMilliseconds()
-        let grace = Int(configuration.drainIdleGrace * 1000)
         connections.withLock {
             for connection in $0.values where now - connection.idleSince.load(ordering: .sequentiallyConsistent) >= grace {
                 if connection.claimIfIdle() { shutdown(connection.fd, Int32(SHUT_RD)) }
             }
         }
+    }
+
+    /// Applies to connections accepted from now on (their receive timeout)
+    /// and to the drain. The threads engine has no keep-alive, head, body or
+    /// send deadlines of its own, nor read-ahead or shedding.
+    public func reconfigure(_ settings: LiveSettings) {
+        live.withLock { $0 = settings }
     }
 
     public func waitUntilStopped() {
@@ -186,11 +204,13 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     /// Acceptor thread, after the stop: waits for the connections to end,
     /// closing idle ones after the grace, and cuts the rest off at the drain timeout.
     private func drain() {
+        let settings = live.withLock { $0 }
+        let grace = Int(settings.drainIdleGrace * 1000)
         var waited = 0.0
         var forced = false
         while connections.withLock({ !$0.isEmpty }) {
-            closeIdleConnections()
-            if !forced && waited >= configuration.drainTimeout {
+            closeIdleConnections(grace: grace)
+            if !forced && waited >= settings.drainTimeout {
                 // In-flight requests had their chance; cut the stragglers off.
                 connections.withLock {
                     for connection in $0.values { shutdown(connection.fd, Int32(SHUT_RDWR)) }

@@ -65,7 +65,6 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// Set once the loop has begun cancelling everything before it ends.
     private var tearingDown = false
     /// `--send-timeout` in milliseconds.
-    private let sendTimeout: Int
     /// Plain sends prepared since the last io_uring_enter.
     private var sendsThisTurn = 0
     /// Slots that submitted a send this turn. Most sends complete in the
@@ -126,7 +125,6 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         multishot = options.receive == .multishot
         direct = options.directDescriptors
         shedBuffer = .allocate(byteCount: LoopCore.shedResponseCount, alignment: 16)
-        sendTimeout = Int(core.configuration.sendTimeout * 1000)
     }
 
     deinit {
@@ -504,7 +502,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             if !io[slot].hasParked && session.inputRoom >= bytes.count {
                 session.receive(bytes)
                 count(.recvCopied)
-                if session.bufferedInputCount > core.configuration.readAheadLimit { stopReading(slot) }
+                if session.bufferedInputCount > core.readAheadLimit { stopReading(slot) }
             } else {
                 park(slot, bytes)
             }
@@ -711,7 +709,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     private func expire(_ slot: Int) {
         guard slot < ioCapacity, !io[slot].closing else { return }
-        if io[slot].sending && Int(UInt32(truncatingIfNeeded: core.now) &- io[slot].sendSince) < sendTimeout {
+        if io[slot].sending && Int(UInt32(truncatingIfNeeded: core.now) &- io[slot].sendSince) < core.sendTimeoutMilliseconds {
             // The deadline that passed was armed before this send began (a
             // send does not re-arm the wheel; see `sendsToCheck`): the send
             // itself gets its full time.

@@ -6,6 +6,7 @@ import EngineCore
 import Engines
 import Glibc
 import HTTP1
+import Logging
 import Metrics
 import Topology
 import UringEngine
@@ -13,7 +14,36 @@ import UringEngine
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the built-in application with the chosen engine.",
-        discussion: "Routes: /plaintext /json /echo /work?us=N /users/:id /static/*path /health /metrics. SIGINT or SIGTERM stops gracefully.")
+        discussion: """
+            Routes: /plaintext /json /echo /work?us=N /users/:id /static/*path /health /metrics. SIGINT or SIGTERM stops \
+            gracefully; SIGHUP reloads the configuration. Every option below is also a key of the --config file (TOML, \
+            read-timeout = "30s") and an environment variable (SWITCHYARD_READ_TIMEOUT=30s); flags win over the \
+            environment, which wins over the file. `switchyard config check FILE` shows the result.
+            """)
+
+    @Option(help: "Configuration file (TOML; keys are these options' names, see `switchyard config check`).")
+    var config: String?
+
+    @Option(help: "single: one process; processes: a supervisor that runs no request code keeps the listening sockets and runs --processes worker processes, restarting any that dies.")
+    var workers: WorkerMode = .single
+
+    @Option(help: "Process mode: worker processes (0: one per CPU this process may use).")
+    var processes: Int = 0
+
+    @Option(help: "Process mode: worker deaths in one minute beyond which the supervisor stops restarting that worker.")
+    var restartLimit: Int = 10
+
+    @Flag(help: "Test aid: adds GET /crash, whose handler traps, to watch a supervisor contain a crash. Never in production.")
+    var enableCrashRoute = false
+
+    @Option(help: "Operator messages shown: trace, debug, info, notice, warning, error, critical (reloadable).")
+    var logLevel: Logger.Level = .info
+
+    // Set by a supervisor for its workers, not by hand.
+    @Option(help: .hidden) var inheritListeners: Int = 0
+    @Option(help: .hidden) var processSlot: Int = -1
+    @Option(help: .hidden) var processDir: String?
+    @Option(help: .hidden) var configGeneration: Int = 1
 
     @Flag(help: "Stop gracefully when the process that started this one exits (`switchyard sweep` sets it, so a sweep killed outright leaves no server running).")
     var exitWithParent = false
@@ -208,6 +238,8 @@ struct Serve: ParsableCommand {
             let others = EngineRegistry.available.map(\.name).joined(separator: ", ")
             throw ValidationError("--engine \(engine) is not available on this machine: \(reason) (available: \(others))")
         }
+        guard processes >= 0 else { throw ValidationError("--processes \(processes): must be 0 (one per CPU) or more") }
+        guard restartLimit >= 1 else { throw ValidationError("--restart-limit \(restartLimit): must be at least 1") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port): must be from 0 to 65535") }
         guard threads >= 1 else { throw ValidationError("--threads \(threads): must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections \(maxConnections): must be at least 1") }
@@ -237,7 +269,46 @@ struct Serve: ParsableCommand {
         }
     }
 
+    /// Resolves flags over environment over file, then serves here or, in
+    /// process mode, supervises workers that do.
     func run() throws {
+        let cli = Self.ownArguments()
+        let effective: Serve, layers: SettingsLayers
+        do {
+            (effective, layers) = try Self.resolve(cli: cli)
+        } catch {
+            OperatorLog.bootstrap(level: .info)
+            log("error: \(error.description)", .error)
+            throw ExitCode(2)  // a supervisor does not restart a worker that exits 2
+        }
+        OperatorLog.bootstrap(level: effective.logLevel)
+        for warning in layers.warnings { log("warning: \(warning)", .warning) }
+        if effective.workers == .processes && effective.processSlot < 0 {
+            try Supervisor(serve: effective, layers: layers, cli: cli).run()
+        } else {
+            try effective.serveHere(cli: cli, layers: layers)
+        }
+    }
+
+    /// `serve`'s own arguments from the process's command line.
+    static func ownArguments() -> [String] {
+        let all = CommandLine.arguments
+        guard let index = all.firstIndex(of: "serve") else { return [] }
+        return Array(all[(index + 1)...])
+    }
+
+    /// The effective settings; a problem is reported with where its value came from.
+    static func resolve(cli: [String]) throws(SettingsLayers.Failure) -> (Serve, SettingsLayers) {
+        let layers = try SettingsLayers.resolve(cli: cli, environment: SettingsLayers.processEnvironment())
+        do {
+            return (try Serve.parse(layers.arguments), layers)
+        } catch {
+            throw SettingsLayers.Failure(description: layers.annotate(Serve.message(for: error)))
+        }
+    }
+
+    /// The engine configuration these settings describe.
+    func engineConfiguration() throws -> EngineConfiguration {
         var configuration = EngineConfiguration()
         let policy = try pinPolicy()
         if policy != .none {
@@ -245,8 +316,7 @@ struct Serve: ParsableCommand {
                 let topology = try CPUTopology.discover()
                 configuration.placement = try Placement.plan(policy, threads: threads, topology: topology)
             } catch {
-                log("error: \(error)")
-                throw ExitCode(1)
+                throw ValidationError("\(error)")
             }
         }
         configuration.host = host
@@ -270,19 +340,34 @@ struct Serve: ParsableCommand {
         configuration.limits = HTTPLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxFieldBytes: maxFieldBytes,
             maxFieldCount: maxFields, maxBodyBytes: maxBody)
+        configuration.inheritedListeners = (0..<inheritListeners).map { Int32(3 + $0) }
+        return configuration
+    }
 
+    /// Serves in this process (single mode, or one worker of a supervisor)
+    /// until SIGINT or SIGTERM; SIGHUP reloads.
+    func serveHere(cli: [String], layers: SettingsLayers) throws {
+        let configuration = try engineConfiguration()
+        var demo = DemoConfiguration(staticDirectory: staticDir, crashRoute: enableCrashRoute)
+        let peers = processSlot >= 0 ? WorkerPeers(directory: processDir ?? "", slot: processSlot, generation: configGeneration) : nil
+        if let peers { demo.metricsText = { peers.mergedText() } }
         let application: Application
         do {
-            application = try Application.demo(DemoConfiguration(staticDirectory: staticDir))
+            application = try Application.demo(demo)
         } catch {
-            throw ValidationError("\(error)")
+            log("error: \(error)", .error)
+            throw ExitCode(2)
         }
+        if processSlot >= 0 { MetricsRegistry.shared.setInfo("process", String(processSlot)) }
         let (engine, why) = resolvedEngine()
         if let why { log(why) }
         let descriptor = EngineRegistry.named(engine)!
         let server = descriptor.make(configuration, application, .shared)
+        let reloader = Reloader(running: self, cli: cli, server: server, inProcessMode: processSlot >= 0)
+        reloader.publish(generation: configGeneration, outcome: 1)
         // Signals first: the mask must be in place before any thread starts.
         ShutdownSignals.install { signal in
+            if signal == SIGHUP { return reloader.reload() }
             log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), stopping gracefully")
             server.stop()
         }
@@ -309,16 +394,19 @@ struct Serve: ParsableCommand {
             + (engine == "io_uring" ? " [\(configuration.uring.summary)]" : "")
             + (engine == "stealing" ? " [\(configuration.steal.summary)]" : ""))
         if let placement = configuration.placement { log("placement: \(placement.describe())") }
+        if let file = layers.file { log("configuration: \(file), generation \(configGeneration)") }
+        peers?.startAnswering()  // a supervisor takes this as "ready"
         server.waitUntilStopped()
+        peers?.stopAnswering()
         log("stopped")
     }
 }
 
-/// One line to standard error, flushed: the operator's view of the server.
-func log(_ message: String) {
-    let line = Array("switchyard: \(message)\n".utf8)
-    line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+enum WorkerMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case single, processes
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 extension AcceptPolicy: ExpressibleByArgument {}
 extension UringOptions.ReceiveMode: ExpressibleByArgument {}
