@@ -85,7 +85,7 @@ struct SettingsLayers {
         }
         for key in cliKeys(cli) { sources[key] = "flag" }
         var warnings: [String] = []
-        let known = Set(ServeSetting.all.map(\.environmentName) + ["SWITCHYARD_CONFIG"])
+        let known = Set(ServeSetting.all.map(\.environmentName) + ["SWITCHYARD_CONFIG", "SWITCHYARD_URING_PROBE_FAIL"])
         for name in environment.keys.sorted() where name.hasPrefix("SWITCHYARD_") && !known.contains(name) {
             let hint = ServeSetting.nearest(to: String(name.dropFirst(11)).lowercased().map { $0 == "_" ? "-" : $0 }.reduce("") { $0 + String($1) })
                 .map { " (did you mean \(ServeSetting.byKey[$0]!.environmentName)?)" } ?? ""

@@ -94,6 +94,104 @@ kill -TERM $pid; wait $pid; status=$?
 check "epoll: SIGTERM exits 0" test $status -eq 0
 rm -f "$log"
 
+# Configuration: the shipped example, precedence, and every error path.
+example="$(cd "$(dirname "$0")/../.." && pwd)/experiments/server.example.toml"
+out=$("$bin" config check "$example" 2>&1); status=$?
+check "config check: the example file is valid" test $status -eq 0
+check "config check: values from the file are attributed to it" contains "$out" "keep-alive-timeout *= 1m *# file $example (live)"
+check "config check: untouched settings are defaults" contains "$out" "uring-sq-entries *= 256 *# default"
+out=$(SWITCHYARD_THREADS=3 "$bin" config check "$example" --threads 4 2>&1)
+check "config check: a flag wins over the environment" contains "$out" "threads *= 4 *# flag"
+out=$(SWITCHYARD_THREADS=3 "$bin" config check "$example" 2>&1)
+check "config check: the environment wins over the file" contains "$out" "threads *= 3 *# environment SWITCHYARD_THREADS"
+conf=$(mktemp --suffix .toml)
+printf 'read-timout = "1s"\n' >"$conf"; out=$("$bin" config check "$conf" 2>&1); status=$?
+check "config: unknown key is named, with the nearest one" contains "$out" "unknown key 'read-timout' (did you mean read-timeout?)"
+check "config: an invalid file exits 2" test $status -eq 2
+printf 'threads = 0\n' >"$conf"; out=$("$bin" serve --config "$conf" 2>&1); status=$?
+check "config: a bad value names the key and the file" contains "$out" "--threads 0: must be at least 1 \[set by key 'threads' in $conf\]"
+check "config: serve refuses it with status 2" test $status -eq 2
+printf 'accept = "sideways"\n' >"$conf"; out=$("$bin" config check "$conf" 2>&1)
+check "config: a bad choice lists the allowed values" contains "$out" "reuseport"
+printf 'uring-bundle = "yes"\n' >"$conf"; out=$("$bin" config check "$conf" 2>&1)
+check "config: an on/off key wants true or false" contains "$out" "write uring-bundle = true or false"
+printf '[uring\n' >"$conf"; out=$("$bin" config check "$conf" 2>&1)
+check "config: TOML syntax errors have a position" contains "$out" "$conf:1"
+out=$(SWITCHYARD_STEAL_FIRST=maybe "$bin" config check "$example" 2>&1)
+check "config: a bad boolean variable is named" contains "$out" "environment SWITCHYARD_STEAL_FIRST: 'maybe' is not on or off"
+out=$(SWITCHYARD_THREDS=2 "$bin" config check "$example" 2>&1)
+check "config: an unknown SWITCHYARD_ variable is reported" contains "$out" "SWITCHYARD_THREDS is not a setting and is ignored (did you mean SWITCHYARD_THREADS?)"
+out=$("$bin" serve --config /no/such.toml 2>&1)
+check "config: a missing file is named" contains "$out" "--config /no/such.toml: cannot read the file"
+
+# SIGHUP in one process: a live setting applies (shedding starts), a restart-only one is reported,
+# an invalid file keeps the running configuration.
+printf 'engine = "epoll"\nport = 0\n' >"$conf"
+log=$(mktemp)
+"$bin" serve --config "$conf" 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
+url=$(grep -o "http://[^ ]*" "$log" | head -1)
+printf 'engine = "epoll"\nport = 0\nshed-above = 1\nmax-body = 10\n' >"$conf"
+kill -HUP $pid
+for _ in $(seq 1 100); do grep -q "reloaded" "$log" && break; sleep 0.05; done
+check "reload: the live setting is applied and logged" contains "$(cat "$log")" "applied shed-above 0 -> 1"
+check "reload: a restart-only setting is reported" contains "$(cat "$log")" "needs a restart to take effect.*max-body 1048576 -> 10"
+out=$(curl -s "${url}metrics")
+check "reload: /metrics shows generation 2" contains "$out" "switchyard_config_generation 2"
+p=${url##*:}; p=${p%/}
+exec 7<>/dev/tcp/127.0.0.1/$p  # holds the one connection shed-above allows
+sleep 0.2
+check "reload: shedding now answers 503" contains "$(curl -si "${url}health")" "503"
+exec 7>&-
+printf 'threads = "many"\n' >"$conf"
+kill -HUP $pid
+for _ in $(seq 1 100); do grep -q "reload rejected" "$log" && break; sleep 0.05; done
+check "reload: an invalid file is rejected and logged" contains "$(cat "$log")" "reload rejected, keeping configuration generation 2"
+sleep 0.2
+check "reload: /metrics shows the rejection" contains "$(curl -s "${url}metrics")" "switchyard_config_last_reload_success 0"
+kill -TERM $pid; wait $pid; status=$?
+check "reload: the server still stops cleanly" test $status -eq 0
+rm -f "$log"
+
+# Process mode: an invalid reload keeps the workers; worker metrics are merged.
+printf 'engine = "epoll"\nworkers = "processes"\nprocesses = 2\n' >"$conf"
+log=$(mktemp)
+"$bin" serve --config "$conf" --port 0 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do [ "$(grep -c "serving http" "$log")" -ge 2 ] && break; sleep 0.05; done
+url=$(grep -o "http://[^ ]*" "$log" | head -1)
+check "process mode: the supervisor announces its workers" contains "$(cat "$log")" "supervising 2 worker processes"
+out=$(curl -s "${url}metrics")
+check "process mode: /metrics shows both workers" test "$(grep -c '^switchyard_connections_total{process="[01]"' <<<"$out")" -eq 2
+check "process mode: /metrics shows the supervisor" contains "$out" 'switchyard_supervisor_workers{process="supervisor"} 2'
+printf 'threads = "many"\n' >"$conf"; kill -HUP $pid
+for _ in $(seq 1 100); do grep -q "reload rejected" "$log" && break; sleep 0.05; done
+check "process mode: an invalid reload is rejected" contains "$(cat "$log")" "reload rejected, keeping configuration generation 1"
+check "process mode: still serving after it" test "$(curl -s "${url}plaintext")" = "Hello, World!"
+kill -TERM $pid; wait $pid; status=$?
+check "process mode: SIGTERM drains the workers and exits 0" test $status -eq 0
+check "process mode: no worker outlives the supervisor" test -z "$(pgrep -f "serve --config $conf")"
+rm -f "$log" "$conf"
+
+# Sent versus answered across SIGTERM (every engine), a reload and a crash (process mode).
+if [ -n "${PYTHON:-}" ] || command -v python3 >/dev/null; then
+    py=${PYTHON:-python3}
+    for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" {print $1}'); do
+        out=$("$py" "$(dirname "$0")/lossless.py" "$bin" sigterm --engine "$engine" --threads 2 2>&1); status=$?
+        check "lossless SIGTERM ($engine): $(head -1 <<<"$out")" test $status -eq 0
+        [ $status -eq 0 ] || echo "$out" | tail -n 20
+    done
+    for engine in epoll threads; do
+        out=$("$py" "$(dirname "$0")/lossless.py" "$bin" reload --engine "$engine" 2>&1); status=$?
+        check "lossless reload, process mode ($engine): $(head -1 <<<"$out")" test $status -eq 0
+        [ $status -eq 0 ] || echo "$out" | tail -n 20
+    done
+    out=$(SWIFT_BACKTRACE=enable=no "$py" "$(dirname "$0")/lossless.py" "$bin" crash --engine epoll 2>&1); status=$?
+    check "crash contained, worker restarted: $(head -1 <<<"$out")" test $status -eq 0
+    [ $status -eq 0 ] || echo "$out" | tail -n 20
+fi
+
 # IPv6: a server on ::1 and the load generator with a bracketed URL.
 if grep -q "^0\{31\}1 .* lo$" /proc/net/if_inet6 2>/dev/null; then
     log=$(mktemp)
