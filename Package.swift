@@ -95,6 +95,7 @@ let package = Package(
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
         .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "EngineCore", "CSystem"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Experiments", "Topology", "Engines"]),

@@ -104,6 +104,12 @@ out=$(SWITCHYARD_THREADS=3 "$bin" config check "$example" --threads 4 2>&1)
 check "config check: a flag wins over the environment" contains "$out" "threads *= 4 *# flag"
 out=$(SWITCHYARD_THREADS=3 "$bin" config check "$example" 2>&1)
 check "config check: the environment wins over the file" contains "$out" "threads *= 3 *# environment SWITCHYARD_THREADS"
+missing=""
+for flag in $("$bin" serve --help | grep -oE "^  --(\[no-\])?[a-z0-9-]+" | sed 's/ //g; s/--\[no-\]/--/; s/^--//'); do
+    case $flag in config|exit-with-parent|help) continue ;; esac
+    grep -q "^$flag " <<<"$out" || missing="$missing $flag"
+done
+check "config: every serve flag is a configuration key${missing:+ (missing:$missing)}" test -z "$missing"
 conf=$(mktemp --suffix .toml)
 printf 'read-timout = "1s"\n' >"$conf"; out=$("$bin" config check "$conf" 2>&1); status=$?
 check "config: unknown key is named, with the nearest one" contains "$out" "unknown key 'read-timout' (did you mean read-timeout?)"
@@ -173,6 +179,22 @@ kill -TERM $pid; wait $pid; status=$?
 check "process mode: SIGTERM drains the workers and exits 0" test $status -eq 0
 check "process mode: no worker outlives the supervisor" test -z "$(pgrep -f "serve --config $conf")"
 rm -f "$log" "$conf"
+
+# The restart limit: past it a worker is given up; with none left the supervisor stops (status 1).
+log=$(mktemp)
+SWIFT_BACKTRACE=enable=no "$bin" serve --engine epoll --workers processes --processes 1 --restart-limit 1 \
+    --enable-crash-route --port 0 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
+url=$(grep -o "http://[^ ]*" "$log" | head -1)
+curl -s -m 5 "${url}crash" >/dev/null
+for _ in $(seq 1 200); do [ "$(grep -c "serving http" "$log")" -ge 2 ] && break; sleep 0.05; done
+check "restart: a crashed worker is restarted after a back-off" contains "$(cat "$log")" "killed by signal 4 (Illegal instruction); restarting in 100 ms"
+curl -s -m 5 "${url}crash" >/dev/null
+wait $pid; status=$?
+check "restart limit: the slot is given up and the supervisor exits 1" test $status -eq 1
+check "restart limit: the operator is told why" contains "$(cat "$log")" "past --restart-limit 1: no more restarts"
+rm -f "$log"
 
 # Sent versus answered across SIGTERM (every engine), a reload and a crash (process mode).
 if [ -n "${PYTHON:-}" ] || command -v python3 >/dev/null; then

@@ -1,0 +1,55 @@
+/// Merges Prometheus text from several processes: each family once, with
+/// the sum over processes first (same name and labels), then every
+/// process's own series with its labels added.
+public enum PrometheusMerge {
+    public static func merge(_ parts: [(labels: String, text: String)]) -> String {
+        var order: [String] = []
+        var help: [String: String] = [:]
+        var type: [String: String] = [:]
+        var sums: [String: [(series: String, value: Double)]] = [:]
+        var perProcess: [String: [String]] = [:]
+        func family(_ name: String) {
+            if help[name] == nil && type[name] == nil && sums[name] == nil { order.append(name) }
+        }
+        for part in parts {
+            for line in part.text.split(separator: "\n") {
+                if line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") {
+                    let words = line.split(separator: " ", maxSplits: 3)
+                    guard words.count >= 3 else { continue }
+                    let name = String(words[2])
+                    family(name)
+                    let rest = words.count > 3 ? String(words[3]) : ""
+                    if line.hasPrefix("# HELP ") { help[name] = help[name] ?? rest } else { type[name] = type[name] ?? rest }
+                    continue
+                }
+                guard !line.hasPrefix("#"), let space = line.lastIndex(of: " "),
+                      let value = Double(line[line.index(after: space)...]) else { continue }
+                let series = String(line[..<space])
+                let name = String(series.prefix { $0 != "{" })
+                family(name)
+                if let index = sums[name, default: []].firstIndex(where: { $0.series == series }) {
+                    sums[name]![index].value += value
+                } else {
+                    sums[name, default: []].append((series, value))
+                }
+                let labelled: String
+                if let brace = series.firstIndex(of: "{") {
+                    labelled = "\(name){\(part.labels),\(series[series.index(after: brace)...])"
+                } else {
+                    labelled = "\(name){\(part.labels)}"
+                }
+                perProcess[name, default: []].append("\(labelled) \(line[line.index(after: space)...])")
+            }
+        }
+        var out = ""
+        for name in order {
+            if let text = help[name] { out += "# HELP \(name) \(text)\n" }
+            if let text = type[name] { out += "# TYPE \(name) \(text)\n" }
+            for (series, value) in sums[name] ?? [] {
+                out += value == value.rounded() && abs(value) < 1e15 ? "\(series) \(Int64(value))\n" : "\(series) \(value)\n"
+            }
+            for line in perProcess[name] ?? [] { out += line + "\n" }
+        }
+        return out
+    }
+}
