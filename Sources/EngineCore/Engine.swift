@@ -57,6 +57,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var uring = UringOptions()
     /// The work-stealing engine's queue and scheduling knobs.
     public var steal = StealOptions()
+    /// Process mode: worker k's threads take the plan's places from
+    /// k x threads on, so the workers' loops do not pile onto the same CPUs.
+    public var placementOffset = 0
 
     public init() {}
 }
@@ -67,7 +70,7 @@ extension EngineConfiguration {
     public func pinnedCPU(forThread index: Int) -> Int? {
         guard let placement else { return nil }
         let cpus = placement.cpus.compactMap { $0 }
-        return cpus.isEmpty ? nil : cpus[index % cpus.count]
+        return cpus.isEmpty ? nil : cpus[(index + placementOffset) % cpus.count]
     }
 
     /// Binds the calling thread as the placement says; a failure is logged,

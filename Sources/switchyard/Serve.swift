@@ -314,7 +314,10 @@ struct Serve: ParsableCommand {
         if policy != .none {
             do {
                 let topology = try CPUTopology.discover()
-                configuration.placement = try Placement.plan(policy, threads: threads, topology: topology)
+                // A supervisor's worker plans for every worker's threads and takes its own share.
+                let workersSharing = processSlot >= 0 ? max(1, processes) : 1
+                configuration.placement = try Placement.plan(policy, threads: threads * workersSharing, topology: topology)
+                if processSlot >= 0 { configuration.placementOffset = processSlot * threads }
             } catch {
                 throw ValidationError("\(error)")
             }

@@ -31,10 +31,6 @@ struct ServeSetting: Sendable {
     /// The environment variable that sets it.
     var environmentName: String { "SWITCHYARD_" + key.uppercased().replacingDashes() }
 
-    /// Settings that decide the listening sockets: process mode keeps its
-    /// listeners across reloads, so these need a restart in every mode.
-    static let listenerKeys: Set<String> = ["host", "port", "backlog", "accept", "threads", "workers", "processes"]
-
     static let all: [ServeSetting] = [
         ServeSetting("engine") { $0.engine },
         ServeSetting("host") { $0.host },

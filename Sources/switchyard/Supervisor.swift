@@ -98,6 +98,7 @@ struct Supervisor {
 
         var state = SupervisorState(serve: serve, cli: cli, listeners: listeners, perWorker: perWorker, port: port,
                                     directory: directory, counts: counts)
+        state.processCount = count
         for slot in 0..<count { state.start(slot: slot, generation: 1) }
         var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
         while true {
@@ -176,6 +177,8 @@ struct SupervisorState {
     let port: Int
     let directory: String
     let counts: SharedCounts
+    /// Workers in all (for each worker's share of the placement plan).
+    var processCount = 1
     var workers: [Supervisor.Worker] = []
     var generation = 1
     /// Per slot: recent deaths (ms), when to restart (ms; 0: not due), given up.
@@ -207,7 +210,7 @@ struct SupervisorState {
     mutating func start(slot: Int, generation: Int) -> Supervisor.Worker? {
         let exe = Self.executable()
         var arguments = [exe, "serve"] + cli + pinned + [
-            "--workers", "single", "--inherit-listeners", String(perWorker), "--process-slot", String(slot),
+            "--workers", "single", "--processes", String(processCount), "--inherit-listeners", String(perWorker), "--process-slot", String(slot),
             "--process-dir", directory, "--config-generation", String(generation), "--exit-with-parent",
         ]
         if !cli.contains("--threads") && !pinned.contains("--threads") { arguments += ["--threads", String(serve.threads)] }
@@ -305,7 +308,7 @@ struct SupervisorState {
             return
         }
         var restartOnly: [String] = []
-        for key in ["host", "port", "backlog"] {
+        for key in ["host", "port", "backlog", "processes"] {
             let setting = ServeSetting.byKey[key]!
             if setting.render(next) != setting.render(serve) && !(key == "port" && serve.port == 0) {
                 restartOnly.append("\(key) \(setting.render(serve)) -> \(setting.render(next))")

@@ -95,7 +95,7 @@ check "epoll: SIGTERM exits 0" test $status -eq 0
 rm -f "$log"
 
 # Configuration: the shipped example, precedence, and every error path.
-example="$(cd "$(dirname "$0")/../.." && pwd)/experiments/server.example.toml"
+example="$(cd "$(dirname "$0")/../.." && pwd)/experiments/config/switchyard.example.toml"
 out=$("$bin" config check "$example" 2>&1); status=$?
 check "config check: the example file is valid" test $status -eq 0
 check "config check: values from the file are attributed to it" contains "$out" "keep-alive-timeout *= 1m *# file $example (live)"
