@@ -227,15 +227,18 @@ public final class LoopCore: @unchecked Sendable {
 
     /// Why `admit` turned a socket away.
     public enum Refusal {
-        /// The loop is draining: close without a word.
-        case draining
         /// Load shedding: answer 503 with Retry-After (`shedResponse`), then close.
         case shed
     }
 
     /// Takes an accepted socket into the table: returns its slot, with the
     /// keep-alive deadline armed; nil if the socket was refused and closed
-    /// (draining, or shed with 503). Its budget unit is then given back.
+    /// (shed with 503). Its budget unit is then given back.
+    ///
+    /// A socket accepted while draining (an io_uring accept completing after
+    /// its cancel, a hand-off from the acceptor) is admitted, not closed: its
+    /// client may have sent a request already. It drains like the others:
+    /// the drain grace on its timer, `Connection: close` on its response.
     ///
     /// `fd` is a descriptor, or for `directDescriptor` an index into the
     /// engine's registered file table (io_uring). Refusing a real
@@ -243,11 +246,6 @@ public final class LoopCore: @unchecked Sendable {
     /// engine must answer and close its own way, in `refuse`. A direct
     /// descriptor gets TCP_NODELAY from the listener it was accepted on.
     public func admit(_ fd: Int32, directDescriptor: Bool = false, refuse: (Int32, Refusal) -> Void = { _, _ in }) -> Int? {
-        if draining {
-            if directDescriptor { refuse(fd, .draining) } else { close(fd) }
-            onClose()
-            return nil
-        }
         let shedAbove = shedAboveCount.load(ordering: .relaxed)
         if shedAbove > 0 && open >= shedAbove {
             if directDescriptor {
@@ -278,7 +276,12 @@ public final class LoopCore: @unchecked Sendable {
         open += 1
         openCount.store(open, ordering: .relaxed)
         counters.recordConnectionOpened()
-        wheel.arm(slot, at: now + keepAliveMilliseconds)
+        if draining {
+            connection.session.beginDraining()
+            wheel.arm(slot, at: now + drainIdleGrace)
+        } else {
+            wheel.arm(slot, at: now + keepAliveMilliseconds)
+        }
         return slot
     }
 
