@@ -90,6 +90,8 @@ struct Supervisor {
         answerer.start()
         defer {
             answerer.stop()
+            // Sockets a crashed worker could not remove.
+            for file in WorkerPeers.socketFiles(in: directory) { unlink("\(directory)/\(file)") }
             rmdir(directory)
         }
         if serve.exitWithParent { switchyard_set_parent_death_signal(SIGTERM) }
