@@ -139,6 +139,9 @@ public struct LiveSettings: Sendable, Equatable {
     public var drainIdleGrace: Double
     public var readAheadLimit: Int
     public var shedAbove: Int
+    /// For connections accepted from now on; a connection keeps the limits
+    /// it was accepted with (its parser and buffers are sized by them).
+    public var limits: HTTPLimits
 
     public init(_ configuration: EngineConfiguration) {
         readTimeout = configuration.readTimeout
@@ -150,6 +153,7 @@ public struct LiveSettings: Sendable, Equatable {
         drainIdleGrace = configuration.drainIdleGrace
         readAheadLimit = configuration.readAheadLimit
         shedAbove = configuration.shedAbove
+        limits = configuration.limits
     }
 }
 

@@ -10,7 +10,9 @@ import HTTP1
 ///
 /// Ownership: the loop thread whose table holds it.
 public final class LoopConnection {
-    public let session: HTTPSession
+    /// Replaced (only while the slot is free, by the loop that admits into
+    /// it) when a reload changed the request limits.
+    public internal(set) var session: HTTPSession
     /// The socket, or -1 while the slot is free.
     public internal(set) var fd: Int32 = -1
     /// Bumped on every reuse; events and completions carry it, so one meant

@@ -71,6 +71,13 @@ public final class LoopCore: @unchecked Sendable {
     private let drainTimeoutMS: Atomic<Int>
     private let readAheadLimitBytes: Atomic<Int>
     private let shedAboveCount: Atomic<Int>
+    /// Request limits a reload set, taken by the loop at its next admit
+    /// (the generation says when to look; the lock is taken only then).
+    private let reloadedLimits: Mutex<HTTPLimits>
+    private let limitsGeneration = Atomic(0)
+    /// The limits new sessions get. Loop thread only.
+    private var limits: HTTPLimits
+    private var limitsGenerationSeen = 0
 
     public init(index: Int, configuration: EngineConfiguration, responder: any HTTPResponder,
                 budget: ConnectionBudget?, onClose: @escaping @Sendable () -> Void) throws(EngineError) {
@@ -92,6 +99,8 @@ public final class LoopCore: @unchecked Sendable {
         drainTimeoutMS = Atomic(Int(live.drainTimeout * 1000))
         readAheadLimitBytes = Atomic(live.readAheadLimit)
         shedAboveCount = Atomic(live.shedAbove)
+        limits = live.limits
+        reloadedLimits = Mutex(live.limits)
     }
 
     /// Any thread (a reload): new values for the next deadline armed, the
@@ -105,6 +114,8 @@ public final class LoopCore: @unchecked Sendable {
         drainTimeoutMS.store(Int(live.drainTimeout * 1000), ordering: .relaxed)
         readAheadLimitBytes.store(live.readAheadLimit, ordering: .relaxed)
         shedAboveCount.store(live.shedAbove, ordering: .relaxed)
+        reloadedLimits.withLock { $0 = live.limits }
+        limitsGeneration.add(1, ordering: .releasing)
     }
 
     /// Milliseconds an idle connection may wait for its next request.
@@ -258,11 +269,20 @@ public final class LoopCore: @unchecked Sendable {
             return nil
         }
         if !directDescriptor { SocketOptions.setNoDelay(fd) }
+        let generation = limitsGeneration.load(ordering: .acquiring)
+        if generation != limitsGenerationSeen {
+            limits = reloadedLimits.withLock { $0 }
+            limitsGenerationSeen = generation
+        }
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
+            // A reload changed the limits: this connection gets a session sized by the new ones.
+            if connections[slot].session.limits != limits {
+                connections[slot].session = HTTPSession(responder: responder, worker: worker, limits: limits)
+            }
         } else {
-            let session = HTTPSession(responder: responder, worker: worker, limits: configuration.limits)
+            let session = HTTPSession(responder: responder, worker: worker, limits: limits)
             connections.append(LoopConnection(session: session))
             slot = connections.count - 1
             wheel.reserve(slots: connections.count)

@@ -128,7 +128,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             metrics.retire(counters)
         }
         let worker = WorkerContext(counters: counters)
-        let session = HTTPSession(responder: responder, worker: worker, limits: configuration.limits)
+        let session = HTTPSession(responder: responder, worker: worker, limits: live.withLock { $0.limits })
         let fd = connection.fd
 
         while true {

@@ -24,6 +24,22 @@ struct ReconfigureTests {
         withExtendedLifetime(a) {}
     }
 
+    @Test("Request limits changed while serving apply to connections accepted afterwards", arguments: engineNames)
+    func limitsApplyToNewConnections(engine: String) throws {
+        let server = try TestServer(engine: engine) { $0.threads = 1 }
+        let before = try server.client()
+        #expect(try before.get("/health").status == 200)
+        var configuration = EngineConfiguration()
+        configuration.limits.maxBodyBytes = 4
+        server.engine.reconfigure(LiveSettings(configuration))
+        let after = try server.client()
+        try after.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789")
+        #expect(try after.readResponse().status == 413)
+        // The connection accepted before keeps the limits it was accepted with.
+        try before.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789")
+        #expect(try before.readResponse().text == "0123456789")
+    }
+
     @Test("A shorter keep-alive timeout set while serving closes an idle connection", arguments: reactorEngineNames)
     func keepAliveApplies(engine: String) throws {
         let server = try TestServer(engine: engine) { $0.threads = 1 }

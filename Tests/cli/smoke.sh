@@ -138,11 +138,11 @@ log=$(mktemp)
 pid=$!
 for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
 url=$(grep -o "http://[^ ]*" "$log" | head -1)
-printf 'engine = "epoll"\nport = 0\nshed-above = 1\nmax-body = 10\n' >"$conf"
+printf 'engine = "epoll"\nport = 0\nshed-above = 1\nmax-connections = 10\n' >"$conf"
 kill -HUP $pid
 for _ in $(seq 1 100); do grep -q "reloaded" "$log" && break; sleep 0.05; done
 check "reload: the live setting is applied and logged" contains "$(cat "$log")" "applied shed-above 0 -> 1"
-check "reload: a restart-only setting is reported" contains "$(cat "$log")" "needs a restart to take effect.*max-body 1048576 -> 10"
+check "reload: a restart-only setting is reported" contains "$(cat "$log")" "needs a restart to take effect.*max-connections 1024 -> 10"
 out=$(curl -s "${url}metrics")
 check "reload: /metrics shows generation 2" contains "$out" "switchyard_config_generation 2"
 p=${url##*:}; p=${p%/}
