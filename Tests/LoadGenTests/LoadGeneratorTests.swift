@@ -56,8 +56,10 @@ import Testing
     /// response for `stall` seconds once. In open loop each request's clock
     /// starts at its intended send time, so requests intended during the stall
     /// wait too: the one intended at most 1/rate after the stall began waits at
-    /// least stall − 1/rate, and the next one stall − 2/rate. Those are lower
-    /// bounds from correct accounting, not claims about our speed.
+    /// least stall − 1/rate, the next one stall − 2/rate, the third stall −
+    /// 3/rate. The p99 of the run's ~240 samples is its third largest (two lie
+    /// above the 99th percentile's rank), so its bound is stall − 3/rate.
+    /// Those are lower bounds from correct accounting, not claims about our speed.
     @Test(arguments: [Arrivals.constant, .poisson])
     func openLoopSeesTheStall(arrivals: Arrivals) throws {
         let server = try TestServer()
@@ -75,7 +77,7 @@ import Testing
         #expect(report.errors.isEmpty, "\(report.errors)")
         if arrivals == .constant {
             #expect(report.latency.max >= stallMicros - Int(1e6 / rate))
-            #expect(report.latency.p99 >= stallMicros - Int(2e6 / rate))
+            #expect(report.latency.p99 >= stallMicros - Int(3e6 / rate))
         } else {
             // Poisson gaps are random: the first arrival after the stall
             // begins comes within stall/4 unless the process is silent for
