@@ -267,23 +267,24 @@ struct RequestParser {
         return nil
     }
 
-    /// Content-Length = 1*DIGIT; a list of identical values is one value
-    /// (RFC 9110 section 8.6); any other difference, sign, hex digit or
-    /// overflow is an error.
+    /// Content-Length = 1*DIGIT (RFC 9110 section 8.6), once. A list, even
+    /// of identical values (`1000,1000`), and a second Content-Length line
+    /// are rejected with 400, though section 8.6 lets a recipient fold
+    /// identical values into one: a front end that reads such a field
+    /// differently (first value, last value, invalid) would frame the
+    /// request differently from us, which is how requests get smuggled, and
+    /// RFC 9112 section 6.3 makes an invalid length an unrecoverable error.
+    /// nginx refuses the duplicate line the same way. A sign, a hex digit or
+    /// more than 18 digits is an error too.
     private mutating func parseContentLength(_ value: UnsafeRawBufferPointer) -> ParseOutcome? {
-        var ok = true
-        let wellFormed = forEachListElement(value, allowEmpty: false) { element in
-            guard element.count > 0, element.count <= 18 else { ok = false; return false }
-            var n = 0
-            for b in element {
-                guard isDigit(b) else { ok = false; return false }
-                n = n * 10 + Int(b - 0x30)
-            }
-            if contentLength >= 0 && contentLength != n { ok = false; return false }
-            contentLength = n
-            return true
+        guard contentLength < 0, value.count > 0, value.count <= 18 else { return .failure(.badRequest) }
+        var n = 0
+        for b in value {
+            guard isDigit(b) else { return .failure(.badRequest) }
+            n = n * 10 + Int(b - 0x30)
         }
-        return wellFormed && ok ? nil : .failure(.badRequest)
+        contentLength = n
+        return nil
     }
 
     /// Cross-checks the head once the blank line arrived.
