@@ -52,6 +52,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Connections per loop beyond which new ones get 503 with Retry-After
     /// (load shedding); 0 turns it off.
     public var shedAbove = 0
+    /// Connections one client address may hold at once (0: no limit); past
+    /// it a new connection gets 429 with Retry-After, then close.
+    public var maxConnectionsPerAddress = 0
 
     /// The io_uring engine's feature switches.
     public var uring = UringOptions()

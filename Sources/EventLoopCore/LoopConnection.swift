@@ -1,3 +1,4 @@
+import EngineCore
 import HTTP1
 
 /// One slot of a loop's connection table. Records are reused after a
@@ -22,6 +23,8 @@ public final class LoopConnection {
     var requestStartedAt = -1
     /// `session.requestsCompleted` when `requestStartedAt` was taken.
     var requestsSeen = 0
+    /// The peer address counted against `--max-connections-per-address`; nil when not counted.
+    var peer: AddressLimiter.Key?
 
     init(session: HTTPSession) {
         self.session = session

@@ -36,6 +36,8 @@ public final class LoopCore: @unchecked Sendable {
     /// The engine-wide cap (reuseport policy); nil with an acceptor, which
     /// enforces the cap before handing connections over.
     public let budget: ConnectionBudget?
+    /// The per-address connection limit, shared by the engine's loops; nil when off.
+    let addressLimiter: AddressLimiter?
     /// Returns one unit of the connection cap and wakes paused loops.
     let onClose: @Sendable () -> Void
     /// Set while this loop's listener is paused for lack of budget; other
@@ -80,7 +82,9 @@ public final class LoopCore: @unchecked Sendable {
     private var limitsGenerationSeen = 0
 
     public init(index: Int, configuration: EngineConfiguration, responder: any HTTPResponder,
-                budget: ConnectionBudget?, onClose: @escaping @Sendable () -> Void) throws(EngineError) {
+                budget: ConnectionBudget?, addressLimiter: AddressLimiter? = nil,
+                onClose: @escaping @Sendable () -> Void) throws(EngineError) {
+        self.addressLimiter = addressLimiter
         self.index = index
         self.configuration = configuration
         self.responder = responder
@@ -268,6 +272,14 @@ public final class LoopCore: @unchecked Sendable {
             }
             return nil
         }
+        var peer: AddressLimiter.Key?
+        if let addressLimiter, !directDescriptor, let key = AddressLimiter.peer(of: fd) {
+            guard addressLimiter.admit(key) else {
+                answerAndClose(fd, prefix: AddressLimitResponse.prefix.buffer, suffix: AddressLimitResponse.suffix.buffer, status: 429)
+                return nil
+            }
+            peer = key
+        }
         if !directDescriptor { SocketOptions.setNoDelay(fd) }
         let generation = limitsGeneration.load(ordering: .acquiring)
         if generation != limitsGenerationSeen {
@@ -293,6 +305,7 @@ public final class LoopCore: @unchecked Sendable {
         connection.generation &+= 1
         connection.requestStartedAt = -1
         connection.requestsSeen = 0
+        connection.peer = peer
         open += 1
         openCount.store(open, ordering: .relaxed)
         counters.recordConnectionOpened()
@@ -324,18 +337,25 @@ public final class LoopCore: @unchecked Sendable {
     /// loop's cached one); rare by construction, so a blocking-free
     /// synchronous call suits every engine.
     private func shed(_ fd: Int32) {
+        answerAndClose(fd, prefix: Shedding.prefix.buffer, suffix: Shedding.suffix.buffer, status: 503)
+    }
+
+    /// Answers a refused connection with a fixed response around this
+    /// second's Date line, in one writev, closes it and gives its budget back.
+    private func answerAndClose(_ fd: Int32, prefix: UnsafeRawBufferPointer, suffix: UnsafeRawBufferPointer, status: Int) {
         worker.date.refresh()
         let date = worker.date.headerLine
         withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { pieces in
-            pieces[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.prefix.base), iov_len: Shedding.prefix.count)
+            pieces[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: prefix.baseAddress!), iov_len: prefix.count)
             pieces[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: date.baseAddress!), iov_len: date.count)
-            pieces[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: Shedding.suffix.base), iov_len: Shedding.suffix.count)
+            pieces[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: suffix.baseAddress!), iov_len: suffix.count)
             _ = writev(fd, pieces.baseAddress, 3)  // best effort: the client may already be gone
         }
         close(fd)
-        counters.recordResponse(status: 503)
+        counters.recordResponse(status: status)
         onClose()
     }
+
 
     // MARK: deadlines
 
@@ -417,6 +437,10 @@ public final class LoopCore: @unchecked Sendable {
         guard connection.fd >= 0 else { return false }
         wheel.cancel(slot)
         connection.fd = -1
+        if let peer = connection.peer {
+            addressLimiter?.release(peer)
+            connection.peer = nil
+        }
         connection.session.reset()
         freeSlots.append(slot)
         open -= 1

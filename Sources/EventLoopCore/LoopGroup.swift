@@ -80,6 +80,8 @@ public final class LoopGroup: Engine, @unchecked Sendable {
             throw EngineError("--max-connections \(configuration.maxConnections): must be at least --threads (\(count))")
         }
         let usesAcceptor = configuration.acceptPolicy == .acceptor
+        let addressLimiter = configuration.maxConnectionsPerAddress > 0
+            ? AddressLimiter(limit: configuration.maxConnectionsPerAddress) : nil
         let budget = usesAcceptor ? nil : ConnectionBudget(cap: configuration.maxConnections)
         let release: @Sendable () -> Void
         if let budget {
@@ -90,7 +92,8 @@ public final class LoopGroup: Engine, @unchecked Sendable {
             release = { [unowned self] in self.slots.release() }
         }
         for i in 0..<count {
-            let core = try LoopCore(index: i, configuration: configuration, responder: responder, budget: budget, onClose: release)
+            let core = try LoopCore(index: i, configuration: configuration, responder: responder, budget: budget,
+                                    addressLimiter: addressLimiter, onClose: release)
             loops.append(try makeLoop(core))
         }
         if !configuration.inheritedListeners.isEmpty {

@@ -78,7 +78,7 @@ enum Slot {
     /// Status codes we count individually; anything else lands in `otherStatus`.
     static let trackedStatuses: [Int] = [
         100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308,
-        400, 401, 403, 404, 405, 408, 411, 413, 414, 415, 417, 431,
+        400, 401, 403, 404, 405, 408, 411, 413, 414, 415, 417, 429, 431,
         500, 501, 502, 503, 504, 505,
     ]
     static let otherStatus = trackedStatuses.count

@@ -41,10 +41,13 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     /// What a reload may change; read once per accepted connection and when
     /// the drain begins, never per request.
     private let live: Mutex<LiveSettings>
+    /// `--max-connections-per-address`; nil when off.
+    private let addressLimiter: AddressLimiter?
 
     public init(configuration: EngineConfiguration, responder: any HTTPResponder, metrics: MetricsRegistry = .shared) {
         self.configuration = configuration
         live = Mutex(LiveSettings(configuration))
+        addressLimiter = configuration.maxConnectionsPerAddress > 0 ? AddressLimiter(limit: configuration.maxConnectionsPerAddress) : nil
         self.responder = responder
         self.metrics = metrics
         slots = ConnectionSlots(count: configuration.maxConnections)
@@ -128,8 +131,26 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             metrics.retire(counters)
         }
         let worker = WorkerContext(counters: counters)
-        let session = HTTPSession(responder: responder, worker: worker, limits: live.withLock { $0.limits })
         let fd = connection.fd
+        if let addressLimiter, let peer = AddressLimiter.peer(of: fd) {
+            guard addressLimiter.admit(peer) else {
+                worker.date.refresh()
+                for piece in [AddressLimitResponse.prefix.buffer, worker.date.headerLine, AddressLimitResponse.suffix.buffer] {
+                    _ = send(fd, piece.baseAddress, piece.count, Int32(MSG_NOSIGNAL))  // best effort
+                }
+                counters.recordResponse(status: 429)
+                return
+            }
+            defer { addressLimiter.release(peer) }
+            serve(connection, fd: fd, worker: worker)
+        } else {
+            serve(connection, fd: fd, worker: worker)
+        }
+    }
+
+    /// The request loop of one admitted connection.
+    private func serve(_ connection: Connection, fd: Int32, worker: WorkerContext) {
+        let session = HTTPSession(responder: responder, worker: worker, limits: live.withLock { $0.limits })
 
         while true {
             if stopping.load(ordering: .relaxed) { session.beginDraining() }

@@ -120,6 +120,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Reactor engines: connections per loop beyond which new ones get 503 with Retry-After (0: off).")
     var shedAbove: Int = 0
 
+    @Option(help: "Connections one client address may hold at once; past it a new one gets 429 with Retry-After, then close (0: no limit).")
+    var maxConnectionsPerAddress: Int = 0
+
     @Option(help: "io_uring: how connections receive (multishot: one multishot receive into provided buffers, parsed in place; single: one receive at a time into the session's buffer).")
     var uringRecv: UringOptions.ReceiveMode = .multishot
 
@@ -250,6 +253,12 @@ struct Serve: ParsableCommand {
             throw ValidationError("\(flag) \(value.text): must be more than 0 seconds")
         }
         guard readAheadLimit >= 1024 else { throw ValidationError("--read-ahead-limit \(readAheadLimit): must be at least 1024") }
+        guard maxConnectionsPerAddress >= 0 else {
+            throw ValidationError("--max-connections-per-address \(maxConnectionsPerAddress): must be 0 (no limit) or more")
+        }
+        if maxConnectionsPerAddress > 0 && uringDirectDescriptors {
+            throw ValidationError("--max-connections-per-address needs each connection's address, which --uring-direct-descriptors does not give (no descriptor to ask); use one or the other")
+        }
         guard shedAbove >= 0 else { throw ValidationError("--shed-above \(shedAbove): must be 0 (off) or more") }
         _ = try pinPolicy()
         guard drainTimeout.value >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout.text): must be 0 or more seconds") }
@@ -338,6 +347,7 @@ struct Serve: ParsableCommand {
         configuration.sendTimeout = sendTimeout.value
         configuration.readAheadLimit = readAheadLimit
         configuration.shedAbove = shedAbove
+        configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
         configuration.uring = uringOptions
         configuration.steal = stealOptions
         configuration.limits = HTTPLimits(

@@ -61,6 +61,7 @@ struct ServeSetting: Sendable {
         ServeSetting("send-timeout", live: true) { $0.sendTimeout.text },
         ServeSetting("read-ahead-limit", live: true) { String($0.readAheadLimit) },
         ServeSetting("shed-above", live: true) { String($0.shedAbove) },
+        ServeSetting("max-connections-per-address") { String($0.maxConnectionsPerAddress) },
         ServeSetting("uring-recv") { $0.uringRecv.rawValue },
         ServeSetting("uring-sq-entries") { String($0.uringSqEntries) },
         ServeSetting("uring-cq-factor") { String($0.uringCqFactor) },

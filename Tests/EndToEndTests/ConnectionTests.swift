@@ -147,3 +147,37 @@ struct ConnectionTests {
         #expect(try client.isClosedByServer())
     }
 }
+
+@Suite("End to end: per-address connection limit", .serialized)
+struct AddressLimitTests {
+    @Test("Past --max-connections-per-address a client gets 429 with Retry-After, then close; room again after one closes",
+          arguments: engineNames)
+    func perAddressLimit(engine: String) throws {
+        let server = try TestServer(engine: engine) { $0.maxConnectionsPerAddress = 2 }
+        var first: TestClient? = try server.client()
+        let second = try server.client()
+        #expect(try first!.get("/health").status == 200)
+        #expect(try second.get("/health").status == 200)
+        let third = try server.client()
+        try? third.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        let refused = try third.readResponse()
+        #expect(refused.status == 429)
+        #expect(refused.header("Retry-After") == "1")
+        #expect(refused.header("Connection") == "close")
+        #expect(try third.isClosedByServer())
+        first!.shutdownWrite()
+        #expect(try first!.isClosedByServer())
+        first = nil
+        // The count follows closes; the server notices the close before a
+        // new connection is admitted only once it has read the end of stream.
+        var served = false
+        for _ in 0..<50 where !served {
+            let next = try server.client()
+            try? next.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            served = (try? next.readResponse().status) == 200
+            if !served { usleep(20_000) }
+        }
+        #expect(served)
+        #expect(server.metrics.prometheusText().contains("switchyard_http_responses_total{status=\"429\"}"))
+    }
+}

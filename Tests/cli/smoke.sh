@@ -94,6 +94,10 @@ kill -TERM $pid; wait $pid; status=$?
 check "epoll: SIGTERM exits 0" test $status -eq 0
 rm -f "$log"
 
+out=$("$bin" serve --max-connections-per-address=-1 2>&1); check "bad --max-connections-per-address names the flag" contains "$out" "--max-connections-per-address -1: must be 0 (no limit) or more"
+out=$("$bin" serve --engine io_uring --uring-direct-descriptors --max-connections-per-address 2 2>&1)
+check "per-address limit with direct descriptors is refused with the reason" contains "$out" "--uring-direct-descriptors does not give"
+
 # Configuration: the shipped example, precedence, and every error path.
 example="$(cd "$(dirname "$0")/../.." && pwd)/experiments/config/switchyard.example.toml"
 out=$("$bin" config check "$example" 2>&1); status=$?
