@@ -17,7 +17,7 @@ bench=${BENCH_DIR:-../shared/bench}
 port=${PORT:-18096}
 binary=$(mktemp /tmp/switchyard-stripped.XXXXXX)
 trap 'rm -f "$binary"' EXIT
-strip --strip-debug -o "$binary" .build/release/switchyard
+strip --strip-debug -o "$binary" ${SWITCHYARD_BIN:-.build/release/switchyard}
 (   # the watcher: both dumps exist, so the counting is over
     for _ in $(seq 1 1800); do
         sleep 0.5

@@ -10,11 +10,17 @@ public struct HTTPLimits: Sendable, Equatable {
     public var maxFieldCount: Int = 100
     /// Largest request body, after removing chunked framing; 413 beyond.
     public var maxBodyBytes: Int = 1024 * 1024
+    /// Requests one keep-alive connection may carry; the last one's response
+    /// says `Connection: close` (0: no limit). Bounds how long one client
+    /// holds a connection, as nginx's keepalive_requests does.
+    public var maxRequestsPerConnection: Int = 0
 
     public init() {}
 
     public init(maxRequestLineBytes: Int = 8 * 1024, maxHeaderBytes: Int = 16 * 1024,
-                maxFieldBytes: Int = 8 * 1024, maxFieldCount: Int = 100, maxBodyBytes: Int = 1024 * 1024) {
+                maxFieldBytes: Int = 8 * 1024, maxFieldCount: Int = 100, maxBodyBytes: Int = 1024 * 1024,
+                maxRequestsPerConnection: Int = 0) {
+        self.maxRequestsPerConnection = maxRequestsPerConnection
         self.maxRequestLineBytes = maxRequestLineBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.maxFieldBytes = maxFieldBytes

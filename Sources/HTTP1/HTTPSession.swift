@@ -380,9 +380,11 @@ public final class HTTPSession {
             base: base, head: head, fields: parser.fields,
             body: UnsafeRawBufferPointer(start: base + bodyRange.lowerBound, count: bodyRange.count),
             worker: worker)
+        let lastAllowed = limits.maxRequestsPerConnection > 0 && requestsCompleted &+ 1 >= limits.maxRequestsPerConnection
+        if lastAllowed && head.keepAlive && !draining { counters.recordRequestLimitClose() }
         var writer = ResponseWriter(
             output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: head.method == .head,
-            isHTTP10: head.version == .http10, closeConnection: !head.keepAlive || draining)
+            isHTTP10: head.version == .http10, closeConnection: !head.keepAlive || draining || lastAllowed)
         responder.respond(to: request, writer: &writer)
         if !writer.hasResponded { finishAbandoned(&writer) }
         counters.recordResponse(status: writer.status.code)

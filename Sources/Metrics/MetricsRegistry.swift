@@ -116,6 +116,9 @@ public final class MetricsRegistry: Sendable {
         out += "# HELP switchyard_pool_misses_total Buffers that had to come from the system allocator.\n"
         out += "# TYPE switchyard_pool_misses_total counter\n"
         out += "switchyard_pool_misses_total \(total.poolMisses)\n"
+        out += "# HELP switchyard_connections_closed_at_request_limit_total Keep-alive connections closed after --max-requests-per-connection requests.\n"
+        out += "# TYPE switchyard_connections_closed_at_request_limit_total counter\n"
+        out += "switchyard_connections_closed_at_request_limit_total \(total.requestLimitCloses)\n"
         let named = snapshots.compactMap { w in w.name.map { (name: $0, counts: w.counts) } }.sorted { $0.name < $1.name }
         if !named.isEmpty {
             out += "# HELP switchyard_worker_responses_total Responses sent by each long-lived worker.\n"

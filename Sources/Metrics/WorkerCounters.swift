@@ -55,6 +55,8 @@ public final class WorkerCounters: @unchecked Sendable {
     @inline(__always) public func recordConnectionClosed() { add(1, to: Slot.connectionsClosed) }
     @inline(__always) public func recordRoutedRequest() { add(1, to: Slot.routedRequests) }
     @inline(__always) public func recordPoolMiss() { add(1, to: Slot.poolMisses) }
+    /// A keep-alive connection closed because it reached `--max-requests-per-connection`.
+    @inline(__always) public func recordRequestLimitClose() { add(1, to: Slot.requestLimitCloses) }
     /// Gauges: the owner stores the current value. In use may be negative
     /// for one worker when buffers move between workers with the connection
     /// that holds them (work stealing): stored as its bit pattern, so the sum
@@ -90,7 +92,8 @@ enum Slot {
     static let poolMisses = routedRequests + 1
     static let poolInUse = poolMisses + 1
     static let poolHighWater = poolInUse + 1
-    static let count = poolHighWater + 1
+    static let requestLimitCloses = poolHighWater + 1
+    static let count = requestLimitCloses + 1
 
     /// Status code to slot, built once; a 600-entry byte table keeps the hot
     /// path to one load.
@@ -131,6 +134,7 @@ public struct CounterSnapshot: Sendable {
     public var poolMisses: UInt64 { values[Slot.poolMisses] }
     public var poolInUse: UInt64 { values[Slot.poolInUse] }
     public var poolHighWater: UInt64 { values[Slot.poolHighWater] }
+    public var requestLimitCloses: UInt64 { values[Slot.requestLimitCloses] }
     public var connectionsOpen: UInt64 {
         connectionsOpened >= connectionsClosed ? connectionsOpened - connectionsClosed : 0
     }

@@ -90,6 +90,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body in bytes (413 beyond).")
     var maxBody: Int = 1024 * 1024
 
+    @Option(help: "Requests one keep-alive connection may carry; the last response says Connection: close (0: no limit).")
+    var maxRequestsPerConnection: Int = 0
+
     @Option(help: "Directory served under /static/.")
     var staticDir: String?
 
@@ -253,6 +256,9 @@ struct Serve: ParsableCommand {
             throw ValidationError("\(flag) \(value.text): must be more than 0 seconds")
         }
         guard readAheadLimit >= 1024 else { throw ValidationError("--read-ahead-limit \(readAheadLimit): must be at least 1024") }
+        guard maxRequestsPerConnection >= 0 else {
+            throw ValidationError("--max-requests-per-connection \(maxRequestsPerConnection): must be 0 (no limit) or more")
+        }
         guard maxConnectionsPerAddress >= 0 else {
             throw ValidationError("--max-connections-per-address \(maxConnectionsPerAddress): must be 0 (no limit) or more")
         }
@@ -352,7 +358,7 @@ struct Serve: ParsableCommand {
         configuration.steal = stealOptions
         configuration.limits = HTTPLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxFieldBytes: maxFieldBytes,
-            maxFieldCount: maxFields, maxBodyBytes: maxBody)
+            maxFieldCount: maxFields, maxBodyBytes: maxBody, maxRequestsPerConnection: maxRequestsPerConnection)
         configuration.inheritedListeners = (0..<inheritListeners).map { Int32(3 + $0) }
         return configuration
     }

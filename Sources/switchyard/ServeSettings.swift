@@ -51,6 +51,7 @@ struct ServeSetting: Sendable {
         ServeSetting("max-field-bytes", live: true) { String($0.maxFieldBytes) },
         ServeSetting("max-fields", live: true) { String($0.maxFields) },
         ServeSetting("max-body", live: true) { String($0.maxBody) },
+        ServeSetting("max-requests-per-connection", live: true) { String($0.maxRequestsPerConnection) },
         ServeSetting("static-dir") { $0.staticDir ?? "" },
         ServeSetting("pin") { $0.pin },
         ServeSetting("accept") { $0.accept.rawValue },

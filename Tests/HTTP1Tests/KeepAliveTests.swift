@@ -217,3 +217,28 @@ struct KeepAliveTests {
         #expect(!c.closed)
     }
 }
+
+@Suite("Requests per connection")
+struct RequestLimitTests {
+    /// `--max-requests-per-connection 3`: five pipelined requests get three
+    /// responses, the third says `Connection: close`, the rest are not
+    /// answered (the client retries them on a new connection), and the close
+    /// is counted.
+    @Test func lastAllowedResponseCloses() {
+        let c = TestConnection(limits: HTTPLimits(maxRequestsPerConnection: 3))
+        c.send((0..<5).map { "GET /r\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined().bytes)
+        let r = result(of: c)
+        #expect(r.statuses == [200, 200, 200])
+        #expect(r.responses.map { $0.header("Connection") } == [nil, nil, "close"])
+        #expect(c.closed)
+        #expect(c.worker.counters.snapshot().requestLimitCloses == 1)
+    }
+
+    /// A request that closes anyway (HTTP/1.0 without keep-alive) is not counted.
+    @Test func closingRequestIsNotCounted() {
+        let c = TestConnection(limits: HTTPLimits(maxRequestsPerConnection: 1))
+        c.send("GET / HTTP/1.0\r\n\r\n".bytes)
+        #expect(result(of: c).statuses == [200])
+        #expect(c.worker.counters.snapshot().requestLimitCloses == 0)
+    }
+}
