@@ -11,9 +11,9 @@ import HTTP1
 ///
 /// Ownership: the loop thread whose table holds it.
 public final class LoopConnection {
-    /// Replaced (only while the slot is free, by the loop that admits into
-    /// it) when a reload changed the request limits.
-    public internal(set) var session: HTTPSession
+    /// Kept for the slot's life (a `let`: the hot path reads it without
+    /// retaining); a reload's new limits reach it through `adopt`.
+    public let session: HTTPSession
     /// The socket, or -1 while the slot is free.
     public internal(set) var fd: Int32 = -1
     /// Bumped on every reuse; events and completions carry it, so one meant

@@ -289,10 +289,8 @@ public final class LoopCore: @unchecked Sendable {
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            // A reload changed the limits: this connection gets a session sized by the new ones.
-            if connections[slot].session.limits != limits {
-                connections[slot].session = HTTPSession(responder: responder, worker: worker, limits: limits)
-            }
+            // A reload changed the limits: this connection's session takes them.
+            if connections[slot].session.limits != limits { connections[slot].session.adopt(limits) }
         } else {
             let session = HTTPSession(responder: responder, worker: worker, limits: limits)
             connections.append(LoopConnection(session: session))

@@ -34,7 +34,8 @@ public enum SessionAction: Equatable, Sendable {
 /// buffer and are valid until their response is serialized.
 /// Ownership: one thread at a time (the connection's).
 public final class HTTPSession {
-    public let limits: HTTPLimits
+    /// Changes only between connections (`adopt`).
+    public private(set) var limits: HTTPLimits
     let responder: any HTTPResponder
     /// Strong: the session gives its buffers back to the worker's pool when
     /// it goes away, so the worker must outlive it. Changes only in `rebind`.
@@ -59,7 +60,7 @@ public final class HTTPSession {
     private let initialInputCapacity: Int
     private var start = 0
     private var end = 0
-    private let maxInputCapacity: Int
+    private var maxInputCapacity: Int
 
     private var parser: RequestParser
     private var decoder: ChunkedDecoder
@@ -84,6 +85,17 @@ public final class HTTPSession {
         initialInputCapacity = inputCapacity
         // Head, body and one framing line or trailer field must fit at once.
         maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + max(limits.maxHeaderBytes, limits.maxFieldBytes) + 8192
+    }
+
+    /// Takes new request limits (a reload changed them) between
+    /// connections: after `reset`, when the session holds no buffers, so
+    /// the field slots and input buffer it takes next are sized by them.
+    public func adopt(_ newLimits: HTTPLimits) {
+        precondition(!hasBuffers && start == end, "adopt(_:) is for a session between connections")
+        limits = newLimits
+        parser = RequestParser(limits: newLimits, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
+        decoder = ChunkedDecoder(limits: newLimits)
+        maxInputCapacity = newLimits.maxHeadBytes + newLimits.maxBodyBytes + max(newLimits.maxHeaderBytes, newLimits.maxFieldBytes) + 8192
     }
 
     deinit {
