@@ -90,6 +90,19 @@ public func errnoText() -> String { String(cString: strerror(errno)) }
 
 /// Socket options every engine sets on accepted connections.
 public enum SocketOptions {
+    /// Writes a fixed response made of three pieces (status line, this
+    /// second's Date line, the rest) in one `writev`, best effort: for the
+    /// refusals (shedding, the per-address limit) that close straight after.
+    public static func writeRefusal(_ fd: Int32, _ first: UnsafeRawBufferPointer, _ date: UnsafeRawBufferPointer,
+                                    _ rest: UnsafeRawBufferPointer) {
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { pieces in
+            pieces[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress!), iov_len: first.count)
+            pieces[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: date.baseAddress!), iov_len: date.count)
+            pieces[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: rest.baseAddress!), iov_len: rest.count)
+            _ = writev(fd, pieces.baseAddress, 3)  // the client may already be gone
+        }
+    }
+
     /// Responses leave in one write, so Nagle's algorithm only adds delay.
     public static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1

@@ -65,14 +65,14 @@ public final class LoopCore: @unchecked Sendable {
     // What a reload may change (`apply`), in milliseconds. Atomics because a
     // reload stores them from the signal thread and a work-stealing thief
     // reads them; relaxed loads are plain loads here.
-    private let headTimeout: Atomic<Int>
-    private let bodyTimeout: Atomic<Int>
-    private let keepAliveTimeout: Atomic<Int>
-    private let sendTimeoutMS: Atomic<Int>
-    private let drainIdleGraceMS: Atomic<Int>
-    private let drainTimeoutMS: Atomic<Int>
-    private let readAheadLimitBytes: Atomic<Int>
-    private let shedAboveCount: Atomic<Int>
+    private let headTimeoutMS = Atomic(0)
+    private let bodyTimeoutMS = Atomic(0)
+    private let keepAliveTimeoutMS = Atomic(0)
+    private let sendTimeoutMS = Atomic(0)
+    private let drainIdleGraceMS = Atomic(0)
+    private let drainTimeoutMS = Atomic(0)
+    private let readAheadLimitBytes = Atomic(0)
+    private let shedAboveCount = Atomic(0)
     /// Request limits a reload set, taken by the loop at its next admit
     /// (the generation says when to look; the lock is taken only then).
     private let reloadedLimits: Mutex<HTTPLimits>
@@ -94,25 +94,17 @@ public final class LoopCore: @unchecked Sendable {
         wakeFD = Epoll.makeEventFD()
         guard wakeFD >= 0 else { throw EngineError("cannot create an eventfd: \(errnoText())") }
         wheel = TimerWheel(now: monotonicMilliseconds())
-        let live = LiveSettings(configuration)
-        headTimeout = Atomic(Int(live.headTimeout * 1000))
-        bodyTimeout = Atomic(Int(live.bodyTimeout * 1000))
-        keepAliveTimeout = Atomic(Int(live.keepAliveTimeout * 1000))
-        sendTimeoutMS = Atomic(Int(live.sendTimeout * 1000))
-        drainIdleGraceMS = Atomic(Int(live.drainIdleGrace * 1000))
-        drainTimeoutMS = Atomic(Int(live.drainTimeout * 1000))
-        readAheadLimitBytes = Atomic(live.readAheadLimit)
-        shedAboveCount = Atomic(live.shedAbove)
-        limits = live.limits
-        reloadedLimits = Mutex(live.limits)
+        limits = configuration.limits
+        reloadedLimits = Mutex(configuration.limits)
+        apply(LiveSettings(configuration))
     }
 
     /// Any thread (a reload): new values for the next deadline armed, the
     /// next connection admitted, the next drain.
     public func apply(_ live: LiveSettings) {
-        headTimeout.store(Int(live.headTimeout * 1000), ordering: .relaxed)
-        bodyTimeout.store(Int(live.bodyTimeout * 1000), ordering: .relaxed)
-        keepAliveTimeout.store(Int(live.keepAliveTimeout * 1000), ordering: .relaxed)
+        headTimeoutMS.store(Int(live.headTimeout * 1000), ordering: .relaxed)
+        bodyTimeoutMS.store(Int(live.bodyTimeout * 1000), ordering: .relaxed)
+        keepAliveTimeoutMS.store(Int(live.keepAliveTimeout * 1000), ordering: .relaxed)
         sendTimeoutMS.store(Int(live.sendTimeout * 1000), ordering: .relaxed)
         drainIdleGraceMS.store(Int(live.drainIdleGrace * 1000), ordering: .relaxed)
         drainTimeoutMS.store(Int(live.drainTimeout * 1000), ordering: .relaxed)
@@ -122,8 +114,12 @@ public final class LoopCore: @unchecked Sendable {
         limitsGeneration.add(1, ordering: .releasing)
     }
 
+    /// The deadline `admit` arms for a new connection: the keep-alive
+    /// timeout, or while draining the drain grace.
+    public var admissionDeadline: Int { now + (draining ? drainIdleGrace : keepAliveMilliseconds) }
+
     /// Milliseconds an idle connection may wait for its next request.
-    public var keepAliveMilliseconds: Int { keepAliveTimeout.load(ordering: .relaxed) }
+    public var keepAliveMilliseconds: Int { keepAliveTimeoutMS.load(ordering: .relaxed) }
     /// Milliseconds a send may go without progress.
     public var sendTimeoutMilliseconds: Int { sendTimeoutMS.load(ordering: .relaxed) }
     /// How long an idle connection stays open once the drain begins (ms).
@@ -240,12 +236,6 @@ public final class LoopCore: @unchecked Sendable {
     /// Engines check it after closes, wake-ups and each turn.
     public var listenerMayResume: Bool { listenerPaused && !draining && now >= retryListenerAt && budgetHasRoom }
 
-    /// Why `admit` turned a socket away.
-    public enum Refusal {
-        /// Load shedding: answer 503 with Retry-After (`shedResponse`), then close.
-        case shed
-    }
-
     /// Takes an accepted socket into the table: returns its slot, with the
     /// keep-alive deadline armed; nil if the socket was refused and closed
     /// (shed with 503). Its budget unit is then given back.
@@ -258,13 +248,14 @@ public final class LoopCore: @unchecked Sendable {
     /// `fd` is a descriptor, or for `directDescriptor` an index into the
     /// engine's registered file table (io_uring). Refusing a real
     /// descriptor is done here (a `writev` and a `close`); a direct one the
-    /// engine must answer and close its own way, in `refuse`. A direct
-    /// descriptor gets TCP_NODELAY from the listener it was accepted on.
-    public func admit(_ fd: Int32, directDescriptor: Bool = false, refuse: (Int32, Refusal) -> Void = { _, _ in }) -> Int? {
+    /// engine must shed (503 with Retry-After, `shedResponse`) and close its
+    /// own way, in `shed`. A direct descriptor gets TCP_NODELAY from the
+    /// listener it was accepted on.
+    public func admit(_ fd: Int32, directDescriptor: Bool = false, shed shedDirect: (Int32) -> Void = { _ in }) -> Int? {
         let shedAbove = shedAboveCount.load(ordering: .relaxed)
         if shedAbove > 0 && open >= shedAbove {
             if directDescriptor {
-                refuse(fd, .shed)
+                shedDirect(fd)
                 counters.recordResponse(status: 503)
                 onClose()
             } else {
@@ -307,12 +298,8 @@ public final class LoopCore: @unchecked Sendable {
         open += 1
         openCount.store(open, ordering: .relaxed)
         counters.recordConnectionOpened()
-        if draining {
-            connection.session.beginDraining()
-            wheel.arm(slot, at: now + drainIdleGrace)
-        } else {
-            wheel.arm(slot, at: now + keepAliveMilliseconds)
-        }
+        if draining { connection.session.beginDraining() }
+        wheel.arm(slot, at: admissionDeadline)
         return slot
     }
 
@@ -342,18 +329,11 @@ public final class LoopCore: @unchecked Sendable {
     /// second's Date line, in one writev, closes it and gives its budget back.
     private func answerAndClose(_ fd: Int32, prefix: UnsafeRawBufferPointer, suffix: UnsafeRawBufferPointer, status: Int) {
         worker.date.refresh()
-        let date = worker.date.headerLine
-        withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { pieces in
-            pieces[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: prefix.baseAddress!), iov_len: prefix.count)
-            pieces[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: date.baseAddress!), iov_len: date.count)
-            pieces[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: suffix.baseAddress!), iov_len: suffix.count)
-            _ = writev(fd, pieces.baseAddress, 3)  // best effort: the client may already be gone
-        }
+        SocketOptions.writeRefusal(fd, prefix, worker.date.headerLine, suffix)
         close(fd)
         counters.recordResponse(status: status)
         onClose()
     }
-
 
     // MARK: deadlines
 
@@ -379,14 +359,14 @@ public final class LoopCore: @unchecked Sendable {
             // Draining: a request may still be on its way; wait for it only briefly.
             return now + (session.isDraining ? drainIdleGrace : keepAliveMilliseconds)
         }
-        if session.isReceivingBody { return now + bodyTimeout.load(ordering: .relaxed) }
+        if session.isReceivingBody { return now + bodyTimeoutMS.load(ordering: .relaxed) }
         // Part of a head is here: the deadline runs from its first byte
         // and is not extended by more bytes, so trickling does not help.
         if connection.requestStartedAt < 0 || connection.requestsSeen != session.requestsCompleted {
             connection.requestStartedAt = now
             connection.requestsSeen = session.requestsCompleted
         }
-        return connection.requestStartedAt + headTimeout.load(ordering: .relaxed)
+        return connection.requestStartedAt + headTimeoutMS.load(ordering: .relaxed)
     }
 
     /// How finely the timer wheel fires (ms): a deadline is at most this late.

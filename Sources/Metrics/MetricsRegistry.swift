@@ -165,8 +165,7 @@ public final class MetricsRegistry: Sendable {
         }
         for (name, entry) in state.withLock({ $0.processValues }).sorted(by: { $0.key < $1.key }) {
             out += "# HELP \(name) \(entry.help)\n# TYPE \(name) \(entry.type)\n"
-            out += entry.value == entry.value.rounded() && abs(entry.value) < 1e15
-                ? "\(name) \(Int64(entry.value))\n" : "\(name) \(entry.value)\n"
+            out += "\(name) \(sampleText(entry.value))\n"
         }
         if !info.isEmpty {
             out += "# HELP switchyard_info Static facts about this server.\n"

@@ -46,10 +46,15 @@ public enum PrometheusMerge {
             if let text = help[name] { out += "# HELP \(name) \(text)\n" }
             if let text = type[name] { out += "# TYPE \(name) \(text)\n" }
             for (series, value) in sums[name] ?? [] {
-                out += value == value.rounded() && abs(value) < 1e15 ? "\(series) \(Int64(value))\n" : "\(series) \(value)\n"
+                out += "\(series) \(sampleText(value))\n"
             }
             for line in perProcess[name] ?? [] { out += line + "\n" }
         }
         return out
     }
+}
+
+/// A sample value as Prometheus text: whole numbers without a fraction.
+func sampleText(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
 }

@@ -23,7 +23,7 @@ extension Worker {
         task.hungUp = false
         task.wantsWrite = false
         task.generation.wrappingAdd(1, ordering: .relaxed)
-        let deadline = core.now + (core.draining ? core.drainIdleGrace : core.keepAliveMilliseconds)  // as the core armed it
+        let deadline = core.admissionDeadline  // as the core armed it
         task.deadline.store(deadline, ordering: .relaxed)
         task.armedAt.store(deadline, ordering: .relaxed)
         task.connection.session.rebind(to: core.worker)

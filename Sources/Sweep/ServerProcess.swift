@@ -1,3 +1,4 @@
+import EngineCore
 import Glibc
 import LoadGen
 import Topology
@@ -123,38 +124,15 @@ final class ServerProcess {
     }
 
     private static func spawn(arguments: [String], logPath: String) throws(SweepError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(
-            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var pid: pid_t = 0
-        // safety: the strdup copies outlive posix_spawnp (freed by the defer);
-        // the array ends with the nil that argv needs; environ is the
-        // process's own NUL-terminated environment.
-        let cArguments = arguments.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
-        let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)
-        guard status == 0 else {
-            throw SweepError("cannot start \(arguments[0]): \(String(cString: strerror(status)))")
+        let files: [ChildProcess.FileAction] = [
+            .open(fd: 0, path: "/dev/null", flags: O_RDONLY, mode: 0),
+            .open(fd: 1, path: logPath, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644),
+            .duplicate(source: 1, target: 2),
+        ]
+        switch ChildProcess.spawn(arguments, files: files, ownProcessGroup: true) {
+        case .success(let pid): return pid
+        case .failure(let error): throw SweepError("cannot start \(arguments[0]): \(error)")
         }
-        return pid
     }
 }
 

@@ -135,9 +135,8 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         if let addressLimiter, let peer = AddressLimiter.peer(of: fd) {
             guard addressLimiter.admit(peer) else {
                 worker.date.refresh()
-                for piece in [AddressLimitResponse.prefix.buffer, worker.date.headerLine, AddressLimitResponse.suffix.buffer] {
-                    _ = send(fd, piece.baseAddress, piece.count, Int32(MSG_NOSIGNAL))  // best effort
-                }
+                SocketOptions.writeRefusal(fd, AddressLimitResponse.prefix.buffer, worker.date.headerLine,
+                                           AddressLimitResponse.suffix.buffer)
                 counters.recordResponse(status: 429)
                 return
             }

@@ -380,15 +380,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// away is answered (shedding) and closed through the ring.
     private func admit(_ fd: Int32) -> Int? {
         guard direct else { return core.admit(fd) }
-        return core.admit(fd, directDescriptor: true) { index, refusal in
-            if refusal == .shed {
-                let length = core.shedResponse(into: shedBuffer)
-                let send = entry()
-                io_uring_prep_send(send, index, shedBuffer, length, Int32(MSG_NOSIGNAL))
-                // A hard link: the close runs even if the send fails.
-                send.pointee.flags |= UInt8(switchyard_sqe_flag_fixed_file()) | UInt8(switchyard_sqe_flag_io_hardlink())
-                io_uring_sqe_set_data64(send, Completion.tag(.cancel))  // nothing to do on its completion
-            }
+        return core.admit(fd, directDescriptor: true) { index in
+            let length = core.shedResponse(into: shedBuffer)
+            let send = entry()
+            io_uring_prep_send(send, index, shedBuffer, length, Int32(MSG_NOSIGNAL))
+            // A hard link: the close runs even if the send fails.
+            send.pointee.flags |= UInt8(switchyard_sqe_flag_fixed_file()) | UInt8(switchyard_sqe_flag_io_hardlink())
+            io_uring_sqe_set_data64(send, Completion.tag(.cancel))  // nothing to do on its completion
             let close = entry()
             io_uring_prep_close_direct(close, UInt32(index))
             io_uring_sqe_set_data64(close, Completion.tag(.cancel))

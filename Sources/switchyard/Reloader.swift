@@ -62,9 +62,14 @@ final class Reloader: Sendable {
     func publish(generation: Int, outcome: Int) {
         let metrics = MetricsRegistry.shared
         metrics.setProcessValue("switchyard_config_generation", help: "Configuration generation in force (1 at start, +1 per accepted reload).", Double(generation))
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        metrics.setProcessValue("switchyard_config_last_reload_timestamp_seconds", help: "When the configuration was last loaded or reloaded (Unix time).", Double(now.tv_sec))
+        metrics.setProcessValue("switchyard_config_last_reload_timestamp_seconds", help: "When the configuration was last loaded or reloaded (Unix time).", Double(unixSeconds()))
         metrics.setProcessValue("switchyard_config_last_reload_success", help: "1 if the last load or reload was accepted, 0 if it was rejected.", Double(outcome))
     }
+}
+
+/// Seconds since the Unix epoch, for "when did the last reload happen".
+func unixSeconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return now.tv_sec
 }

@@ -35,7 +35,7 @@ struct SettingsLayers {
         let file = configPath(in: cli) ?? environment["SWITCHYARD_CONFIG"]
         var fileValues: [String: String] = [:]
         if let file {
-            guard let text = readText(file) else {
+            guard let text = readWholeFile(file) else {
                 throw Failure(description: "--config \(file): cannot read the file: \(String(cString: strerror(errno)))")
             }
             let entries: [SettingsDocument.Entry]
@@ -141,19 +141,6 @@ struct SettingsLayers {
         case "false", "0", "no", "off": false
         default: nil
         }
-    }
-
-    static func readText(_ path: String) -> String? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&chunk, 1, chunk.count, file)
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The process environment as a dictionary.

@@ -199,9 +199,7 @@ struct SupervisorState {
         self.port = port
         self.directory = directory
         self.counts = counts
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        counts.withLock { $0.reloadTime = time.tv_sec }
+        counts.withLock { $0.reloadTime = unixSeconds() }
         pinned = ["--host", serve.host, "--port", String(port), "--backlog", String(serve.backlog)]
     }
 
@@ -211,34 +209,18 @@ struct SupervisorState {
     @discardableResult
     mutating func start(slot: Int, generation: Int) -> Supervisor.Worker? {
         let exe = Self.executable()
-        var arguments = [exe, "serve"] + cli + pinned + [
+        let arguments = [exe, "serve"] + cli + pinned + [
             "--workers", "single", "--processes", String(processCount), "--inherit-listeners", String(perWorker), "--process-slot", String(slot),
             "--process-dir", directory, "--config-generation", String(generation), "--exit-with-parent",
         ]
-        if !cli.contains("--threads") && !pinned.contains("--threads") { arguments += ["--threads", String(serve.threads)] }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        for i in 0..<perWorker {
-            posix_spawn_file_actions_adddup2(&actions, listeners[slot * perWorker + i], Int32(3 + i))
+        let files = (0..<perWorker).map {
+            ChildProcess.FileAction.duplicate(source: listeners[slot * perWorker + $0], target: Int32(3 + $0))
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var cArguments = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in cArguments { free(pointer) } }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, exe, &actions, &attributes, &cArguments, environ)
-        guard status == 0 else {
-            log("error: cannot start worker \(slot): \(String(cString: strerror(status)))", .error)
+        let pid: pid_t
+        switch ChildProcess.spawn(arguments, files: files, ownProcessGroup: false) {
+        case .success(let started): pid = started
+        case .failure(let error):
+            log("error: cannot start worker \(slot): \(error)", .error)
             restartAt[slot] = Self.now() + 1000
             return nil
         }
@@ -365,21 +347,17 @@ struct SupervisorState {
         for slot in fresh.map(\.slot) { restartAt[slot] = nil }
         generation = nextGeneration
         serve = next
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
         counts.withLock {
             $0.generation = nextGeneration
-            $0.reloadTime = time.tv_sec
+            $0.reloadTime = unixSeconds()
             $0.reloadSuccess = 1
         }
         log("reloaded: \(fresh.count) workers of configuration generation \(nextGeneration) serve; \(old.count) of generation \(nextGeneration - 1) drain")
     }
 
     private func rejected() {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
         counts.withLock {
-            $0.reloadTime = time.tv_sec
+            $0.reloadTime = unixSeconds()
             $0.reloadSuccess = 0
             $0.reloadsRejected += 1
         }

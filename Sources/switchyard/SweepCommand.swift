@@ -166,7 +166,8 @@ private func raiseOpenFileLimit() {
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
-private func readWholeFile(_ path: String) -> String? {
+/// A whole text file (a sweep spec, a configuration file); nil if it cannot be opened.
+func readWholeFile(_ path: String) -> String? {
     guard let file = fopen(path, "r") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []
