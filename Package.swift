@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "StealingEngineTests", dependencies: ["StealingEngine"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology"]
+            dependencies: ["EngineCore", "EventLoopCore", "Engines", "Application", "HTTP1", "LoadGen", "Metrics", "Topology"]
         ),
     ]
 )

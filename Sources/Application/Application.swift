@@ -5,6 +5,13 @@ import Router
 /// A route's handler: answers one request through the writer it is lent.
 public typealias RouteHandler = @Sendable (HTTPRequest, RouteParameters, inout ResponseWriter) -> Void
 
+/// What the router stores for a route: its handler and its priority class,
+/// both fixed at start-up.
+struct Route: Sendable {
+    let handler: RouteHandler
+    let priority: PriorityClass
+}
+
 /// Routes requests through middleware to handlers; the responder every engine drives.
 ///
 /// Built once at start-up (`route`, `use`), then shared read-only by all
@@ -12,10 +19,14 @@ public typealias RouteHandler = @Sendable (HTTPRequest, RouteParameters, inout R
 public final class Application: HTTPResponder, @unchecked Sendable {
     // safety (@unchecked Sendable): `router` and `middleware` are mutated only
     // while the application is being configured, before any engine starts.
-    private let router = Router<RouteHandler>()
+    private let router = Router<Route>()
     private var middleware: [any Middleware] = []
+    /// Classes given to routes as they are registered.
+    public let priorities: PriorityRules
 
-    public init() {}
+    public init(priorities: PriorityRules = .defaults) {
+        self.priorities = priorities
+    }
 
     public func use(_ step: any Middleware) {
         middleware.append(step)
@@ -23,10 +34,15 @@ public final class Application: HTTPResponder, @unchecked Sendable {
 
     /// Registers a handler; throws for a malformed or conflicting pattern.
     public func route(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping RouteHandler) throws(RouteError) {
-        try router.add(method, pattern, handler)
+        try router.add(method, pattern, Route(handler: handler, priority: priorities.priority(of: pattern)))
     }
 
     public var routes: [(method: HTTPMethod, pattern: String)] { router.routes }
+
+    /// Each route with the class the priority rules gave it.
+    public var routePriorities: [(method: HTTPMethod, pattern: String, priority: PriorityClass)] {
+        router.routes.map { ($0.method, $0.pattern, priorities.priority(of: $0.pattern)) }
+    }
 
     public func respond(to request: HTTPRequest, writer: inout ResponseWriter) {
         runMiddleware(from: 0, request, &writer)
@@ -45,8 +61,19 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     private func dispatch(_ request: HTTPRequest, _ writer: inout ResponseWriter) {
         var parameters = RouteParameters()
         switch router.lookup(request.method, path: request.path, parameters: &parameters) {
-        case .found(let handler):
-            handler(request, parameters, &writer)
+        case .found(let route):
+            let gate = request.worker.overload
+            if gate.sheds(route.priority) {
+                // The loop is overloaded and this class waits too long: a
+                // cheap answer instead of the handler; the connection stays.
+                request.worker.counters.recordShed(priority: route.priority.rawValue)
+                writer.head(.serviceUnavailable)
+                writer.header(Bodies.retryAfter)
+                writer.body(contentType: .textPlain, Bodies.overloaded)
+                return
+            }
+            gate.answered(route.priority)
+            route.handler(request, parameters, &writer)
         case .methodNotAllowed(let allow):
             writer.head(.methodNotAllowed)
             writer.header("Allow", allow)
@@ -63,4 +90,6 @@ enum Bodies {
     static let notFound = StaticBytes("404 Not Found\n")
     static let methodNotAllowed = StaticBytes("405 Method Not Allowed\n")
     static let ok = StaticBytes("ok\n")
+    static let overloaded = StaticBytes("503 overloaded: retry later\n")
+    static let retryAfter = StaticHeader(name: "Retry-After", value: "1")
 }

@@ -17,6 +17,8 @@ public struct DemoConfiguration: Sendable {
     /// What `/metrics` shows; nil: this process's registry. Process mode
     /// sets it to the merged view of every worker.
     public var metricsText: (@Sendable () -> String)?
+    /// Route classes for the overload controller (`--priority`).
+    public var priorities = PriorityRules.defaults
 
     public init(staticDirectory: String? = nil, crashRoute: Bool = false) {
         self.staticDirectory = staticDirectory
@@ -39,7 +41,7 @@ extension Application {
     /// | `GET /metrics` | Prometheus text format |
     public static func demo(_ configuration: DemoConfiguration = DemoConfiguration(),
                             metrics: MetricsRegistry = .shared) throws -> Application {
-        let app = Application()
+        let app = Application(priorities: configuration.priorities)
         app.use(RequestCounter())
         app.use(ServerHeader())
 

@@ -63,6 +63,8 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Process mode: worker k's threads take the plan's places from
     /// k x threads on, so the workers' loops do not pile onto the same CPUs.
     public var placementOffset = 0
+    /// The queueing-delay overload controller of event-loop engines.
+    public var overload = OverloadSettings()
 
     public init() {}
 }

@@ -54,6 +54,9 @@ public final class LoopCore: @unchecked Sendable {
     /// The loop's clock (ms), read once per turn (`tick`). Deadlines are
     /// counted from when an event arrived; 100 ms ticks need no finer clock.
     public private(set) var now = 0
+    /// The turn's two clock reads: queueing delay, the overload controller,
+    /// busy time and latency samples. Loop thread only.
+    private var turns: TurnClock
     /// Reused every turn, so collecting expired timers allocates nothing.
     private var expired: [Int] = []
     public private(set) var open = 0
@@ -94,6 +97,7 @@ public final class LoopCore: @unchecked Sendable {
         wakeFD = Epoll.makeEventFD()
         guard wakeFD >= 0 else { throw EngineError("cannot create an eventfd: \(errnoText())") }
         wheel = TimerWheel(now: monotonicMilliseconds())
+        turns = TurnClock(settings: configuration.overload, now: monotonicMicroseconds())
         limits = configuration.limits
         reloadedLimits = Mutex(configuration.limits)
         apply(LiveSettings(configuration))
@@ -158,14 +162,31 @@ public final class LoopCore: @unchecked Sendable {
         // on, so their memory is first touched on this CPU's node.
         configuration.pinCurrentThread(index: index)
         worker = WorkerContext(counters: counters)
-        now = monotonicMilliseconds()
+        var cpuClock = clockid_t()
+        if pthread_getcpuclockid(pthread_self(), &cpuClock) == 0 { counters.setCPUClock(Int32(cpuClock)) }
+        let clock = monotonicMicroseconds()
+        now = clock / 1000
+        turns = TurnClock(settings: configuration.overload, now: clock)
     }
+
+    /// The overload controller's state (tests, diagnostics). Loop thread only.
+    public var overloadController: OverloadController { turns.controller }
+    /// This turn's queueing-delay estimate (µs). Loop thread only.
+    public var queueDelayMicros: Int { turns.queueDelay }
 
     /// How long the loop may sleep (ms, -1: until an event): until the next
     /// timer tick, and no longer than 50 ms while draining.
+    /// The turn's work ends here (`TurnClock`).
     public func waitMilliseconds() -> Int32 {
-        var timeout = wheel.waitMilliseconds(now: monotonicMilliseconds())
+        let clock = monotonicMicroseconds()
+        turns.willWait(at: clock, worker: worker)
+        var timeout = wheel.waitMilliseconds(now: clock / 1000)
         if draining { timeout = timeout < 0 ? 50 : min(timeout, 50) }
+        // An overloaded controller recovers only on turns: wake for them.
+        if turns.controller.overloaded {
+            let interval = Int32(max(1, turns.controller.settings.intervalMicros / 1000))
+            timeout = timeout < 0 ? interval : min(timeout, interval)
+        }
         if listenerPaused && retryListenerAt > 0 {
             let retry = Int32(max(1, retryListenerAt - now))
             timeout = timeout < 0 ? retry : min(timeout, retry)
@@ -173,9 +194,15 @@ public final class LoopCore: @unchecked Sendable {
         return timeout
     }
 
-    /// Reads the loop's clock; call once after each wait returns.
+    /// Reads the loop's clock; call once after each wait returns (or, in an
+    /// engine that may run long without waiting, every so many tasks): a turn
+    /// begins, with its queueing delay and shedding decision (`TurnClock`).
     @inline(__always)
-    public func tick() { now = monotonicMilliseconds() }
+    public func tick() {
+        let clock = monotonicMicroseconds()
+        now = clock / 1000
+        turns.tick(at: clock, worker: worker)
+    }
 
     /// `wakeFD` fired (the engine has consumed its count): returns the
     /// sockets an acceptor handed over, already admitted or refused, by

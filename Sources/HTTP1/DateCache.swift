@@ -76,6 +76,8 @@ public final class WorkerContext {
     public let counters: WorkerCounters
     public let buffers: BufferPool
     public let arena: RequestArena
+    /// The loop's overload decisions and per-turn tallies (`OverloadGate`).
+    public let overload = OverloadGate()
 
     public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256) {
         self.counters = counters

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Every worker's counters, aggregated only when someone reads them.
@@ -11,6 +12,7 @@ public final class MetricsRegistry: Sendable {
     private struct State {
         var live: [ObjectIdentifier: WorkerCounters] = [:]
         var retired = CounterSnapshot()
+        var retiredLatency = LatencySnapshot()
         var gauges: [String: String] = [:]
         var events: [ObjectIdentifier: EventCounters] = [:]
         var retiredEvents: [String: UInt64] = [:]
@@ -31,9 +33,11 @@ public final class MetricsRegistry: Sendable {
     /// Folds the worker's final counts into the totals and forgets it.
     public func retire(_ counters: WorkerCounters) {
         let last = counters.snapshot()
+        let latency = counters.latency.snapshot()
         state.withLock {
             $0.live[ObjectIdentifier(counters)] = nil
             $0.retired = $0.retired + last
+            $0.retiredLatency = $0.retiredLatency + latency
         }
     }
 
@@ -76,11 +80,18 @@ public final class MetricsRegistry: Sendable {
         return workers.reduce(retired) { $0 + $1.snapshot() }
     }
 
+    /// Every worker's latency histograms, summed.
+    public func latencyTotals() -> LatencySnapshot {
+        let (workers, retired) = state.withLock { (Array($0.live.values), $0.retiredLatency) }
+        return workers.reduce(retired) { $0 + $1.latency.snapshot() }
+    }
+
     /// Renders the Prometheus text exposition format (version 0.0.4).
     public func prometheusText() -> String {
         let (workers, retired, info, eventSets, retiredEvents, eventHelp) = state.withLock {
             (Array($0.live.values), $0.retired, $0.gauges, Array($0.events.values), $0.retiredEvents, $0.eventHelp)
         }
+        let latency = latencyTotals()
         // One snapshot per worker, used for totals, live gauges and per-worker series.
         let snapshots = workers.map { (name: $0.name, counts: $0.snapshot()) }
         let live = snapshots.reduce(CounterSnapshot()) { $0 + $1.counts }
@@ -119,8 +130,50 @@ public final class MetricsRegistry: Sendable {
         out += "# HELP switchyard_connections_closed_at_request_limit_total Keep-alive connections closed after --max-requests-per-connection requests.\n"
         out += "# TYPE switchyard_connections_closed_at_request_limit_total counter\n"
         out += "switchyard_connections_closed_at_request_limit_total \(total.requestLimitCloses)\n"
+        out += "# HELP switchyard_overload_shed_total Requests the overload controller answered 503 without running their handler, by priority class.\n"
+        out += "# TYPE switchyard_overload_shed_total counter\n"
+        for (priority, name) in LatencyHistograms.classNames.enumerated() {
+            out += "switchyard_overload_shed_total{class=\"\(name)\"} \(total.shed(priority: priority))\n"
+        }
+        out += "# HELP switchyard_overload_episodes_total Times a loop's overload controller entered its overloaded state.\n"
+        out += "# TYPE switchyard_overload_episodes_total counter\n"
+        out += "switchyard_overload_episodes_total \(total.overloadEpisodes)\n"
+        out += "# HELP switchyard_open_descriptors File descriptors this process has open.\n"
+        out += "# TYPE switchyard_open_descriptors gauge\n"
+        out += "switchyard_open_descriptors \(openDescriptorCount())\n"
+        out += latency.prometheusText()
         let named = snapshots.compactMap { w in w.name.map { (name: $0, counts: w.counts) } }.sorted { $0.name < $1.name }
         if !named.isEmpty {
+            // What each event loop says of itself (the threads engine's
+            // connection threads have no name and no loop).
+            out += "# HELP switchyard_loop_queue_delay_seconds A loop's latest estimate of how long its oldest waiting request has waited.\n"
+            out += "# TYPE switchyard_loop_queue_delay_seconds gauge\n"
+            for w in named {
+                out += "switchyard_loop_queue_delay_seconds{worker=\"\(w.name)\"} \(sampleText(Double(w.counts.queueDelayMicros) / 1_000_000))\n"
+            }
+            out += "# HELP switchyard_loop_overloaded 1 while a loop's overload controller is in its overloaded state.\n"
+            out += "# TYPE switchyard_loop_overloaded gauge\n"
+            for w in named {
+                out += "switchyard_loop_overloaded{worker=\"\(w.name)\"} \(w.counts.overloaded ? 1 : 0)\n"
+            }
+            out += "# HELP switchyard_loop_utilization Share of the last whole second a loop spent working rather than waiting.\n"
+            out += "# TYPE switchyard_loop_utilization gauge\n"
+            for w in named {
+                out += "switchyard_loop_utilization{worker=\"\(w.name)\"} \(sampleText(Double(w.counts.utilizationPerMille) / 1000))\n"
+            }
+            out += "# HELP switchyard_loop_busy_seconds_total Time a loop spent working rather than waiting (loop clock).\n"
+            out += "# TYPE switchyard_loop_busy_seconds_total counter\n"
+            for w in named {
+                out += "switchyard_loop_busy_seconds_total{worker=\"\(w.name)\"} \(sampleText(Double(w.counts.busyMicros) / 1_000_000))\n"
+            }
+            let cpu = named.compactMap { w in w.counts.cpuClock.flatMap { threadCPUSeconds($0) }.map { (w.name, $0) } }
+            if !cpu.isEmpty {
+                out += "# HELP switchyard_loop_cpu_seconds_total CPU time (user and system) of a loop's thread.\n"
+                out += "# TYPE switchyard_loop_cpu_seconds_total counter\n"
+                for (name, seconds) in cpu {
+                    out += "switchyard_loop_cpu_seconds_total{worker=\"\(name)\"} \(sampleText(seconds))\n"
+                }
+            }
             out += "# HELP switchyard_worker_responses_total Responses sent by each long-lived worker.\n"
             out += "# TYPE switchyard_worker_responses_total counter\n"
             for w in named {
@@ -175,4 +228,22 @@ public final class MetricsRegistry: Sendable {
         }
         return out
     }
+}
+
+/// CPU seconds on a thread's CPU-time clock; nil once the thread is gone.
+func threadCPUSeconds(_ clock: Int32) -> Double? {
+    var t = timespec()
+    guard clock_gettime(clockid_t(clock), &t) == 0 else { return nil }
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}
+
+/// Entries of /proc/self/fd, less the one the listing itself opens.
+func openDescriptorCount() -> Int {
+    guard let dir = opendir("/proc/self/fd") else { return 0 }
+    defer { closedir(dir) }
+    var count = 0
+    while let entry = readdir(dir) {
+        if entry.pointee.d_name.0 != 46 { count += 1 }  // not "." or ".."
+    }
+    return max(count - 1, 0)
 }

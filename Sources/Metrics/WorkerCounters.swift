@@ -16,6 +16,8 @@ public final class WorkerCounters: @unchecked Sendable {
     private let storage: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
     /// Cached so recording a status never touches a lazily initialized global.
     private let statusIndex = Slot.statusIndex
+    /// Server-side latency by priority class (loops record them per turn).
+    public let latency = LatencyHistograms()
 
     public init(name: String? = nil) {
         self.name = name
@@ -57,6 +59,20 @@ public final class WorkerCounters: @unchecked Sendable {
     @inline(__always) public func recordPoolMiss() { add(1, to: Slot.poolMisses) }
     /// A keep-alive connection closed because it reached `--max-requests-per-connection`.
     @inline(__always) public func recordRequestLimitClose() { add(1, to: Slot.requestLimitCloses) }
+    /// A request of class `priority` (HTTP1's `PriorityClass` raw value) answered 503 by the overload controller.
+    @inline(__always) public func recordShed(priority: Int) { add(1, to: Slot.shedCritical + priority) }
+    /// A loop's turn: `micros` spent working (not waiting), for utilisation.
+    @inline(__always) public func recordBusy(micros: Int) { add(UInt64(max(micros, 0)), to: Slot.busyMicros) }
+    /// The overload controller entered its overloaded state.
+    @inline(__always) public func recordOverloadEpisode() { add(1, to: Slot.overloadEpisodes) }
+    /// Gauges of a loop: its last queueing-delay estimate, whether its
+    /// controller is overloaded, its busy share of the last second (per mille).
+    @inline(__always) public func setQueueDelay(micros: Int) { atomic(Slot.queueDelayMicros).store(UInt64(max(micros, 0)), ordering: .relaxed) }
+    @inline(__always) public func setOverloaded(_ on: Bool) { atomic(Slot.overloaded).store(on ? 1 : 0, ordering: .relaxed) }
+    @inline(__always) public func setUtilization(perMille: Int) { atomic(Slot.utilizationPerMille).store(UInt64(max(perMille, 0)), ordering: .relaxed) }
+    /// The loop thread's CPU-time clock (`pthread_getcpuclockid`), so
+    /// `/metrics` can read the loop's CPU seconds from another thread.
+    public func setCPUClock(_ clock: Int32) { atomic(Slot.cpuClock).store(UInt64(UInt32(bitPattern: clock)) | 1 << 32, ordering: .relaxed) }
     /// Gauges: the owner stores the current value. In use may be negative
     /// for one worker when buffers move between workers with the connection
     /// that holds them (work stealing): stored as its bit pattern, so the sum
@@ -93,7 +109,17 @@ enum Slot {
     static let poolInUse = poolMisses + 1
     static let poolHighWater = poolInUse + 1
     static let requestLimitCloses = poolHighWater + 1
-    static let count = requestLimitCloses + 1
+    /// Three: critical (always 0: never shed), normal, low.
+    static let shedCritical = requestLimitCloses + 1
+    static let busyMicros = shedCritical + 3
+    static let overloadEpisodes = busyMicros + 1
+    // Gauges of one loop: meaningful per worker, not summed.
+    static let queueDelayMicros = overloadEpisodes + 1
+    static let overloaded = queueDelayMicros + 1
+    static let utilizationPerMille = overloaded + 1
+    /// Bit 32 set when the low 32 bits hold a clockid_t.
+    static let cpuClock = utilizationPerMille + 1
+    static let count = cpuClock + 1
 
     /// Status code to slot, built once; a 600-entry byte table keeps the hot
     /// path to one load.
@@ -135,6 +161,18 @@ public struct CounterSnapshot: Sendable {
     public var poolInUse: UInt64 { values[Slot.poolInUse] }
     public var poolHighWater: UInt64 { values[Slot.poolHighWater] }
     public var requestLimitCloses: UInt64 { values[Slot.requestLimitCloses] }
+    /// 503s from the overload controller, by class raw value.
+    public func shed(priority: Int) -> UInt64 { values[Slot.shedCritical + priority] }
+    public var busyMicros: UInt64 { values[Slot.busyMicros] }
+    public var overloadEpisodes: UInt64 { values[Slot.overloadEpisodes] }
+    public var queueDelayMicros: UInt64 { values[Slot.queueDelayMicros] }
+    public var overloaded: Bool { values[Slot.overloaded] != 0 }
+    public var utilizationPerMille: UInt64 { values[Slot.utilizationPerMille] }
+    /// The loop thread's CPU clock, if it set one.
+    public var cpuClock: Int32? {
+        let v = values[Slot.cpuClock]
+        return v >> 32 == 0 ? nil : Int32(bitPattern: UInt32(truncatingIfNeeded: v))
+    }
     public var connectionsOpen: UInt64 {
         connectionsOpened >= connectionsClosed ? connectionsOpened - connectionsClosed : 0
     }

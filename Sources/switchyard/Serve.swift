@@ -123,6 +123,21 @@ struct Serve: ParsableCommand {
     @Option(help: "Reactor engines: connections per loop beyond which new ones get 503 with Retry-After (0: off).")
     var shedAbove: Int = 0
 
+    @Flag(inversion: .prefixedNo, help: "Reactor engines: shed by priority class when a loop's queueing delay stays above --overload-target for --overload-interval (503 with Retry-After, no handler run; critical routes never).")
+    var overloadControl = false
+
+    @Option(help: "Reactor engines: queueing delay a loop may sustain before the overload controller sheds low-priority requests (CoDel's target).")
+    var overloadTarget = Seconds(0.005)
+
+    @Option(help: "Reactor engines: how long the queueing delay must stay above the target (or, to recover, below it) before the overload state changes.")
+    var overloadInterval = Seconds(0.1)
+
+    @Option(help: "Reactor engines: queueing delay beyond which an overloaded loop sheds normal-priority requests too.")
+    var overloadNormalTarget = Seconds(0.05)
+
+    @Option(help: "Route classes for the overload controller, PATTERN=CLASS[,...] over the defaults /health=critical,/metrics=critical,/work=low; CLASS is critical, normal or low; PATTERN a route pattern (/users/:id) or a prefix ending in * (/static/*).")
+    var priority: String = ""
+
     @Option(help: "Connections one client address may hold at once; past it a new one gets 429 with Retry-After, then close (0: no limit).")
     var maxConnectionsPerAddress: Int = 0
 
@@ -266,6 +281,14 @@ struct Serve: ParsableCommand {
             throw ValidationError("--max-connections-per-address needs each connection's address, which --uring-direct-descriptors does not give (no descriptor to ask); use one or the other")
         }
         guard shedAbove >= 0 else { throw ValidationError("--shed-above \(shedAbove): must be 0 (off) or more") }
+        for (flag, value) in [("--overload-target", overloadTarget), ("--overload-interval", overloadInterval),
+                              ("--overload-normal-target", overloadNormalTarget)] where value.value <= 0 {
+            throw ValidationError("\(flag) \(value.text): must be more than 0 seconds")
+        }
+        guard overloadNormalTarget.value >= overloadTarget.value else {
+            throw ValidationError("--overload-normal-target \(overloadNormalTarget.text): must be at least --overload-target (\(overloadTarget.text)), so low requests are shed before normal ones")
+        }
+        _ = try priorityRules()
         _ = try pinPolicy()
         guard drainTimeout.value >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout.text): must be 0 or more seconds") }
         guard drainIdleGrace.value >= 0 else { throw ValidationError("--drain-idle-grace \(drainIdleGrace.text): must be 0 or more seconds") }
@@ -273,6 +296,14 @@ struct Serve: ParsableCommand {
                                      ("--max-field-bytes", maxFieldBytes, 16), ("--max-fields", maxFields, 1),
                                      ("--max-body", maxBody, 0)] where value < least {
             throw ValidationError("\(flag) \(value): must be at least \(least)")
+        }
+    }
+
+    func priorityRules() throws -> PriorityRules {
+        do {
+            return try PriorityRules.defaults(overriddenBy: priority)
+        } catch {
+            throw ValidationError("--priority \(error.description)")
         }
     }
 
@@ -354,6 +385,10 @@ struct Serve: ParsableCommand {
         configuration.readAheadLimit = readAheadLimit
         configuration.shedAbove = shedAbove
         configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
+        configuration.overload.enabled = overloadControl
+        configuration.overload.targetMicros = Int(overloadTarget.value * 1_000_000)
+        configuration.overload.intervalMicros = Int(overloadInterval.value * 1_000_000)
+        configuration.overload.normalTargetMicros = Int(overloadNormalTarget.value * 1_000_000)
         configuration.uring = uringOptions
         configuration.steal = stealOptions
         configuration.limits = HTTPLimits(
@@ -368,6 +403,7 @@ struct Serve: ParsableCommand {
     func serveHere(cli: [String], layers: SettingsLayers) throws {
         let configuration = try engineConfiguration()
         var demo = DemoConfiguration(staticDirectory: staticDir, crashRoute: enableCrashRoute)
+        demo.priorities = try priorityRules()
         let peers = processSlot >= 0 ? WorkerPeers(directory: processDir ?? "", slot: processSlot, generation: configGeneration) : nil
         if let peers { demo.metricsText = { peers.mergedText() } }
         let application: Application
@@ -375,6 +411,12 @@ struct Serve: ParsableCommand {
             application = try Application.demo(demo)
         } catch {
             log("error: \(error)", .error)
+            throw ExitCode(2)
+        }
+        let unmatched = demo.priorities.unmatched(by: application.routes.map(\.pattern))
+        if !unmatched.isEmpty {
+            let routes = Set(application.routes.map(\.pattern)).sorted().joined(separator: ", ")
+            log("error: --priority: \(unmatched.map { "'\($0.pattern)'" }.joined(separator: ", ")) matches no route (routes: \(routes))", .error)
             throw ExitCode(2)
         }
         if processSlot >= 0 { MetricsRegistry.shared.setInfo("process", String(processSlot)) }

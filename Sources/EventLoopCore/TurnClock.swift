@@ -1,0 +1,127 @@
+import EngineCore
+import HTTP1
+import Metrics
+
+/// What a loop learns from the two clock reads each turn already pays for
+/// (one before it waits, one after): how long it works and waits, how long
+/// the requests it is about to serve may have waited for it, and from
+/// that, through the `OverloadController`, whether to shed.
+///
+/// The queueing delay. A loop's queue is in the kernel: sockets with bytes
+/// it has not read yet. If the wait before this turn blocked (the loop
+/// found nothing to do), everything it serves now arrived during that wait
+/// and has waited about nothing. If it returned at once, the work was
+/// already there, and a request may have arrived just after the previous
+/// turn read its socket: it has waited up to the previous turn's length.
+/// So the estimate is "time since the previous turn began" after a busy
+/// wait and 0 after an idle one, an upper bound that grows with the turn
+/// length, which is what a standing queue makes long.
+///
+/// Latency samples. Requests answered in a turn are counted per class by
+/// the application (`OverloadGate.answered`), not timed one by one (that
+/// would be a clock read per request). At the turn's end they are recorded
+/// as if spread evenly over the turn's work, each with the turn's queueing
+/// delay added: `request_duration` = delay + its share of the turn,
+/// `queue_delay` = the delay. A request whose bytes arrived over several
+/// turns is timed from the turn that completed it.
+///
+/// Ownership: the loop thread (a `LoopCore` holds it).
+struct TurnClock {
+    /// A wait found nothing to do if it lasted at least this long (µs) and
+    /// longer than the work before it. A wait for epoll events already
+    /// pending returns within a few µs; io_uring's wait also submits the
+    /// turn's sends, which the kernel may perform right there, so its length
+    /// is judged against the work that queued them.
+    static let idleWaitMicros = 50
+    /// Latency samples per class per turn at most: a turn of many requests
+    /// is recorded as this many evenly spaced groups.
+    static let samplesPerTurn = 16
+
+    var controller: OverloadController
+    /// When the current turn began; when the previous one did (µs).
+    private var turnStart = 0
+    private var previousTurnStart = 0
+    /// When the loop began its wait; -1: it has not waited since the turn began.
+    private var waitBegan = -1
+    /// The last turn's work (µs).
+    private var lastBusy = 0
+    /// Whether a turn is open (begun, not yet ended).
+    private var inTurn = false
+    /// The current turn's queueing-delay estimate (µs).
+    private(set) var queueDelay = 0
+    private var utilizationWindowStart = 0
+    private var busyInWindow = 0
+
+    init(settings: OverloadSettings, now: Int) {
+        controller = OverloadController(settings: settings)
+        turnStart = now
+        previousTurnStart = now
+        utilizationWindowStart = now
+    }
+
+    /// The loop is about to wait: the turn's work is over.
+    mutating func willWait(at now: Int, worker: WorkerContext) {
+        end(at: now, worker: worker)
+        waitBegan = now
+    }
+
+    /// The loop read its clock at the top of a turn (after a wait, or
+    /// between tasks without one): the previous turn ends if no wait ended
+    /// it, and a new one begins.
+    mutating func tick(at now: Int, worker: WorkerContext) {
+        let idle: Bool
+        if waitBegan >= 0 {
+            let waited = now - waitBegan
+            idle = waited >= Self.idleWaitMicros && waited >= lastBusy
+            waitBegan = -1
+        } else {
+            end(at: now, worker: worker)
+            idle = false
+        }
+        queueDelay = idle ? 0 : now - turnStart
+        previousTurnStart = turnStart
+        turnStart = now
+        inTurn = true
+        let counters = worker.counters
+        if controller.observe(queueDelay: queueDelay, at: now) { counters.recordOverloadEpisode() }
+        let gate = worker.overload
+        gate.shedLow = controller.shedsLow(queueDelay: queueDelay)
+        gate.shedNormal = controller.shedsNormal(queueDelay: queueDelay)
+        counters.setQueueDelay(micros: queueDelay)
+        counters.setOverloaded(controller.overloaded)
+    }
+
+    private mutating func end(at now: Int, worker: WorkerContext) {
+        guard inTurn else { return }
+        inTurn = false
+        let busy = now - turnStart
+        lastBusy = busy
+        let counters = worker.counters
+        counters.recordBusy(micros: busy)
+        busyInWindow += busy
+        if now - utilizationWindowStart >= 1_000_000 {
+            counters.setUtilization(perMille: busyInWindow * 1000 / (now - utilizationWindowStart))
+            utilizationWindowStart = now
+            busyInWindow = 0
+        }
+        let answered = worker.overload.takeAnswered()
+        if answered.0 > 0 { record(answered.0, priority: 0, busy: busy, into: counters.latency) }
+        if answered.1 > 0 { record(answered.1, priority: 1, busy: busy, into: counters.latency) }
+        if answered.2 > 0 { record(answered.2, priority: 2, busy: busy, into: counters.latency) }
+    }
+
+    /// `count` requests of one class, spread over the turn's `busy` µs.
+    private func record(_ count: Int, priority: Int, busy: Int, into latency: LatencyHistograms) {
+        latency.record(.queueDelay, priority: priority, micros: queueDelay, count: count)
+        let groups = min(count, Self.samplesPerTurn)
+        var recorded = 0
+        var group = 1
+        while group <= groups {
+            let upTo = count * group / groups
+            latency.record(.requestDuration, priority: priority, micros: queueDelay + busy * group / groups,
+                           count: upTo - recorded)
+            recorded = upTo
+            group += 1
+        }
+    }
+}
