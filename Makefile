@@ -10,12 +10,14 @@ SERVE_ARGS ?=
 NAME       ?= quick
 SWEEP_ARGS ?=
 BENCH_ITERATIONS ?= 1000000
+FUZZ_SECONDS ?= 60
 
 # Debian packages the project needs: liburing and hwloc for the engines and
 # placement, curl and procps (pgrep) for the CLI smoke test, valgrind for instruction counts,
 # nginx-light as the reference server the sweeps measure beside ours,
 # python3-venv for the plotting environment.
-APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl procps valgrind nginx-light python3 python3-venv
+# python3-h11 is the second HTTP/1.1 parser the differential check compares with.
+APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl procps valgrind nginx-light python3 python3-venv python3-h11
 
 # The plotting environment: pandas and matplotlib in a virtualenv of the
 # project's own, so the system Python stays untouched.
@@ -25,7 +27,7 @@ PY_PACKAGES := pandas matplotlib
 
 BIN := ./.build/release/switchyard
 
-.PHONY: deps build run serve sweep report venv test test-unit test-cli test-tsan bench clean help
+.PHONY: deps build run serve sweep report venv test test-unit test-cli test-differential test-tsan fuzz fuzz-build bench clean help
 
 help:
 	@echo "make run                  the quick comparison: every available engine and nginx (experiments/quick.toml), its table and report"
@@ -35,6 +37,7 @@ help:
 	@echo "make test                 install what is missing, run every Swift test suite, then the CLI smoke test"
 	@echo "make test-tsan            the run-queue stress tests and the stealing engine's end-to-end tests under ThreadSanitizer"
 	@echo "make bench                parse+route+serialize micro-benchmark (ns and heap allocations per request)"
+	@echo "make fuzz FUZZ_SECONDS=600  libFuzzer over the HTTP/1.1 session (default 60 s; crashes land in .build/fuzz-artifacts)"
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -76,7 +79,7 @@ $(VENV)/.installed: | deps
 	$(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES)
 	touch $@
 
-test: deps test-unit test-cli
+test: deps test-unit test-cli test-differential
 
 test-unit:
 	$(SWIFT) build --build-tests
@@ -85,6 +88,33 @@ test-unit:
 test-cli: venv
 	$(SWIFT) build --product switchyard
 	PYTHON=$(CURDIR)/$(VENV_PYTHON) bash Tests/cli/smoke.sh ./.build/debug/switchyard
+
+# Our session against Python's h11 over the seed corpus (Debian's h11, the
+# system interpreter: the plotting venv does not have it).
+test-differential: deps
+	$(SWIFT) build --product switchyard
+	/usr/bin/python3 Tests/fuzz/differential.py --replay "./.build/debug/switchyard http-replay" \
+	    --corpus Tests/fuzz/corpus --known Tests/fuzz/known-differences.txt
+
+# libFuzzer + AddressSanitizer over the session (Sources/SwitchyardFuzz), in
+# its own build directory. Seeds: the corpus, each file whole (split seed 0)
+# and split (seed 1); what the fuzzer adds goes to .build/fuzz-corpus.
+FUZZ_BIN := .build/fuzz/release/SwitchyardFuzz
+fuzz-build: deps
+	$(SWIFT) build -c release --scratch-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --product SwitchyardFuzz
+
+fuzz: fuzz-build
+	@mkdir -p .build/fuzz-corpus .build/fuzz-seeds .build/fuzz-artifacts
+	@for f in Tests/fuzz/corpus/*.http Tests/fuzz/regressions/*; do \
+	    n=$$(basename $$f); \
+	    { printf '\000\000\000\000'; cat "$$f"; } > .build/fuzz-seeds/whole-$$n; \
+	    { printf '\001\000\000\000'; cat "$$f"; } > .build/fuzz-seeds/split-$$n; \
+	done
+	@SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -artifact_prefix=.build/fuzz-artifacts/ .build/fuzz-corpus .build/fuzz-seeds; status=$$?; \
+	if [ $$status -ne 0 ]; then \
+	    echo "fuzz: the session broke an invariant; the input is in .build/fuzz-artifacts/. Copy it into Tests/fuzz/regressions/ and fix it."; \
+	fi; exit $$status
 
 # ThreadSanitizer over the lock-free run queue and the engine that uses it
 # (a separate build directory, so the ordinary build is not rebuilt).

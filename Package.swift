@@ -38,6 +38,11 @@ let package = Package(
         .target(
             name: "Application", dependencies: ["HTTP1", "Router", "Metrics", "Pools"],
             exclude: ["README.md"], swiftSettings: hotPath),
+        // Drives a session without a socket and reads its output strictly:
+        // the fuzzer, the corpus tests and `switchyard http-replay`.
+        .target(name: "HTTPReplay", dependencies: ["HTTP1", "Metrics"], exclude: ["README.md"]),
+        // The libFuzzer target (`make fuzz` builds it with -sanitize=fuzzer).
+        .executableTarget(name: "SwitchyardFuzz", dependencies: ["HTTPReplay", "Application", "HTTP1", "Metrics"], exclude: ["README.md"]),
         // Linux interfaces missing from `import Glibc` (GNU extensions, epoll).
         .systemLibrary(name: "CSystem"),
         // CPU topology and thread placement over hwloc (Debian's libhwloc-dev).
@@ -77,7 +82,7 @@ let package = Package(
             name: "switchyard",
             dependencies: [
                 "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology", "LoadGen", "Experiments", "Sweep",
-                "CSystem", "UringEngine",
+                "CSystem", "UringEngine", "HTTPReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -91,7 +96,7 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: hotPath
         ),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "Metrics", "Pools"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPReplay", "Application", "Metrics", "Pools"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),

@@ -93,7 +93,7 @@ public struct Metadata: Sendable, Equatable {
 }
 
 /// A JSON string literal: quotes, backslashes and control characters escaped.
-func jsonString(_ text: String) -> String {
+public func jsonString(_ text: String) -> String {
     var result = "\""
     for scalar in text.unicodeScalars {
         switch scalar {

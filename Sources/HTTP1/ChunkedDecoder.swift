@@ -64,8 +64,10 @@ struct ChunkedDecoder {
             case .size:
                 let b = p.load(fromByteOffset: scan, as: UInt8.self)
                 if let v = hexValue(b) {
-                    // 15 hex digits already exceed any body limit; more is overflow.
-                    guard digits < 15 else { return .failure(.badRequest) }
+                    // 15 significant hex digits already exceed any body
+                    // limit; more is overflow. Leading zeros are digits
+                    // like any other (chunk-size = 1*HEXDIG, RFC 9112 §7.1).
+                    guard size >> 56 == 0 else { return .failure(.badRequest) }
                     size = size << 4 | v
                     digits += 1
                 } else {

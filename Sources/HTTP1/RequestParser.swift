@@ -275,12 +275,13 @@ struct RequestParser {
     /// request differently from us, which is how requests get smuggled, and
     /// RFC 9112 section 6.3 makes an invalid length an unrecoverable error.
     /// nginx refuses the duplicate line the same way. A sign, a hex digit or
-    /// more than 18 digits is an error too.
+    /// more than 18 significant digits is an error too (leading zeros are
+    /// digits like any other).
     private mutating func parseContentLength(_ value: UnsafeRawBufferPointer) -> ParseOutcome? {
-        guard contentLength < 0, value.count > 0, value.count <= 18 else { return .failure(.badRequest) }
+        guard contentLength < 0, value.count > 0 else { return .failure(.badRequest) }
         var n = 0
         for b in value {
-            guard isDigit(b) else { return .failure(.badRequest) }
+            guard isDigit(b), n < 100_000_000_000_000_000 else { return .failure(.badRequest) }
             n = n * 10 + Int(b - 0x30)
         }
         contentLength = n

@@ -168,6 +168,11 @@ private func raiseOpenFileLimit() {
 
 /// A whole text file (a sweep spec, a configuration file); nil if it cannot be opened.
 func readWholeFile(_ path: String) -> String? {
+    readWholeBytes(path).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// A whole file's bytes; nil if it cannot be opened.
+func readWholeBytes(_ path: String) -> [UInt8]? {
     guard let file = fopen(path, "r") else { return nil }
     defer { fclose(file) }
     var bytes: [UInt8] = []
@@ -178,5 +183,5 @@ func readWholeFile(_ path: String) -> String? {
         if count == 0 { break }
         bytes.append(contentsOf: chunk[..<count])
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return bytes
 }
