@@ -3,7 +3,8 @@
     python notebooks-data/plots.py notebooks-data/NAME     # what `make report NAME=...` runs
 
 Reads NAME/results.csv (one row per measurement, see Sources/Experiments/README.md)
-and NAME/metadata.json, writes NAME/plots/*.png and *.svg and NAME/report.md.
+and NAME/metadata.json (and NAME/latency-heatmap.csv when the sweep wrote one, for the
+latency heat maps), writes NAME/plots/*.png and *.svg and NAME/report.md.
 analysis.ipynb imports the same functions, so the notebook and the report agree.
 
 Only rows with status "ok" are plotted; repetitions are reduced to their median,
@@ -13,6 +14,8 @@ shows instead of hiding in a mean.
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -21,7 +24,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -225,6 +230,206 @@ def cpu_plot(table: pd.DataFrame, folder: Path | None = None):
     return _save(figure, folder, "cpu") if folder else figure
 
 
+# latency-heatmap.csv: the server's own histograms, per second of each measured window.
+HEATMAP_KEYS = ["point_id", "repetition", "started_at"]
+HISTOGRAMS = {"request_duration": "request duration (first byte read to response queued)",
+              "queue_delay": "queue delay (waited in the loop before being served)"}
+CLASS_ORDER = ["critical", "normal", "low"]
+HEATMAP_ROWS = 8  # points per figure; more are thinned evenly, keeping the first and last
+
+
+def load_heatmap(folder: str | Path, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """latency-heatmap.csv joined to the ok measurements of `frame` (engine, rate, p99...),
+    with le_seconds as a float (+Inf as inf); None when the sweep did not write one."""
+    path = Path(folder) / "latency-heatmap.csv"
+    if not path.exists():
+        return None
+    cells = pd.read_csv(path, dtype={"histogram": "string", "class": "string", "le_seconds": "string",
+                                     "started_at": "string"})
+    cells["le"] = cells["le_seconds"].astype(float)
+    ok = frame[frame["status"] == "ok"][HEATMAP_KEYS + CONFIG + ["connections", "pipeline", "rate", "load", "p99_us"]]
+    ok = ok.astype({"started_at": "string"})
+    return cells.merge(ok, on=HEATMAP_KEYS)
+
+
+def _server_bounds(high: float) -> list[float]:
+    """The server's bucket upper bounds (seconds) up to `high`, as LatencyBuckets.upperBound in
+    Sources/Metrics/LatencyHistograms.swift lays them out: whole microseconds, 0-3 µs one
+    bucket each, then four per power of two (7, 9, 11, 13, 15, 19 ... µs). Only used to give
+    buckets that no measurement filled a row of their own, so a gap does not stretch the
+    bucket above it."""
+    out = [float(us) for us in range(4)]
+    octave = 2
+    while octave <= 26 and (1 << octave) * 1e-6 <= high:  # LatencyBuckets.maxOctave
+        out += [float((1 << octave) + (quarter + 1) * (1 << (octave - 2)) - 1) for quarter in range(4)]
+        octave += 1
+    return [us * 1e-6 for us in out if us * 1e-6 <= high * (1 + 1e-3)]
+
+
+def _bucket_grid(bounds: pd.Series) -> list[float]:
+    """Sorted upper bounds, one per row, from the lowest to the highest the file holds: the
+    server's bounds in between, plus any bound the file holds that the layout does not know
+    (it still gets its own row, at its place)."""
+    seen = sorted(set(bounds)) or [1e-6]  # only +Inf rows: any one finite row to stand under it
+    grid: list[float] = []
+    for bound in sorted(seen + [b for b in _server_bounds(seen[-1]) if b >= seen[0]]):
+        if not grid or bound > grid[-1] * (1 + 1e-3) + 1e-12:  # the same bound, printed differently
+            grid.append(bound)
+    return grid
+
+
+def _duration(seconds: float) -> str:
+    """A latency as people say it: 250 µs, 2 ms, 1.5 s."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.3g} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+def _duration_ticks(low: float, high: float) -> list[float]:
+    """1, 2, 5 steps per decade over a short range, decades only over a long one."""
+    steps = (1,) if high / low > 1e3 else (1, 2, 5)
+    ticks, decade = [], 10 ** math.floor(math.log10(low))
+    while decade <= high:
+        ticks += [decade * s for s in steps if low <= decade * s <= high]
+        decade *= 10
+    return ticks
+
+
+def _pick_measurements(cells: pd.DataFrame, pick: str) -> list[tuple[pd.Series, int]]:
+    """One measurement per point, points sorted by configuration, connections, pipeline depth and
+    rate: the repetition with the highest p99 ("worst", so a disturbed repetition shows, as the
+    error bars elsewhere do) or the median one. Returns (measurement row, repetitions of that point)."""
+    runs = cells.drop_duplicates(HEATMAP_KEYS).copy()
+    runs["config"] = runs.apply(label, axis=1)
+    runs = runs.sort_values(["config", "connections", "pipeline", "rate", "p99_us"], kind="stable")
+    chosen = []
+    for _, reps in runs.groupby("point_id", sort=False):
+        index = len(reps) - 1 if pick == "worst" else (len(reps) - 1) // 2
+        chosen.append((reps.iloc[index], len(reps)))
+    if len(chosen) > HEATMAP_ROWS:
+        step = (len(chosen) - 1) / (HEATMAP_ROWS - 1)
+        chosen = [chosen[round(k * step)] for k in range(HEATMAP_ROWS)]
+    return chosen
+
+
+def heatmap_plot(cells: pd.DataFrame, engine: str, folder: Path | None = None, by_class: bool = False,
+                 pick: str = "worst"):
+    """Latency against time for one engine: x = second of the measured window, y = histogram
+    bucket (log), colour = requests in that bucket that second (log; blank = none). One row
+    per point, one column per histogram (per histogram and class with `by_class`).
+
+    `cells` is load_heatmap's frame for the whole sweep: the buckets, seconds and colour scale
+    come from all of it, so the figures of different engines can be compared by eye."""
+    own = cells[cells["engine"] == engine]
+    if own.empty:
+        return None
+    classes = list(dict.fromkeys(own["class"]))
+    classes = [c for c in CLASS_ORDER if c in classes] + [c for c in classes if c not in CLASS_ORDER]
+    histograms = [h for h in HISTOGRAMS if h in set(own["histogram"])] + \
+                 [h for h in dict.fromkeys(own["histogram"]) if h not in HISTOGRAMS]
+    columns = [(h, c) for h in histograms for c in (classes if by_class else [None])]
+    grid = _bucket_grid(cells.loc[cells["le"] != math.inf, "le"])
+    # Where each row is drawn: at its bound, except the 0 µs bucket (a request that did not
+    # wait), which a log axis cannot place: it becomes the bottom row, labelled "0".
+    shown = list(grid)
+    zero = shown[0] <= 0
+    if zero:
+        shown[0] = shown[1] / 2 if len(shown) > 1 else 1e-6
+    # Rows: one per bucket, then a blank one, then +Inf; its height is 1/30 of the range
+    # (or a bucket's, if taller) so it stays visible however many buckets there are.
+    lower = shown[0] ** 2 / shown[1] if len(shown) > 1 else shown[0] / 2
+    step = max(shown[-1] / shown[-2] if len(shown) > 1 else 2, (shown[-1] / lower) ** (1 / 30))
+    edges = [lower] + shown + [shown[-1] * step, shown[-1] * step ** 2]
+    seconds = int(cells["second"].max()) + 1
+    by = ["point_id", "repetition", "started_at", "histogram", "second", "le"] + (["class"] if by_class else [])
+    top = cells.groupby(by)["count"].sum().max()  # the brightest cell anywhere, for a shared scale
+    norm = LogNorm(vmin=1, vmax=max(top, 2))
+    colours = plt.get_cmap("viridis").copy()
+    colours.set_bad("white")
+
+    chosen = _pick_measurements(own, pick)
+    width = [4.2 if len(columns) <= 2 else 2.5] * len(columns)
+    figure = plt.figure(figsize=(sum(width) + 1.8, 0.9 + 2.1 * len(chosen)))
+    layout = figure.add_gridspec(len(chosen), len(columns) + 1, width_ratios=width + [0.12])
+    mesh = None
+    first = None
+    for row, (run, repetitions) in enumerate(chosen):
+        measurement = own[(own["point_id"] == run["point_id"]) & (own["repetition"] == run["repetition"])
+                          & (own["started_at"] == run["started_at"])]
+        for column, (histogram, cls) in enumerate(columns):
+            axis = figure.add_subplot(layout[row, column], sharex=first, sharey=first)
+            first = first or axis
+            part = measurement[measurement["histogram"] == histogram]
+            if cls is not None:
+                part = part[part["class"] == cls]
+            counts = np.zeros((len(grid) + 2, seconds))
+            finite = part[part["le"] != math.inf]
+            rows = np.searchsorted(grid, finite["le"].to_numpy() * (1 - 1e-4))  # its own row, see _bucket_grid
+            np.add.at(counts, (rows, finite["second"].to_numpy()), finite["count"].to_numpy())
+            overflow = part[part["le"] == math.inf]
+            np.add.at(counts, (len(grid) + 1, overflow["second"].to_numpy()), overflow["count"].to_numpy())
+            # Rasterized: in the SVG the cells are one image, not up to 60 x 100 shapes per panel.
+            mesh = axis.pcolormesh(range(seconds + 1), edges, np.ma.masked_equal(counts, 0),
+                                   norm=norm, cmap=colours, shading="flat", rasterized=True)
+            axis.axhline(edges[-2], color="grey", linewidth=0.5)
+            axis.set_yscale("log")
+            axis.set_ylim(edges[0], edges[-1])
+            axis.set_xlim(0, seconds)
+            # The long names fit two columns; the per-class figure's six take the short ones.
+            name = HISTOGRAMS.get(histogram, histogram) if row == 0 and len(columns) <= 2 else histogram
+            axis.set_title(name + (f", {cls}" if cls else ""), fontsize=8)
+            axis.tick_params(labelsize=7, labelleft=column == 0)  # y is shared: label it once
+            if column == 0:
+                which = "highest p99" if pick == "worst" else "median p99"
+                axis.set_ylabel(f"{run['config']}, c{int(run['connections'])} p{int(run['pipeline'])} {run['load']}\n"
+                                f"rep {run['repetition']} of {repetitions} ({which})", fontsize=7.5)
+            if row == len(chosen) - 1:
+                axis.set_xlabel("second of the measured window", fontsize=8)
+    special = [(edges[-2] * step ** 0.5, "> max")] + ([((edges[0] * edges[1]) ** 0.5, "0")] if zero else [])
+    # A tick within 8% of the axis of a special row's label would print over it (7 pt on ~1.5 in).
+    near = math.log(edges[-1] / edges[0]) * 0.08
+    ticks = [(t, _duration(t)) for t in _duration_ticks(edges[0], shown[-1])
+             if all(abs(math.log(t / at)) > near for at, _ in special)]
+    ticks = sorted(ticks + special)
+    first.set_yticks([t for t, _ in ticks], [text for _, text in ticks])
+    first.yaxis.set_minor_locator(NullLocator())
+    first.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bar = figure.colorbar(mesh, cax=figure.add_subplot(layout[:, -1]))
+    bar.set_label("requests in the bucket during that second")
+    thinned = "" if len(chosen) == own["point_id"].nunique() else f", {len(chosen)} of {own['point_id'].nunique()} points"
+    figure.suptitle(f"Server-side latency over time, {engine}" + (" by class" if by_class else "") + thinned,
+                    fontsize=11)
+    name = f"heatmap-{re.sub(r'[^A-Za-z0-9_.-]', '-', engine)}" + ("-by-class" if by_class else "")
+    return _save(figure, folder, name) if folder else figure
+
+
+def heatmaps(folder: Path, frame: pd.DataFrame) -> list[str]:
+    """The report's "Latency heat maps" section, or [] when the sweep wrote no latency-heatmap.csv."""
+    cells = load_heatmap(folder, frame)
+    if cells is None:
+        return []
+    out = ["## Latency heat maps", ""]
+    if cells.empty:
+        return out + ["latency-heatmap.csv has no rows for the ok measurements.", ""]
+    out += ["How to read them: each cell counts the requests whose server-side latency fell in that bucket "
+            "during that second of the measured window (summed over classes; blank: none), so a stall is a "
+            "vertical stripe reaching high buckets and a queue build-up is a band drifting upward over time. "
+            "Each row is one point's repetition with the highest p99; all figures share buckets and colour scale.", ""]
+    several = 2 <= cells["class"].nunique() <= 3  # one class: the split would repeat the sum
+    for engine in dict.fromkeys(cells["engine"]):
+        paths = heatmap_plot(cells, engine, folder)
+        out += [f"![Latency heat map, {engine}](plots/{paths[0].name})", f"([SVG](plots/{paths[1].name})"]
+        if several:
+            split = heatmap_plot(cells, engine, folder, by_class=True)
+            out[-1] += f"; by class: [PNG](plots/{split[0].name}), [SVG](plots/{split[1].name}))"
+        else:
+            out[-1] += ")"
+        out.append("")
+    return out
+
+
 def _markdown(table: pd.DataFrame, columns: list[tuple[str, str, str]]) -> str:
     lines = ["| " + " | ".join(title for _, title, _ in columns) + " |",
              "|" + "|".join("---" if fmt == "s" else "---:" for _, _, fmt in columns) + "|"]
@@ -298,6 +503,7 @@ def report(folder: str | Path) -> Path:
     for title, paths in figures:
         if paths:
             out += [f"## {title}", "", f"![{title}](plots/{paths[0].name})", f"([SVG](plots/{paths[1].name}))", ""]
+    out += heatmaps(folder, frame)
     if "load_cpu_share" in frame.columns:
         out += tail.section(folder, frame, spec)
     path = folder / "report.md"

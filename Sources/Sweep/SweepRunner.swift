@@ -109,9 +109,10 @@ public final class SweepRunner: Sendable {
         let resultsPath = folder + "/results.csv"
         let metricsPath = folder + "/server-metrics.csv"
         let classesPath = folder + "/latency-by-class.csv"
+        let heatmapPath = folder + "/latency-heatmap.csv"
         if options.fresh {
             do {
-                for path in [resultsPath, metricsPath, classesPath] {
+                for path in [resultsPath, metricsPath, classesPath, heatmapPath] {
                     if let kept = try ResultsCSV.setAside(path: path) { log("sweep: --fresh: kept the earlier \(path) as \(kept)") }
                 }
             } catch { throw SweepError("\(error)") }
@@ -119,10 +120,12 @@ public final class SweepRunner: Sendable {
         let results: ResultsCSV
         let serverMetrics: ServerMetricsCSV
         let classLatency: ClassLatencyCSV
+        let heatmap: LatencyHeatmapCSV
         do {
             results = try ResultsCSV(path: resultsPath)
             serverMetrics = try ServerMetricsCSV(path: metricsPath)
             classLatency = try ClassLatencyCSV(path: classesPath)
+            heatmap = try LatencyHeatmapCSV(path: heatmapPath)
         } catch { throw SweepError("\(error)") }
 
         let skipped = skippedEngines()
@@ -159,6 +162,7 @@ public final class SweepRunner: Sendable {
             do {
                 try serverMetrics.append(measurement.metrics)
                 try classLatency.append(measurement.classes)
+                try heatmap.append(measurement.heatmap)
                 try results.append(measurement.row)
             } catch { throw SweepError("\(error)") }
             measured += 1
@@ -207,6 +211,7 @@ public final class SweepRunner: Sendable {
         var row: ResultRow
         var metrics: [ServerMetricsCSV.Row]
         var classes: [ClassLatencyCSV.Row] = []
+        var heatmap: [LatencyHeatmapCSV.Row] = []
         /// An interrupt ended it early; it must not be recorded.
         var cutShort = false
     }
@@ -318,6 +323,13 @@ public final class SweepRunner: Sendable {
             row.contextSwitchesVoluntary = usage.voluntarySwitches
             row.contextSwitchesInvoluntary = usage.involuntarySwitches
             row.peakRSSKiB = usage.peakRSSKiB
+        }
+        measurement.heatmap = window.seconds.flatMap { second in
+            second.cells.map {
+                LatencyHeatmapCSV.Row(experiment: spec.name, pointID: run.point.id, repetition: run.repetition,
+                                      startedAt: row.startedAt, second: second.second, histogram: $0.histogram,
+                                      priorityClass: $0.priorityClass, upperBound: $0.upperBound, count: $0.count)
+            }
         }
         measurement.metrics = window.metrics.map {
             ServerMetricsCSV.Row(experiment: spec.name, pointID: run.point.id, repetition: run.repetition,

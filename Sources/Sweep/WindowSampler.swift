@@ -16,6 +16,8 @@ final class WindowSampler: Sendable {
         /// Counter differences and end-of-window gauges; empty for servers
         /// without /metrics (references) or when a scrape failed.
         var metrics: [MetricsSnapshot.Sample]
+        /// The latency histograms second by second: (second, cells).
+        var seconds: [(second: Int, cells: [HistogramCell])] = []
     }
 
     private let group: pid_t
@@ -42,12 +44,28 @@ final class WindowSampler: Sendable {
             sleep(until: start)
             let usageBefore = ProcessUsage.sample(group: group)
             let metricsBefore = scrape()
+            // Once a second in between, the histograms' change (a heat map's
+            // column); the last second ends at the window's end.
+            var seconds: [(Int, [HistogramCell])] = []
+            var previous = metricsBefore
+            var second = 0
+            while metricsPort != nil, start + Int64(second + 1) * 1_000_000_000 < end, !cancellation.isCancelled {
+                sleep(until: start + Int64(second + 1) * 1_000_000_000)
+                let now = scrape()
+                if let previous, let now { seconds.append((second, HistogramSeconds.cells(from: previous, to: now))) }
+                previous = now
+                second += 1
+            }
             sleep(until: end)
             let usageAfter = ProcessUsage.sample(group: group)
             let metricsAfter = scrape()
+            if let previous, let metricsAfter { seconds.append((second, HistogramSeconds.cells(from: previous, to: metricsAfter))) }
             var window = Window(usage: nil, metrics: [])
             if usageBefore.processes > 0, usageAfter.processes > 0 { window.usage = usageAfter.since(usageBefore) }
-            if let metricsBefore, let metricsAfter { window.metrics = metricsAfter.since(metricsBefore) }
+            if let metricsBefore, let metricsAfter {
+                window.metrics = metricsAfter.since(metricsBefore).filter { !HistogramSeconds.isHistogramSeries($0.series) }
+            }
+            window.seconds = seconds
             result.withLock { $0 = window }
         }
         thread.withLock { $0 = handle }

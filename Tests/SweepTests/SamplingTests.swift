@@ -215,3 +215,33 @@ import Topology
         #expect(median([3, 1, 2]) == 2 && median([]) == nil)
     }
 }
+
+@Suite struct HistogramSecondsTests {
+    static func text(_ low: [Int], process: Bool = false) -> String {
+        let bounds = ["0.000001", "0.000002", "+Inf"]
+        var out = "# TYPE switchyard_request_duration_seconds histogram\n"
+        for (bound, cumulative) in zip(bounds, low) {
+            out += "switchyard_request_duration_seconds_bucket{class=\"low\",le=\"\(bound)\"} \(cumulative)\n"
+            if process {
+                out += "switchyard_request_duration_seconds_bucket{class=\"low\",le=\"\(bound)\",process=\"0\",generation=\"1\"} \(cumulative)\n"
+            }
+        }
+        out += "switchyard_request_duration_seconds_count{class=\"low\"} \(low.last ?? 0)\n"
+        return out
+    }
+
+    @Test("A second's cells are the non-cumulative bucket differences; empty ones and per-process series left out")
+    func cells() {
+        let earlier = MetricsSnapshot(parsing: Self.text([1, 3, 3], process: true))
+        let later = MetricsSnapshot(parsing: Self.text([1, 7, 9], process: true))
+        let cells = HistogramSeconds.cells(from: earlier, to: later)
+        #expect(cells == [
+            HistogramCell(histogram: "request_duration", priorityClass: "low", upperBound: "0.000002", count: 4),
+            HistogramCell(histogram: "request_duration", priorityClass: "low", upperBound: "+Inf", count: 2),
+        ])
+        // A class seen for the first time counts from zero.
+        #expect(HistogramSeconds.cells(from: MetricsSnapshot(parsing: ""), to: later).map(\.count) == [1, 6, 2])
+        #expect(HistogramSeconds.isHistogramSeries("switchyard_request_duration_seconds_bucket{class=\"low\",le=\"+Inf\"}"))
+        #expect(!HistogramSeconds.isHistogramSeries("switchyard_http_responses_total{status=\"200\"}"))
+    }
+}

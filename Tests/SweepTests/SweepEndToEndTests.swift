@@ -65,6 +65,23 @@ struct SweepEndToEndTests {
             #expect(abs(served - counted) <= 0.2 * counted, "server \(served) vs client \(counted)")
         }
 
+        // The event loop's latency histograms, second by second (the
+        // threads engine has no loop clock and no histograms).
+        let heatmap = try LatencyHeatmapCSV.read(path: folder + "/two/latency-heatmap.csv")
+        for row in results {
+            let cells = heatmap.filter { $0.pointID == row.pointID && $0.repetition == row.repetition && $0.startedAt == row.startedAt }
+            if row.engine == "epoll" {
+                // The load's /plaintext is normal; the sampler's own /metrics scrapes are critical.
+                let served = cells.filter { $0.histogram == "request_duration" && $0.priorityClass == "normal" }.reduce(0) { $0 + $1.count }
+                #expect(served > 0 && cells.allSatisfy { $0.priorityClass != "low" && $0.second == 0 && $0.count > 0 })
+                #expect(cells.contains { $0.histogram == "queue_delay" })
+            } else {
+                #expect(cells.isEmpty)
+            }
+        }
+        #expect(!metrics.contains { $0.series.hasPrefix("switchyard_request_duration_seconds_bucket") },
+                "histogram buckets go to latency-heatmap.csv, not server-metrics.csv")
+
         let metadata = try #require(readText(folder + "/two/metadata.json"))
         for key in ["\"git_commit\"", "\"kernel\"", "\"cpu_model\"", "\"swift_version\"", "\"io_uring_features\"",
                     "\"topology\"", "\"server_cpus\"", "\"spec\""] {
