@@ -6,13 +6,15 @@ import EngineCore
 /// interval, then a standing queue. The loop stays overloaded until the
 /// delay has stayed at or below the target for a whole interval.
 ///
-/// While overloaded, a request is shed when the delay its turn measured is
-/// above its class's bound: the target for the low class, the normal
-/// target for the normal class, never for critical. A turn that sheds its
-/// low requests is short, so the next one serves them again: under
-/// overload the loop alternates, serving what the delay bound allows and
-/// answering the rest with a cheap 503, instead of letting every class's
-/// delay grow without bound.
+/// The delay it watches is, at the end of each turn, how long the oldest
+/// request the turn served may have waited by then (`TurnClock`).
+///
+/// While overloaded, a request is shed once it has waited longer than its
+/// class's bound: the target for the low class, the normal target for the
+/// normal class, never for critical (`OverloadGate.sheds`). A turn then
+/// serves low requests until the target has passed and answers the rest
+/// with a cheap 503, instead of letting every class's delay grow without
+/// bound.
 ///
 /// Pure logic over the loop's clock (µs), so tests drive it with numbers.
 /// Ownership: the loop thread.
@@ -51,9 +53,4 @@ public struct OverloadController: Sendable {
         }
         return false
     }
-
-    /// Whether this turn's low-class requests are shed.
-    public func shedsLow(queueDelay: Int) -> Bool { overloaded && queueDelay > settings.targetMicros }
-    /// Whether this turn's normal-class requests are shed.
-    public func shedsNormal(queueDelay: Int) -> Bool { overloaded && queueDelay > settings.normalTargetMicros }
 }

@@ -47,8 +47,11 @@ struct TurnClock {
     private var lastBusy = 0
     /// Whether a turn is open (begun, not yet ended).
     private var inTurn = false
-    /// The current turn's queueing-delay estimate (µs).
+    /// The current turn's queueing-delay estimate (µs), and the moment it
+    /// is counted from: the earliest a request served in this turn may
+    /// have arrived.
     private(set) var queueDelay = 0
+    private var origin = 0
     private var utilizationWindowStart = 0
     private var busyInWindow = 0
 
@@ -78,17 +81,16 @@ struct TurnClock {
             end(at: now, worker: worker)
             idle = false
         }
-        queueDelay = idle ? 0 : now - turnStart
+        origin = idle ? now : turnStart
+        queueDelay = now - origin
         previousTurnStart = turnStart
         turnStart = now
         inTurn = true
-        let counters = worker.counters
-        if controller.observe(queueDelay: queueDelay, at: now) { counters.recordOverloadEpisode() }
         let gate = worker.overload
-        gate.shedLow = controller.shedsLow(queueDelay: queueDelay)
-        gate.shedNormal = controller.shedsNormal(queueDelay: queueDelay)
-        counters.setQueueDelay(micros: queueDelay)
-        counters.setOverloaded(controller.overloaded)
+        gate.overloaded = controller.overloaded
+        gate.lowDeadline = origin + controller.settings.targetMicros
+        gate.normalDeadline = origin + controller.settings.normalTargetMicros
+        worker.counters.setQueueDelay(micros: queueDelay)
     }
 
     private mutating func end(at now: Int, worker: WorkerContext) {
@@ -97,6 +99,11 @@ struct TurnClock {
         let busy = now - turnStart
         lastBusy = busy
         let counters = worker.counters
+        // The controller's signal: how long the oldest request of this turn
+        // may have waited by its end. A turn that shed anything ran past
+        // the target, so shedding alone never looks like recovery.
+        if controller.observe(queueDelay: now - origin, at: now) { counters.recordOverloadEpisode() }
+        counters.setOverloaded(controller.overloaded)
         counters.recordBusy(micros: busy)
         busyInWindow += busy
         if now - utilizationWindowStart >= 1_000_000 {

@@ -20,9 +20,15 @@ public final class ClassLatencyCSV {
         public var p999: Double
         public var max: Double
         public var mean: Double
+        /// Responses with a 2xx status, and those within the spec's SLO (nil: none set).
+        public var responses2xx = 0
+        public var withinSLO: Int?
 
         public init(experiment: String, pointID: String, repetition: Int, startedAt: String, path: String, weight: Double,
-                    responses: Int, p50: Double, p90: Double, p99: Double, p999: Double, max: Double, mean: Double) {
+                    responses: Int, p50: Double, p90: Double, p99: Double, p999: Double, max: Double, mean: Double,
+                    responses2xx: Int = 0, withinSLO: Int? = nil) {
+            self.responses2xx = responses2xx
+            self.withinSLO = withinSLO
             self.experiment = experiment
             self.pointID = pointID
             self.repetition = repetition
@@ -41,7 +47,7 @@ public final class ClassLatencyCSV {
 
     public static let header = [
         "experiment", "point_id", "repetition", "started_at", "class", "weight", "responses",
-        "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us",
+        "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us", "responses_2xx", "within_slo",
     ]
 
     private let file: LongCSV
@@ -54,19 +60,23 @@ public final class ClassLatencyCSV {
         try file.append(rows.map { row in
             [row.experiment, row.pointID, String(row.repetition), row.startedAt, row.path, formatNumber(row.weight),
              String(row.responses)] + [row.p50, row.p90, row.p99, row.p999, row.max, row.mean].map(formatNumber)
+                + [String(row.responses2xx), row.withinSLO.map(String.init) ?? ""]
         })
     }
 
     /// Every row of a file (for tests and tools); a missing file has none.
     public static func read(path: String) throws(ResultsError) -> [Row] {
         try LongCSV.records(path: path, header: header).enumerated().map { (index, r) throws(ResultsError) in
-            let numbers = r[7...].compactMap(Double.init)
+            let numbers = r[7..<13].compactMap(Double.init)
             guard let repetition = Int(r[2]), let weight = Double(r[5]), let responses = Int(r[6]), numbers.count == 6 else {
                 throw ResultsError(message: "\(path): record \(index + 2) is malformed")
             }
-            return Row(experiment: r[0], pointID: r[1], repetition: repetition, startedAt: r[3], path: r[4], weight: weight,
-                       responses: responses, p50: numbers[0], p90: numbers[1], p99: numbers[2], p999: numbers[3],
-                       max: numbers[4], mean: numbers[5])
+            var row = Row(experiment: r[0], pointID: r[1], repetition: repetition, startedAt: r[3], path: r[4], weight: weight,
+                          responses: responses, p50: numbers[0], p90: numbers[1], p99: numbers[2], p999: numbers[3],
+                          max: numbers[4], mean: numbers[5])
+            row.responses2xx = Int(r[13]) ?? 0
+            row.withinSLO = Int(r[14])
+            return row
         }
     }
 }

@@ -192,6 +192,8 @@ public struct LoadPlacement: Sendable, Equatable {
     /// Load-generator threads under SCHED_FIFO: on a machine where they
     /// share a CPU with a server thread, they still send on time.
     public var realtime = false
+    /// A latency objective (seconds): goodput is counted against it; nil: none.
+    public var slo: Double?
 
     public init(serverCPUs: String? = nil, loadCPUs: String? = nil, realtime: Bool = false) {
         self.serverCPUs = serverCPUs

@@ -92,10 +92,11 @@ private struct SpecReader {
         return spec
     }
 
-    /// `[load]`: server-cpus, load-cpus (CPU lists as text), realtime (bool).
+    /// `[load]`: server-cpus, load-cpus (CPU lists as text), realtime (bool),
+    /// slo (a duration: goodput is counted against it).
     mutating func loadPlacement(_ value: SpecValue) -> LoadPlacement? {
         guard let load = table(value, key: "load") else { return nil }
-        rejectUnknownKeys(load, prefix: "load.", allowed: ["server-cpus", "load-cpus", "realtime"])
+        rejectUnknownKeys(load, prefix: "load.", allowed: ["server-cpus", "load-cpus", "realtime", "slo"])
         var placement = LoadPlacement()
         placement.serverCPUs = load["server-cpus"].flatMap { string($0, key: "load.server-cpus") }
         placement.loadCPUs = load["load-cpus"].flatMap { string($0, key: "load.load-cpus") }
@@ -105,6 +106,9 @@ private struct SpecReader {
             } else {
                 fail("load.realtime", "expected true or false, got \(realtime.typeName)")
             }
+        }
+        if load["slo"] != nil {
+            placement.slo = duration(load["slo"], key: "load.slo", default: 0, allowed: "more than 0 seconds") { $0 > 0 }
         }
         return placement
     }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// How much a request matters when a loop is overloaded. A route has one
 /// (`Application`'s priority rules); the overload controller sheds the
 /// lowest classes first and never sheds `critical`.
@@ -33,18 +35,26 @@ public enum PriorityClass: Int, Sendable, CaseIterable, Comparable, CustomString
 /// application before it runs a handler, plus the per-turn tallies the loop
 /// turns into latency samples.
 ///
-/// The loop thread writes the two flags at the start of each turn (from its
-/// `OverloadController`); the same thread reads them while it serves the
-/// turn's requests, so they are plain stored properties. An engine without
-/// a controller (threads) leaves them false.
-/// Ownership: the worker thread whose `WorkerContext` holds it.
+/// While its loop is overloaded, a request is shed once it has waited
+/// longer than its class allows: the loop sets, at the top of each turn,
+/// the moments (`lowDeadline`, `normalDeadline`, µs on the monotonic clock)
+/// after which a request of this turn has waited too long, and `sheds`
+/// reads the clock to compare. So a long turn serves low requests for its
+/// first few milliseconds and answers the rest with 503 at once, instead of
+/// deciding for the whole turn at its start. Only while overloaded does a
+/// request cost a clock read; otherwise `sheds` is one load and a branch.
+///
+/// Ownership: the worker thread whose `WorkerContext` holds it (the loop
+/// writes at the top of a turn, the same thread reads while serving it). An
+/// engine without a controller (threads) leaves `overloaded` false.
 public final class OverloadGate {
-    /// Answer requests of the low class with 503 now.
-    public var shedLow = false
-    /// Answer requests of the normal class with 503 now.
-    public var shedNormal = false
-    /// Requests answered this turn, by class raw value (handlers run, or
-    /// shed); the loop takes them at the end of its turn.
+    public var overloaded = false
+    /// Low requests are shed after this moment (µs, monotonic clock).
+    public var lowDeadline = Int.max
+    /// Normal requests are shed after this moment.
+    public var normalDeadline = Int.max
+    /// Requests answered this turn, by class raw value (their handlers
+    /// ran); the loop takes them at the end of its turn.
     public var answeredThisTurn: (Int, Int, Int) = (0, 0, 0)
 
     public init() {}
@@ -52,11 +62,11 @@ public final class OverloadGate {
     /// Whether a request of `priority` is to be shed now.
     @inline(__always)
     public func sheds(_ priority: PriorityClass) -> Bool {
-        switch priority {
-        case .critical: return false
-        case .normal: return shedNormal
-        case .low: return shedLow
-        }
+        guard overloaded, priority != .critical else { return false }
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        let now = t.tv_sec * 1_000_000 + t.tv_nsec / 1000
+        return now > (priority == .low ? lowDeadline : normalDeadline)
     }
 
     /// Counts a request answered in this turn.

@@ -31,6 +31,9 @@ public struct LoadConfiguration: Sendable {
     /// intended time is off schedule (counted, and a run with under 95% on
     /// schedule is flagged, as Caladan's generator does).
     public var scheduleSlack: Double = 0.001
+    /// A latency objective (seconds): each class's 2xx responses within it
+    /// are counted (goodput). nil: not counted.
+    public var slo: Double? = nil
     /// Run the I/O threads under SCHED_FIFO (priority 1), so that on a
     /// machine where they share a CPU with the server they send on time
     /// instead of waiting for a server thread's time slice to end. Needs

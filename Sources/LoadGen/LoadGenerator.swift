@@ -45,7 +45,8 @@ public enum LoadGenerator {
                 firstArrivalOffset: c.rate.map { Double(t) / $0 } ?? 0,
                 timeout: Int64(c.timeout * 1e9), scheduleSlack: Int64(c.scheduleSlack * 1e9), seed: c.seed,
                 cpu: c.cpus.isEmpty ? nil : c.cpus[t % c.cpus.count],
-                seconds: seconds, highestLatency: highest, cancellation: c.cancellation,
+                seconds: seconds, highestLatency: highest, sloMicros: c.slo.map { UInt64(max(0, $0) * 1e6) } ?? .max,
+                cancellation: c.cancellation,
                 closeGate: c.closeGate, realtime: c.realtime))
         }
         c.onMeasurementWindow?(measureStart, end)
@@ -63,8 +64,12 @@ public enum LoadGenerator {
         report.classes = c.mix.enumerated().map { k, entry in
             var histogram = results[0].perClass[k]
             for result in results.dropFirst() { histogram.add(result.perClass[k]) }
-            return ClassLatency(path: entry.path, weight: entry.weight, latency: LatencySummary(histogram))
+            var latency = ClassLatency(path: entry.path, weight: entry.weight, latency: LatencySummary(histogram))
+            latency.responses2xx = results.reduce(0) { $0 + $1.perClass2xx[k] }
+            if c.slo != nil { latency.withinSLO = results.reduce(0) { $0 + $1.perClassGood[k] } }
+            return latency
         }
+        report.slo = c.slo
         report.outstanding = results.reduce(0) { $0 + $1.outstanding }
         report.silentConnections = results.reduce(0) { $0 + $1.silentConnections }
         if c.rate != nil {

@@ -65,7 +65,12 @@ extension LatencySummary {
 public struct ClassLatency: Sendable, Equatable {
     public var path: String
     public var weight: Double
+    /// Latency of every response, whatever its status.
     public var latency: LatencySummary
+    /// Responses with a 2xx status.
+    public var responses2xx = 0
+    /// 2xx responses within the run's SLO; nil without one.
+    public var withinSLO: Int?
 
     public init(path: String, weight: Double, latency: LatencySummary) {
         self.path = path
@@ -130,6 +135,13 @@ public struct LoadReport: Sendable {
     public var timeline: [SecondSample]
     /// Latency per `--mix` entry, in mix order.
     public var classes: [ClassLatency] = []
+    /// The latency objective goodput is counted against (seconds); nil: none.
+    public var slo: Double?
+    /// 2xx responses within the SLO per second, over every class.
+    public var goodput: Double? {
+        guard slo != nil, elapsed > 0 else { return nil }
+        return Double(classes.reduce(0) { $0 + ($1.withinSLO ?? 0) }) / elapsed
+    }
     /// Requests sent (or, open loop, due) and not answered when the window closed.
     public var outstanding = 0
     /// Connections that never received a response (refused, or starved by a
@@ -169,7 +181,8 @@ public struct LoadReport: Sendable {
         if classes.count > 1 {
             for c in classes {
                 out += "  \(c.path) (weight \(Self.number(c.weight))): p50 \(Self.time(c.latency.p50))  p99 \(Self.time(c.latency.p99))"
-                out += "  p99.9 \(Self.time(c.latency.p999))  max \(Self.time(c.latency.max))  (\(c.latency.count) responses)\n"
+                out += "  p99.9 \(Self.time(c.latency.p999))  max \(Self.time(c.latency.max))  (\(c.latency.count) responses, \(c.responses2xx) 2xx"
+                out += (c.withinSLO.map { ", \($0) within the SLO" } ?? "") + ")\n"
             }
         }
         if outstanding > 0 || silentConnections > 0 {
@@ -182,6 +195,9 @@ public struct LoadReport: Sendable {
                 out += "  Warning: under \(Int(ScheduleAdherence.acceptable * 100))% of sends kept the schedule: the generator (or too few"
                 out += " connections) shaped these latencies; use more connections, threads or a lower rate\n"
             }
+        }
+        if let slo, let goodput {
+            out += "  Goodput: \(Self.fixed(goodput, 2)) 2xx responses/s within the SLO of \(Self.time(Int(slo * 1e6)))\n"
         }
         out += "Requests/sec: \(Self.fixed(requestsPerSecond, 2))\n"
         out += "Transfer/sec: \(Self.bytes(bytesPerSecond))\n"
@@ -214,7 +230,8 @@ public struct LoadReport: Sendable {
         let classFields = classes.map { c in
             "    {\"path\": \(Self.quoted(c.path)), \"weight\": \(Self.number(c.weight)), \"latencyMicroseconds\": {\"p50\": \(c.latency.p50), "
                 + "\"p90\": \(c.latency.p90), \"p99\": \(c.latency.p99), \"p999\": \(c.latency.p999), \"max\": \(c.latency.max), "
-                + "\"mean\": \(Self.number(c.latency.mean)), \"count\": \(c.latency.count)}}"
+                + "\"mean\": \(Self.number(c.latency.mean)), \"count\": \(c.latency.count)}, \"responses2xx\": \(c.responses2xx), "
+                + "\"withinSLO\": \(c.withinSLO.map(String.init) ?? "null")}"
         }
         out += "  \"classes\": [" + (classFields.isEmpty ? "]" : "\n" + classFields.joined(separator: ",\n") + "\n  ]") + ",\n"
         out += "  \"outstanding\": \(outstanding),\n"

@@ -57,6 +57,8 @@ struct WorkerPlan: Sendable {
     var cpu: Int?
     var seconds: Int
     var highestLatency: UInt64
+    /// 2xx responses at or under this many µs count as good; .max without an SLO.
+    var sloMicros: UInt64
     var cancellation: LoadCancellation?
     var closeGate: LoadGate?
     var realtime = false
@@ -73,6 +75,9 @@ struct WorkerResult: Sendable {
     var errors: [Int]
     var requests = 0
     var responses2xx = 0
+    /// Per mix entry: 2xx responses, and those within the SLO.
+    var perClass2xx: [Int]
+    var perClassGood: [Int]
     var bytes = 0
     /// The first failure seen, in words, for an error message.
     var firstProblem: String?
@@ -148,7 +153,8 @@ final class Worker {
         histogram.autoResize = true
         result = WorkerResult(
             latency: histogram, perClass: Array(repeating: histogram, count: plan.requests.count), perSecond: Array(repeating: nil, count: plan.seconds),
-            errorsPerSecond: Array(repeating: 0, count: plan.seconds), errors: Array(repeating: 0, count: ErrorKind.allCases.count))
+            errorsPerSecond: Array(repeating: 0, count: plan.seconds), errors: Array(repeating: 0, count: ErrorKind.allCases.count),
+            perClass2xx: Array(repeating: 0, count: plan.requests.count), perClassGood: Array(repeating: 0, count: plan.requests.count))
         let longest = plan.requests.map(\.count).max() ?? 0
         var template = Connection()
         template.outbox.reserveCapacity(longest * plan.pipeline)
@@ -429,6 +435,8 @@ final class Worker {
         result.requests += 1
         if (200..<300).contains(status) {
             result.responses2xx += 1
+            result.perClass2xx[requestClass] += 1
+            if micros <= plan.sloMicros { result.perClassGood[requestClass] += 1 }
         } else {
             count(.non2xx, now: now, detail: "status \(status) from \(plan.target)")
         }

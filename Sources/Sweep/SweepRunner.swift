@@ -264,6 +264,7 @@ public final class SweepRunner: Sendable {
         configuration.cpus = options.cpus.load
         configuration.timeout = options.requestTimeout
         configuration.realtime = spec.load.realtime
+        configuration.slo = spec.load.slo
         configuration.seed = UInt64(run.repetition)
         configuration.cancellation = cancellation
         configuration.onMeasurementWindow = { start, end in sampler.start(window: start, end) }
@@ -311,7 +312,7 @@ public final class SweepRunner: Sendable {
                     experiment: spec.name, pointID: run.point.id, repetition: run.repetition, startedAt: row.startedAt,
                     path: c.path, weight: c.weight, responses: c.latency.count, p50: Double(c.latency.p50),
                     p90: Double(c.latency.p90), p99: Double(c.latency.p99), p999: Double(c.latency.p999),
-                    max: Double(c.latency.max), mean: rounded(c.latency.mean, 1))
+                    max: Double(c.latency.max), mean: rounded(c.latency.mean, 1), responses2xx: c.responses2xx, withinSLO: c.withinSLO)
             }
         }
         if let usage = window.usage {
@@ -411,7 +412,7 @@ public final class SweepRunner: Sendable {
             "server=" + spec.server.map(\.text).joined(separator: ","),
             "server_cpus=" + cpuListText(options.cpus.server), "load_cpus=" + cpuListText(options.cpus.load),
             "load_threads=\(options.loadThreads)", "request_timeout=\(formatSeconds(options.requestTimeout))",
-        ] + (spec.load.realtime ? ["load_realtime=true"] : [])
+        ] + (spec.load.realtime ? ["load_realtime=true"] : []) + (spec.load.slo.map { ["load_slo=\(formatSeconds($0))"] } ?? [])
         for reference in spec.references {
             parts.append("reference \(reference.name)=\(checksum(reference.command))")
         }

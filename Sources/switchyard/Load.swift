@@ -47,6 +47,9 @@ struct Load: ParsableCommand {
     @Option(help: "Open loop: a send later than its intended time by more than this counts as off schedule (1ms, 200us, or seconds).")
     var scheduleSlack = Seconds(0.001)
 
+    @Option(help: "A latency objective (50ms, 1s, or seconds): count each class's 2xx responses within it and report goodput.")
+    var slo: Seconds?
+
     @Flag(help: "Run the I/O threads under SCHED_FIFO, so they send on time on a CPU they share with the server (needs CAP_SYS_NICE).")
     var realtime = false
 
@@ -126,6 +129,7 @@ struct Load: ParsableCommand {
         configuration.duration = duration.value
         configuration.warmup = warmup.value
         configuration.scheduleSlack = scheduleSlack.value
+        configuration.slo = slo?.value
         configuration.rate = rate
         configuration.arrivals = arrivals
         let cpus = try cpuList()

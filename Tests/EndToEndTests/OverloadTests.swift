@@ -113,9 +113,6 @@ struct OverloadControllerTests {
         began = c.observe(queueDelay: 20_000, at: 170_000)
         #expect(began)
         #expect(c.overloaded)
-        #expect(c.shedsLow(queueDelay: 6_000) && !c.shedsNormal(queueDelay: 6_000))
-        #expect(c.shedsLow(queueDelay: 60_000) && c.shedsNormal(queueDelay: 60_000))
-        #expect(!c.shedsLow(queueDelay: 4_000))
     }
 
     @Test("Recovery needs the delay at or below target for a whole interval")
@@ -137,7 +134,22 @@ struct OverloadControllerTests {
     func off() {
         var c = controller(enabled: false)
         for t in stride(from: 0, to: 1_000_000, by: 10_000) { _ = c.observe(queueDelay: 1_000_000, at: t) }
-        #expect(!c.overloaded && !c.shedsLow(queueDelay: 1_000_000))
+        #expect(!c.overloaded)
+    }
+}
+
+@Suite("Overload gate")
+struct OverloadGateTests {
+    @Test("Overloaded: a class is shed once its deadline has passed; critical never; not overloaded: nothing")
+    func deadlines() {
+        let gate = OverloadGate()
+        gate.lowDeadline = 0
+        gate.normalDeadline = Int.max
+        #expect(!gate.sheds(.low))  // not overloaded
+        gate.overloaded = true
+        #expect(gate.sheds(.low) && !gate.sheds(.normal) && !gate.sheds(.critical))
+        gate.normalDeadline = 0
+        #expect(gate.sheds(.normal) && !gate.sheds(.critical))
     }
 }
 
