@@ -62,17 +62,17 @@ public final class Application: HTTPResponder, @unchecked Sendable {
         var parameters = RouteParameters()
         switch router.lookup(request.method, path: request.path, parameters: &parameters) {
         case .found(let route):
-            let gate = request.worker.overload
-            if gate.sheds(route.priority) {
+            let worker = request.worker
+            if worker.overload.sheds(route.priority) {
                 // The loop is overloaded and this class waits too long: a
                 // cheap answer instead of the handler; the connection stays.
-                request.worker.counters.recordShed(priority: route.priority.rawValue)
+                worker.counters.recordShed(priority: route.priority.rawValue)
                 writer.head(.serviceUnavailable)
                 writer.header(Bodies.retryAfter)
                 writer.body(contentType: .textPlain, Bodies.overloaded)
                 return
             }
-            gate.answered(route.priority)
+            worker.overload.answered(route.priority)
             route.handler(request, parameters, &writer)
         case .methodNotAllowed(let allow):
             writer.head(.methodNotAllowed)

@@ -35,7 +35,7 @@ struct TurnClock {
     static let idleWaitMicros = 50
     /// Latency samples per class per turn at most: a turn of many requests
     /// is recorded as this many evenly spaced groups.
-    static let samplesPerTurn = 16
+    static let samplesPerTurn = 4
 
     var controller: OverloadController
     /// When the current turn began; when the previous one did (µs).
@@ -86,10 +86,9 @@ struct TurnClock {
         previousTurnStart = turnStart
         turnStart = now
         inTurn = true
-        let gate = worker.overload
-        gate.overloaded = controller.overloaded
-        gate.lowDeadline = origin + controller.settings.targetMicros
-        gate.normalDeadline = origin + controller.settings.normalTargetMicros
+        worker.overload.overloaded = controller.overloaded
+        worker.overload.lowDeadline = origin + controller.settings.targetMicros
+        worker.overload.normalDeadline = origin + controller.settings.normalTargetMicros
         worker.counters.setQueueDelay(micros: queueDelay)
     }
 
@@ -111,10 +110,18 @@ struct TurnClock {
             utilizationWindowStart = now
             busyInWindow = 0
         }
-        let answered = worker.overload.takeAnswered()
-        if answered.0 > 0 { record(answered.0, priority: 0, busy: busy, into: counters.latency) }
-        if answered.1 > 0 { record(answered.1, priority: 1, busy: busy, into: counters.latency) }
-        if answered.2 > 0 { record(answered.2, priority: 2, busy: busy, into: counters.latency) }
+        if worker.overload.answeredCritical > 0 {
+            record(worker.overload.answeredCritical, priority: 0, busy: busy, into: counters.latency)
+            worker.overload.answeredCritical = 0
+        }
+        if worker.overload.answeredNormal > 0 {
+            record(worker.overload.answeredNormal, priority: 1, busy: busy, into: counters.latency)
+            worker.overload.answeredNormal = 0
+        }
+        if worker.overload.answeredLow > 0 {
+            record(worker.overload.answeredLow, priority: 2, busy: busy, into: counters.latency)
+            worker.overload.answeredLow = 0
+        }
     }
 
     /// `count` requests of one class, spread over the turn's `busy` µs.

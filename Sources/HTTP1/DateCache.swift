@@ -77,7 +77,7 @@ public final class WorkerContext {
     public let buffers: BufferPool
     public let arena: RequestArena
     /// The loop's overload decisions and per-turn tallies (`OverloadGate`).
-    public let overload = OverloadGate()
+    public var overload = OverloadGate()
 
     public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256) {
         self.counters = counters

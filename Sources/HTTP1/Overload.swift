@@ -44,18 +44,22 @@ public enum PriorityClass: Int, Sendable, CaseIterable, Comparable, CustomString
 /// deciding for the whole turn at its start. Only while overloaded does a
 /// request cost a clock read; otherwise `sheds` is one load and a branch.
 ///
+/// A struct stored in the `WorkerContext`, so the request path reads it in
+/// place (a class would cost a retain and release per request).
 /// Ownership: the worker thread whose `WorkerContext` holds it (the loop
 /// writes at the top of a turn, the same thread reads while serving it). An
 /// engine without a controller (threads) leaves `overloaded` false.
-public final class OverloadGate {
+public struct OverloadGate {
     public var overloaded = false
     /// Low requests are shed after this moment (µs, monotonic clock).
     public var lowDeadline = Int.max
     /// Normal requests are shed after this moment.
     public var normalDeadline = Int.max
-    /// Requests answered this turn, by class raw value (their handlers
-    /// ran); the loop takes them at the end of its turn.
-    public var answeredThisTurn: (Int, Int, Int) = (0, 0, 0)
+    /// Requests answered this turn, by class (their handlers ran); the
+    /// loop takes them at the end of its turn.
+    public var answeredCritical = 0
+    public var answeredNormal = 0
+    public var answeredLow = 0
 
     public init() {}
 
@@ -71,19 +75,11 @@ public final class OverloadGate {
 
     /// Counts a request answered in this turn.
     @inline(__always)
-    public func answered(_ priority: PriorityClass) {
+    public mutating func answered(_ priority: PriorityClass) {
         switch priority {
-        case .critical: answeredThisTurn.0 &+= 1
-        case .normal: answeredThisTurn.1 &+= 1
-        case .low: answeredThisTurn.2 &+= 1
+        case .critical: answeredCritical &+= 1
+        case .normal: answeredNormal &+= 1
+        case .low: answeredLow &+= 1
         }
-    }
-
-    /// The turn's tallies, reset for the next turn.
-    @inline(__always)
-    public func takeAnswered() -> (Int, Int, Int) {
-        let taken = answeredThisTurn
-        answeredThisTurn = (0, 0, 0)
-        return taken
     }
 }

@@ -142,7 +142,7 @@ struct OverloadControllerTests {
 struct OverloadGateTests {
     @Test("Overloaded: a class is shed once its deadline has passed; critical never; not overloaded: nothing")
     func deadlines() {
-        let gate = OverloadGate()
+        var gate = OverloadGate()
         gate.lowDeadline = 0
         gate.normalDeadline = Int.max
         #expect(!gate.sheds(.low))  // not overloaded
