@@ -144,46 +144,29 @@ public final class MetricsRegistry: Sendable {
         out += latency.prometheusText()
         let named = snapshots.compactMap { w in w.name.map { (name: $0, counts: w.counts) } }.sorted { $0.name < $1.name }
         if !named.isEmpty {
-            // What each event loop says of itself (the threads engine's
-            // connection threads have no name and no loop).
-            out += "# HELP switchyard_loop_queue_delay_seconds A loop's latest estimate of how long its oldest waiting request has waited.\n"
-            out += "# TYPE switchyard_loop_queue_delay_seconds gauge\n"
-            for w in named {
-                out += "switchyard_loop_queue_delay_seconds{worker=\"\(w.name)\"} \(sampleText(Double(w.counts.queueDelayMicros) / 1_000_000))\n"
+            // One family per figure, a series per worker: what each event
+            // loop says of itself (the threads engine's connection threads
+            // have no name and no loop), then per-worker totals.
+            func family(_ name: String, _ type: String, _ help: String, _ rows: [(worker: String, value: String)]) {
+                guard !rows.isEmpty else { return }
+                out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+                for row in rows { out += "\(name){worker=\"\(row.worker)\"} \(row.value)\n" }
             }
-            out += "# HELP switchyard_loop_overloaded 1 while a loop's overload controller is in its overloaded state.\n"
-            out += "# TYPE switchyard_loop_overloaded gauge\n"
-            for w in named {
-                out += "switchyard_loop_overloaded{worker=\"\(w.name)\"} \(w.counts.overloaded ? 1 : 0)\n"
-            }
-            out += "# HELP switchyard_loop_utilization Share of the last whole second a loop spent working rather than waiting.\n"
-            out += "# TYPE switchyard_loop_utilization gauge\n"
-            for w in named {
-                out += "switchyard_loop_utilization{worker=\"\(w.name)\"} \(sampleText(Double(w.counts.utilizationPerMille) / 1000))\n"
-            }
-            out += "# HELP switchyard_loop_busy_seconds_total Time a loop spent working rather than waiting (loop clock).\n"
-            out += "# TYPE switchyard_loop_busy_seconds_total counter\n"
-            for w in named {
-                out += "switchyard_loop_busy_seconds_total{worker=\"\(w.name)\"} \(sampleText(Double(w.counts.busyMicros) / 1_000_000))\n"
-            }
-            let cpu = named.compactMap { w in w.counts.cpuClock.flatMap { threadCPUSeconds($0) }.map { (w.name, $0) } }
-            if !cpu.isEmpty {
-                out += "# HELP switchyard_loop_cpu_seconds_total CPU time (user and system) of a loop's thread.\n"
-                out += "# TYPE switchyard_loop_cpu_seconds_total counter\n"
-                for (name, seconds) in cpu {
-                    out += "switchyard_loop_cpu_seconds_total{worker=\"\(name)\"} \(sampleText(seconds))\n"
-                }
-            }
-            out += "# HELP switchyard_worker_responses_total Responses sent by each long-lived worker.\n"
-            out += "# TYPE switchyard_worker_responses_total counter\n"
-            for w in named {
-                out += "switchyard_worker_responses_total{worker=\"\(w.name)\"} \(w.counts.responses)\n"
-            }
-            out += "# HELP switchyard_worker_connections_open Connections open on each long-lived worker.\n"
-            out += "# TYPE switchyard_worker_connections_open gauge\n"
-            for w in named {
-                out += "switchyard_worker_connections_open{worker=\"\(w.name)\"} \(w.counts.connectionsOpen)\n"
-            }
+            family("switchyard_loop_queue_delay_seconds", "gauge",
+                   "A loop's latest estimate of how long its oldest waiting request has waited.",
+                   named.map { ($0.name, sampleText(Double($0.counts.queueDelayMicros) / 1_000_000)) })
+            family("switchyard_loop_overloaded", "gauge", "1 while a loop's overload controller is in its overloaded state.",
+                   named.map { ($0.name, $0.counts.overloaded ? "1" : "0") })
+            family("switchyard_loop_utilization", "gauge", "Share of the last whole second a loop spent working rather than waiting.",
+                   named.map { ($0.name, sampleText(Double($0.counts.utilizationPerMille) / 1000)) })
+            family("switchyard_loop_busy_seconds_total", "counter", "Time a loop spent working rather than waiting (loop clock).",
+                   named.map { ($0.name, sampleText(Double($0.counts.busyMicros) / 1_000_000)) })
+            family("switchyard_loop_cpu_seconds_total", "counter", "CPU time (user and system) of a loop's thread.",
+                   named.compactMap { w in w.counts.cpuClock.flatMap { threadCPUSeconds($0) }.map { (w.name, sampleText($0)) } })
+            family("switchyard_worker_responses_total", "counter", "Responses sent by each long-lived worker.",
+                   named.map { ($0.name, String($0.counts.responses)) })
+            family("switchyard_worker_connections_open", "gauge", "Connections open on each long-lived worker.",
+                   named.map { ($0.name, String($0.counts.connectionsOpen)) })
         }
         if !eventHelp.isEmpty {
             // Engine events (system calls by kind, io_uring conditions): one
