@@ -5,6 +5,8 @@
 Reads NAME/results.csv (one row per measurement, see Sources/Experiments/README.md)
 and NAME/metadata.json (and NAME/latency-heatmap.csv when the sweep wrote one, for the
 latency heat maps), writes NAME/plots/*.png and *.svg and NAME/report.md.
+tail.py adds the tail-latency section (mixes of /work?us=N classes), overload.py the
+overload section it leads with (goodput within the SLO against capacity, /health p99).
 analysis.ipynb imports the same functions, so the notebook and the report agree.
 
 Only rows with status "ok" are plotted; repetitions are reduced to their median,
@@ -17,6 +19,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 import tomllib
 from pathlib import Path
 
@@ -25,12 +28,14 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tail  # noqa: E402  (the tail-latency section, with queueing.py)
+import overload  # noqa: E402  (the overload section: goodput within the SLO, /health p99)
 
 # What identifies a server configuration, and what describes the load.
 CONFIG = ["engine", "threads", "pin", "accept", "flags"]
@@ -128,11 +133,12 @@ def _thousands(axis_part) -> None:
     axis_part.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:g}k" if value else "0"))
 
 
-def _save(figure, folder: Path, name: str) -> list[Path]:
+def _save(figure, folder: Path, name: str, rect=None) -> list[Path]:
+    """PNG (130 dpi) and SVG in folder/plots; `rect` is tight_layout's (room for a suptitle)."""
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
     paths = [plots / f"{name}.png", plots / f"{name}.svg"]
-    figure.tight_layout()
+    figure.tight_layout(rect=rect)
     figure.savefig(paths[0], dpi=130)
     figure.savefig(paths[1])
     plt.close(figure)
@@ -181,7 +187,9 @@ def throughput_plot(table: pd.DataFrame, folder: Path | None = None):
 
 
 def latency_plot(table: pd.DataFrame, folder: Path | None = None):
-    """Open loop: p50, p99 and p99.9 latency against offered load, one colour per configuration."""
+    """Open loop: p50, p99 and p99.9 latency against offered load, one colour per configuration
+    (named in the right panel's legend; the left one names the line styles, so that it stays
+    short however many configurations there are)."""
     opened = table[table["rate"].notna()]
     if opened.empty:
         return None
@@ -191,16 +199,17 @@ def latency_plot(table: pd.DataFrame, folder: Path | None = None):
         group = group.sort_values("rate")
         colour = f"C{index}"
         for metric, style in styles.items():
-            axes[0].plot(group["rate"], group[metric], style, marker="o", color=colour,
-                         label=f"{name} {metric.replace('_us', '').replace('p999', 'p99.9')}")
+            axes[0].plot(group["rate"], group[metric], style, marker="o", color=colour)
         axes[1].plot(group["rate"], group["rps"], marker="o", color=colour, label=name)
+    keys = [Line2D([], [], color="black", linestyle=style,
+                   label=metric.replace("_us", "").replace("p999", "p99.9")) for metric, style in styles.items()]
     top = opened["rate"].max()
     axes[1].plot([0, top], [0, top], color="grey", linewidth=0.8, label="offered = achieved")
     axes[0].set_yscale("log")
     axes[0].set_xlabel("offered load (requests/s)")
     axes[0].set_ylabel("latency from intended send time (µs)")
-    axes[0].set_title("Latency vs offered load")
-    axes[0].legend(fontsize=7)
+    axes[0].set_title("Latency vs offered load (colours as on the right)")
+    axes[0].legend(handles=keys, fontsize=7, handlelength=3.5)
     axes[1].set_xlabel("offered load (requests/s)")
     axes[1].set_ylabel("achieved requests/s")
     axes[1].set_title("Achieved vs offered")
@@ -383,8 +392,12 @@ def heatmap_plot(cells: pd.DataFrame, engine: str, folder: Path | None = None, b
             axis.tick_params(labelsize=7, labelleft=column == 0)  # y is shared: label it once
             if column == 0:
                 which = "highest p99" if pick == "worst" else "median p99"
-                axis.set_ylabel(f"{run['config']}, c{int(run['connections'])} p{int(run['pipeline'])} {run['load']}\n"
-                                f"rep {run['repetition']} of {repetitions} ({which})", fontsize=7.5)
+                # A label longer than the row is tall (flags in the configuration) would run into
+                # its neighbours': it gets lines of its own.
+                point = f"c{int(run['connections'])} p{int(run['pipeline'])} {run['load']}"
+                head = f"{run['config']}, {point}" if len(run["config"]) + len(point) <= 34 \
+                    else "\n".join(textwrap.wrap(run["config"], 28, break_on_hyphens=False) + [point])
+                axis.set_ylabel(f"{head}\nrep {run['repetition']} of {repetitions} ({which})", fontsize=7.5)
             if row == len(chosen) - 1:
                 axis.set_xlabel("second of the measured window", fontsize=8)
     special = [(edges[-2] * step ** 0.5, "> max")] + ([((edges[0] * edges[1]) ** 0.5, "0")] if zero else [])
@@ -397,12 +410,14 @@ def heatmap_plot(cells: pd.DataFrame, engine: str, folder: Path | None = None, b
     first.yaxis.set_minor_locator(NullLocator())
     first.xaxis.set_major_locator(MaxNLocator(integer=True))
     bar = figure.colorbar(mesh, cax=figure.add_subplot(layout[:, -1]))
-    bar.set_label("requests in the bucket during that second")
+    bar.set_label("requests in the bucket\nduring that second")  # two lines: a one-row figure is short
     thinned = "" if len(chosen) == own["point_id"].nunique() else f", {len(chosen)} of {own['point_id'].nunique()} points"
     figure.suptitle(f"Server-side latency over time, {engine}" + (" by class" if by_class else "") + thinned,
                     fontsize=11)
     name = f"heatmap-{re.sub(r'[^A-Za-z0-9_.-]', '-', engine)}" + ("-by-class" if by_class else "")
-    return _save(figure, folder, name) if folder else figure
+    # tight_layout leaves the suptitle over the first row's titles in a tall figure: keep room for it.
+    top = 1 - (0.2 if len(chosen) > 1 else 0) / figure.get_figheight()
+    return _save(figure, folder, name, rect=(0, 0, 1, top)) if folder else figure
 
 
 def heatmaps(folder: Path, frame: pd.DataFrame) -> list[str]:
@@ -486,6 +501,12 @@ def report(folder: str | Path) -> Path:
     skipped = {k[len("skipped_"):]: v for k, v in runner.items() if k.startswith("skipped_")}
     for engine, reason in skipped.items():
         out.append(f"- Skipped `{engine}`: {reason}")
+    # The overload experiment leads with its own section; the generic table follows.
+    lead = overload.section(folder, frame, spec, metadata, _save)
+    if lead:
+        out += [""] + lead
+        while out[-1] == "":
+            out.pop()
     out += ["", "## Results", ""]
     if baseline is not None:
         out += [f"Ratios are to `{baseline}` under the same load (connections, pipeline depth, rate).", ""]
