@@ -86,10 +86,12 @@ struct TurnClock {
         previousTurnStart = turnStart
         turnStart = now
         inTurn = true
+        worker.counters.setQueueDelay(micros: queueDelay)
+        // Off (the default): the gate stays open and costs nothing here.
+        guard controller.settings.enabled else { return }
         worker.overload.overloaded = controller.overloaded
         worker.overload.lowDeadline = origin + controller.settings.targetMicros
         worker.overload.normalDeadline = origin + controller.settings.normalTargetMicros
-        worker.counters.setQueueDelay(micros: queueDelay)
     }
 
     private mutating func end(at now: Int, worker: WorkerContext) {
@@ -101,8 +103,10 @@ struct TurnClock {
         // The controller's signal: how long the oldest request of this turn
         // may have waited by its end. A turn that shed anything ran past
         // the target, so shedding alone never looks like recovery.
-        if controller.observe(queueDelay: now - origin, at: now) { counters.recordOverloadEpisode() }
-        counters.setOverloaded(controller.overloaded)
+        if controller.settings.enabled {
+            if controller.observe(queueDelay: now - origin, at: now) { counters.recordOverloadEpisode() }
+            counters.setOverloaded(controller.overloaded)
+        }
         counters.recordBusy(micros: busy)
         busyInWindow += busy
         if now - utilizationWindowStart >= 1_000_000 {
