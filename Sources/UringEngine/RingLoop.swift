@@ -265,7 +265,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
                 complete(userData: cqe.pointee.user_data, result: cqe.pointee.res, flags: cqe.pointee.flags)
             }
             io_uring_cq_advance(ring, UInt32(n))
-            if n == cqeCapacity { continue }
+            if n == cqeCapacity {
+                // More completions than one batch (the kernel posts them while
+                // we work, without DEFER_TASKRUN): a turn ends here, so the
+                // loop's clock, queue delay and shedding keep up.
+                core.tick()
+                continue
+            }
             if io_uring_cq_has_overflow(ring) {
                 count(.cqOverflow)
                 _ = io_uring_get_events(ring)
