@@ -69,6 +69,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
             count(.epollWait)
             if n < 0 && errno != EINTR { break }
             core.tick()
+            if Int(n) == eventCapacity { core.noteFullBatch() }
             for i in 0..<max(Int(n), 0) {
                 let event = readyEvents[i]
                 switch event.data.u64 {

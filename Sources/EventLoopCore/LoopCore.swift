@@ -169,6 +169,12 @@ public final class LoopCore: @unchecked Sendable {
         turns = TurnClock(settings: configuration.overload, now: clock)
     }
 
+    /// The engine's wait or harvest returned as many ready events as it had
+    /// room for: more are waiting in the kernel, unseen, so the queue-delay
+    /// estimate keeps counting from the current turn's origin. Loop thread only.
+    @inline(__always)
+    public func noteFullBatch() { turns.fullBatch = true }
+
     /// The overload controller's state (tests, diagnostics). Loop thread only.
     public var overloadController: OverloadController { turns.controller }
     /// This turn's queueing-delay estimate (µs). Loop thread only.

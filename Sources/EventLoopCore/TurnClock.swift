@@ -52,6 +52,10 @@ struct TurnClock {
     /// have arrived.
     private(set) var queueDelay = 0
     private var origin = 0
+    /// The engine found a full batch of ready work this turn (`noteFullBatch`):
+    /// more was waiting than it took, so what the next turn serves may have
+    /// waited since this turn's origin, not only since this turn began.
+    var fullBatch = false
     private var utilizationWindowStart = 0
     private var busyInWindow = 0
 
@@ -81,7 +85,8 @@ struct TurnClock {
             end(at: now, worker: worker)
             idle = false
         }
-        origin = idle ? now : turnStart
+        origin = idle ? now : (fullBatch ? origin : turnStart)
+        fullBatch = false
         queueDelay = now - origin
         previousTurnStart = turnStart
         turnStart = now

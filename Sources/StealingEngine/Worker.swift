@@ -275,6 +275,9 @@ final class Worker: EventLoop, @unchecked Sendable {
             if timeout == 0 { count(.harvestEmpty) }
             return 0
         }
+        // A full harvest leaves ready connections in the set, unseen: the
+        // loop's queue-delay estimate must keep counting from its origin.
+        if Int(n) == room { core.noteFullBatch() }
         var queued = 0
         for i in 0..<Int(n) {
             let tag = ready[i].data.u64
