@@ -20,6 +20,11 @@ struct LatencyHistogramTests {
             }
         }
         #expect(LatencyBuckets.index(micros: -3) == 0)
+        // The literal sizes agree with what they stand for.
+        #expect(LatencyBuckets.count == 4 + (LatencyBuckets.maxOctave - 1) * 4 + 1)
+        #expect(LatencyHistograms.classCount == LatencyHistograms.classNames.count)
+        #expect(LatencyHistograms.histogramCount == LatencyKind.allCases.count * LatencyHistograms.classCount)
+        #expect(LatencyHistograms.stride == LatencyBuckets.count + 1)
         #expect(LatencyBuckets.upperBound(LatencyBuckets.count - 1) == nil)
     }
 
