@@ -175,11 +175,6 @@ public final class LoopCore: @unchecked Sendable {
     @inline(__always)
     public func noteFullBatch() { turns.fullBatch = true }
 
-    /// The overload controller's state (tests, diagnostics). Loop thread only.
-    public var overloadController: OverloadController { turns.controller }
-    /// This turn's queueing-delay estimate (µs). Loop thread only.
-    public var queueDelayMicros: Int { turns.queueDelay }
-
     /// How long the loop may sleep (ms, -1: until an event): until the next
     /// timer tick, and no longer than 50 ms while draining.
     /// The turn's work ends here (`TurnClock`).

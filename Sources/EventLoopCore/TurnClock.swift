@@ -38,9 +38,8 @@ struct TurnClock {
     static let samplesPerTurn = 4
 
     var controller: OverloadController
-    /// When the current turn began; when the previous one did (µs).
+    /// When the current turn began (µs).
     private var turnStart = 0
-    private var previousTurnStart = 0
     /// When the loop began its wait; -1: it has not waited since the turn began.
     private var waitBegan = -1
     /// The last turn's work (µs).
@@ -50,7 +49,7 @@ struct TurnClock {
     /// The current turn's queueing-delay estimate (µs), and the moment it
     /// is counted from: the earliest a request served in this turn may
     /// have arrived.
-    private(set) var queueDelay = 0
+    private var queueDelay = 0
     private var origin = 0
     /// The engine found a full batch of ready work this turn (`noteFullBatch`):
     /// more was waiting than it took, so what the next turn serves may have
@@ -62,7 +61,6 @@ struct TurnClock {
     init(settings: OverloadSettings, now: Int) {
         controller = OverloadController(settings: settings)
         turnStart = now
-        previousTurnStart = now
         utilizationWindowStart = now
     }
 
@@ -88,7 +86,6 @@ struct TurnClock {
         origin = idle ? now : (fullBatch ? origin : turnStart)
         fullBatch = false
         queueDelay = now - origin
-        previousTurnStart = turnStart
         turnStart = now
         inTurn = true
         worker.counters.setQueueDelay(micros: queueDelay)
@@ -119,22 +116,18 @@ struct TurnClock {
             utilizationWindowStart = now
             busyInWindow = 0
         }
-        if worker.overload.answeredCritical > 0 {
-            record(worker.overload.answeredCritical, priority: 0, busy: busy, into: counters.latency)
-            worker.overload.answeredCritical = 0
-        }
-        if worker.overload.answeredNormal > 0 {
-            record(worker.overload.answeredNormal, priority: 1, busy: busy, into: counters.latency)
-            worker.overload.answeredNormal = 0
-        }
-        if worker.overload.answeredLow > 0 {
-            record(worker.overload.answeredLow, priority: 2, busy: busy, into: counters.latency)
-            worker.overload.answeredLow = 0
-        }
+        record(&worker.overload.answeredCritical, priority: 0, busy: busy, into: counters.latency)
+        record(&worker.overload.answeredNormal, priority: 1, busy: busy, into: counters.latency)
+        record(&worker.overload.answeredLow, priority: 2, busy: busy, into: counters.latency)
     }
 
-    /// `count` requests of one class, spread over the turn's `busy` µs.
-    private func record(_ count: Int, priority: Int, busy: Int, into latency: LatencyHistograms) {
+    /// Takes one class's tally (`count` requests, reset to 0), spread over
+    /// the turn's `busy` µs.
+    @inline(__always)
+    private func record(_ tally: inout Int, priority: Int, busy: Int, into latency: LatencyHistograms) {
+        let count = tally
+        guard count > 0 else { return }
+        tally = 0
         latency.record(.queueDelay, priority: priority, micros: queueDelay, count: count)
         let groups = min(count, Self.samplesPerTurn)
         var recorded = 0
