@@ -33,7 +33,9 @@ let package = Package(
             dependencies: [.product(name: "Atomics", package: "swift-atomics")],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Pools", dependencies: ["Metrics"], exclude: ["README.md"], swiftSettings: hotPath),
-        .target(name: "HTTP1", dependencies: ["Metrics", "Pools"], exclude: ["README.md"], swiftSettings: hotPath),
+        // The parser's byte scanners: scalar, SSE4.2 and AVX2, chosen at run time.
+        .target(name: "CSwitchyardSIMD", exclude: ["README.md"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "HTTP1", dependencies: ["Metrics", "Pools", "CSwitchyardSIMD"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Router", dependencies: ["HTTP1"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(
             name: "Application", dependencies: ["HTTP1", "Router", "Metrics", "Pools"],

@@ -9,7 +9,8 @@ import Glibc
 ///
 /// Offsets are relative to the request's first byte, like the head parser's.
 struct ChunkedDecoder {
-    let limits: HTTPLimits
+    /// The byte scanners for trailer fields; the limits are passed in.
+    let simd: ParserSIMD
     let classes = ByteClasses.shared
 
     private enum State {
@@ -34,10 +35,10 @@ struct ChunkedDecoder {
     private var trailerBytes = 0
     private var trailerCount = 0
 
-    init(limits: HTTPLimits) { self.limits = limits }
+    init(simd: ParserSIMD) { self.simd = simd }
 
     mutating func start(at headLength: Int) {
-        self = ChunkedDecoder(limits: limits)
+        self = ChunkedDecoder(simd: simd)
         scan = headLength
         bodyEnd = headLength
         bodyStart = headLength
@@ -58,7 +59,7 @@ struct ChunkedDecoder {
     }
 
     /// Decodes what is available in `p[0..<count]` (the whole request so far).
-    mutating func decode(_ p: UnsafeMutableRawPointer, count: Int) -> ParseOutcome {
+    mutating func decode(_ p: UnsafeMutableRawPointer, count: Int, limits: borrowing HTTPLimits) -> ParseOutcome {
         while scan < count {
             switch state {
             case .size:
@@ -145,7 +146,7 @@ struct ChunkedDecoder {
                 guard line.count <= limits.maxFieldBytes, trailerBytes <= limits.maxHeaderBytes,
                       trailerCount <= limits.maxFieldCount
                 else { return .failure(.headerFieldsTooLarge) }
-                guard RequestParser.splitField(line, classes) != nil else { return .failure(.badRequest) }
+                guard RequestParser.splitField(line, simd) != nil else { return .failure(.badRequest) }
             case .done:
                 return .complete
             }

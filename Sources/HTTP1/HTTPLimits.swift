@@ -1,5 +1,9 @@
-/// Size limits applied while parsing a request. Every one is a CLI flag.
+/// Size limits applied while parsing a request, and how the parser scans
+/// bytes. Every one is a CLI flag. A session holds one copy and passes it
+/// to its parser and chunked decoder, which do not store it.
 public struct HTTPLimits: Sendable, Equatable {
+    /// The parser's byte scanners (`--parser-simd`); `best` is what `auto` picks.
+    public var parserSIMD: ParserSIMD = .best
     /// Longest request line accepted; longer gets 414.
     public var maxRequestLineBytes: Int = 8 * 1024
     /// Largest header section (all field lines, excluding the request line); 431 beyond.
@@ -19,7 +23,8 @@ public struct HTTPLimits: Sendable, Equatable {
 
     public init(maxRequestLineBytes: Int = 8 * 1024, maxHeaderBytes: Int = 16 * 1024,
                 maxFieldBytes: Int = 8 * 1024, maxFieldCount: Int = 100, maxBodyBytes: Int = 1024 * 1024,
-                maxRequestsPerConnection: Int = 0) {
+                maxRequestsPerConnection: Int = 0, parserSIMD: ParserSIMD = .best) {
+        self.parserSIMD = parserSIMD
         self.maxRequestsPerConnection = maxRequestsPerConnection
         self.maxRequestLineBytes = maxRequestLineBytes
         self.maxHeaderBytes = maxHeaderBytes

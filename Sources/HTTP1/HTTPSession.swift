@@ -80,8 +80,8 @@ public final class HTTPSession {
         self.worker = worker
         self.counters = worker.counters
         self.output = OutputBuffer(capacity: outputCapacity, pool: worker.buffers)
-        parser = RequestParser(limits: limits, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
-        decoder = ChunkedDecoder(limits: limits)
+        parser = RequestParser(simd: limits.parserSIMD, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
+        decoder = ChunkedDecoder(simd: limits.parserSIMD)
         initialInputCapacity = inputCapacity
         // Head, body and one framing line or trailer field must fit at once.
         maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + max(limits.maxHeaderBytes, limits.maxFieldBytes) + 8192
@@ -93,8 +93,8 @@ public final class HTTPSession {
     public func adopt(_ newLimits: HTTPLimits) {
         precondition(!hasBuffers && start == end, "adopt(_:) is for a session between connections")
         limits = newLimits
-        parser = RequestParser(limits: newLimits, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
-        decoder = ChunkedDecoder(limits: newLimits)
+        parser = RequestParser(simd: newLimits.parserSIMD, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
+        decoder = ChunkedDecoder(simd: newLimits.parserSIMD)
         maxInputCapacity = newLimits.maxHeadBytes + newLimits.maxBodyBytes + max(newLimits.maxHeaderBytes, newLimits.maxFieldBytes) + 8192
     }
 
@@ -333,7 +333,7 @@ public final class HTTPSession {
         switch phase {
         case .head:
             guard available > 0 else { return false }
-            switch parser.parseHead(request, count: available) {
+            switch parser.parseHead(request, count: available, limits: limits) {
             case .needMore:
                 return false
             case .failure(let status):
@@ -366,7 +366,7 @@ public final class HTTPSession {
                 if !borrowing && needed > inputCapacity - start { makeRoom(atLeast: needed - available) }
                 return false
             case .chunked:
-                switch decoder.decode(request, count: available) {
+                switch decoder.decode(request, count: available, limits: limits) {
                 case .complete:
                     dispatch(bodyRange: decoder.body, consumed: decoder.scan)
                     return true

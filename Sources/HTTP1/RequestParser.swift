@@ -23,7 +23,9 @@ enum ParseOutcome: Equatable {
 /// names must be tokens with no whitespace before the colon, values may not
 /// hold controls, obs-fold is rejected, framing headers are cross-checked.
 struct RequestParser {
-    let limits: HTTPLimits
+    /// The byte scanners (`--parser-simd`). The limits themselves are not
+    /// stored: the session holds the one copy and passes it in.
+    let simd: ParserSIMD
     // safety: `limits.maxFieldCount` slots lent to the session that owns
     // this parser by its worker's pool; the session re-points it whenever it
     // takes the storage back from the pool, and parses only while it holds it.
@@ -49,39 +51,37 @@ struct RequestParser {
     private var unsupportedCoding = false
     private var unsupportedExpectation = false
 
-    init(limits: HTTPLimits, fields: UnsafeMutablePointer<FieldSlot>) {
-        self.limits = limits
+    init(simd: ParserSIMD, fields: UnsafeMutablePointer<FieldSlot>) {
+        self.simd = simd
         self.fields = fields
     }
 
     /// Forget the previous request; the fields storage is reused.
     mutating func reset() {
-        self = RequestParser(limits: limits, fields: fields)
+        self = RequestParser(simd: simd, fields: fields)
     }
 
     /// True when no byte of a new request has been looked at.
     var isAtStart: Bool { phase == .requestLine && scanned == 0 }
 
     /// Parses the head from `p` (the request's first byte) and `count` bytes.
-    mutating func parseHead(_ p: UnsafeRawPointer, count: Int) -> ParseOutcome {
+    mutating func parseHead(_ p: UnsafeRawPointer, count: Int, limits: borrowing HTTPLimits) -> ParseOutcome {
         while phase != .done {
             let searchFrom = scanned
-            guard searchFrom < count,
-                  let hit = memchr(p + searchFrom, 0x0A, count - searchFrom)
-            else {
+            let lf = searchFrom < count ? searchFrom + simd.findLF(p + searchFrom, count - searchFrom) : count
+            guard lf < count else {
                 scanned = count
                 // A CR already here belongs to the line end, not the line.
                 let pendingCR = p.load(fromByteOffset: count - 1, as: UInt8.self) == 0x0D ? 1 : 0
-                return limitFailure(pendingLineLength: count - lineStart - pendingCR, buffered: count - pendingCR) ?? .needMore
+                return limitFailure(pendingLineLength: count - lineStart - pendingCR, buffered: count - pendingCR, limits) ?? .needMore
             }
-            let lf = UnsafeRawPointer(hit) - p
             scanned = lf + 1
             // RFC 9112 section 2.2 lets a recipient accept a bare LF; we do
             // not, because servers that disagree on line ends enable smuggling.
             let hasCR = lf > lineStart && p.load(fromByteOffset: lf - 1, as: UInt8.self) == 0x0D
             // Limits first, as for a line still arriving, so the status does
             // not depend on whether the LF came in the same read.
-            if let failure = limitFailure(pendingLineLength: lf - lineStart - (hasCR ? 1 : 0), buffered: lf + 1) {
+            if let failure = limitFailure(pendingLineLength: lf - lineStart - (hasCR ? 1 : 0), buffered: lf + 1, limits) {
                 return failure
             }
             guard hasCR else { return .failure(.badRequest) }
@@ -103,9 +103,9 @@ struct RequestParser {
                 if line.count == 0 {
                     phase = .done
                     head.headLength = lineStart
-                    return finishHead()
+                    return finishHead(limits)
                 }
-                if let failure = parseField(line, at: lineOffset) { return failure }
+                if let failure = parseField(line, at: lineOffset, maxFieldCount: limits.maxFieldCount) { return failure }
             case .done:
                 break
             }
@@ -114,7 +114,7 @@ struct RequestParser {
     }
 
     /// Checks the size limits for the line being assembled and the section.
-    private func limitFailure(pendingLineLength: Int, buffered: Int) -> ParseOutcome? {
+    private func limitFailure(pendingLineLength: Int, buffered: Int, _ limits: borrowing HTTPLimits) -> ParseOutcome? {
         switch phase {
         case .requestLine:
             if pendingLineLength > limits.maxRequestLineBytes { return .failure(.uriTooLong) }
@@ -131,13 +131,13 @@ struct RequestParser {
 
     /// method SP request-target SP HTTP-version (RFC 9112 section 3).
     private mutating func parseRequestLine(_ line: UnsafeRawBufferPointer, at offset: Int) -> ParseOutcome? {
-        var i = 0
-        while i < line.count && classes.isToken(line[i]) { i += 1 }
+        let base = line.baseAddress!
+        var i = simd.tokenRun(base, line.count)
         let methodEnd = i
         guard methodEnd > 0, i < line.count, line[i] == 0x20 else { return .failure(.badRequest) }
         i += 1
         let targetStart = i
-        while i < line.count && classes.isTarget(line[i]) { i += 1 }
+        i += simd.targetRun(base + i, line.count - i)
         let targetEnd = i
         guard targetEnd > targetStart, i < line.count, line[i] == 0x20 else { return .failure(.badRequest) }
         i += 1
@@ -198,9 +198,9 @@ struct RequestParser {
     // MARK: header fields
 
     /// field-name ":" OWS field-value OWS (RFC 9112 section 5).
-    private mutating func parseField(_ line: UnsafeRawBufferPointer, at offset: Int) -> ParseOutcome? {
-        guard let (nameLength, valueStart, valueEnd) = Self.splitField(line, classes) else { return .failure(.badRequest) }
-        guard head.fieldCount < limits.maxFieldCount else { return .failure(.headerFieldsTooLarge) }
+    private mutating func parseField(_ line: UnsafeRawBufferPointer, at offset: Int, maxFieldCount: Int) -> ParseOutcome? {
+        guard let (nameLength, valueStart, valueEnd) = Self.splitField(line, simd) else { return .failure(.badRequest) }
+        guard head.fieldCount < maxFieldCount else { return .failure(.headerFieldsTooLarge) }
         fields[head.fieldCount] = FieldSlot(
             nameStart: UInt32(offset), nameLength: UInt32(nameLength),
             valueStart: UInt32(offset + valueStart), valueLength: UInt32(valueEnd - valueStart))
@@ -212,9 +212,10 @@ struct RequestParser {
 
     /// Validates one field line; returns the name length and the trimmed
     /// value's bounds, or nil when the line is malformed. Also used for trailers.
-    static func splitField(_ line: UnsafeRawBufferPointer, _ classes: ByteClasses) -> (Int, Int, Int)? {
-        var i = 0
-        while i < line.count && classes.isToken(line[i]) { i += 1 }
+    @inline(__always)
+    static func splitField(_ line: UnsafeRawBufferPointer, _ simd: ParserSIMD) -> (Int, Int, Int)? {
+        guard let base = line.baseAddress else { return nil }
+        let i = simd.tokenRun(base, line.count)
         // Rejects an empty name, whitespace before the colon, obs-fold (a
         // line starting with whitespace) and a line without a colon.
         guard i > 0, i < line.count, line[i] == 0x3A else { return nil }
@@ -222,8 +223,9 @@ struct RequestParser {
         var start = i + 1
         var end = line.count
         while start < end && isWhitespace(line[start]) { start += 1 }
+        // Whitespace is a field-value byte, so the run covers it too.
+        guard simd.valueRun(base + start, end - start) == end - start else { return nil }
         while end > start && isWhitespace(line[end - 1]) { end -= 1 }
-        for k in start..<end where !classes.isFieldValue(line[k]) { return nil }
         return (nameLength, start, end)
     }
 
@@ -289,7 +291,7 @@ struct RequestParser {
     }
 
     /// Cross-checks the head once the blank line arrived.
-    private mutating func finishHead() -> ParseOutcome {
+    private mutating func finishHead(_ limits: borrowing HTTPLimits) -> ParseOutcome {
         if head.version == .http11 && head.hostCount != 1 { return .failure(.badRequest) }
         if head.hostCount > 1 { return .failure(.badRequest) }
         if transferEncodingSeen {

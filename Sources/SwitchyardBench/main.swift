@@ -3,7 +3,10 @@
 // Prints nanoseconds and heap allocations per request; allocations are
 // counted by CMallocCounter, which interposes malloc in this executable.
 //
-//   swift run -c release SwitchyardBench [iterations]
+//   swift run -c release SwitchyardBench [iterations] [--parser-simd auto|avx2|sse42|scalar|all]
+//
+// With `all` (the default) every scenario runs once with each parser
+// variant this CPU has, side by side, so their figures compare directly.
 //
 // For stable instruction counts on a noisy machine, run the release binary
 // under `valgrind --tool=callgrind` (see README, "Measuring").
@@ -13,7 +16,20 @@ import Glibc
 import HTTP1
 import Metrics
 
-let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 1_000_000 : 1_000_000
+var arguments = Array(CommandLine.arguments.dropFirst())
+var variants = ParserSIMD.supported
+if let flag = arguments.firstIndex(of: "--parser-simd") {
+    let word = flag + 1 < arguments.count ? arguments[flag + 1] : ""
+    if word != "all" {
+        guard let simd = ParserSIMD(choice: word), simd.isSupported else {
+            print("--parser-simd \(word): allowed values are all, \(ParserSIMD.choices.joined(separator: ", ")) (this CPU runs: \(ParserSIMD.supported.map(\.description).joined(separator: ", ")))")
+            exit(2)
+        }
+        variants = [simd]
+    }
+    arguments.removeSubrange(flag...min(flag + 1, arguments.count - 1))
+}
+let iterations = arguments.first.flatMap { Int($0) } ?? 1_000_000
 
 struct Scenario {
     let name: String
@@ -31,6 +47,11 @@ let scenarios = [
     Scenario(name: "plaintext pipelined x16", request: requests("/plaintext", 16), requestsPerFeed: 16),
     Scenario(name: "json keep-alive", request: requests("/json", 1), requestsPerFeed: 1),
     Scenario(name: "users/:id keep-alive", request: requests("/users/12345", 1), requestsPerFeed: 1),
+    Scenario(name: "browser-like headers", request: Array(("GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
+        + "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+        + "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-GB,en;q=0.5\r\n"
+        + "Accept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n"
+        + "Cookie: session=8f2b6c1e0d9a4b7c8e3f1a2b3c4d5e6f; theme=dark; consent=yes; tracking=0123456789abcdef\r\n\r\n").utf8), requestsPerFeed: 1),
     Scenario(name: "POST /echo 64 B body", request: Array(("POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 64\r\n\r\n" + String(repeating: "x", count: 64)).utf8), requestsPerFeed: 1),
 ]
 
@@ -59,10 +80,11 @@ func serve(_ session: HTTPSession, _ request: UnsafeRawBufferPointer) -> Int {
 }
 
 print("Switchyard micro-benchmark: parse + route + middleware + handler + serialize, no sockets")
-print("iterations per scenario: \(iterations) feeds")
-print("scenario                    ns/request   allocations/request   response bytes")
+print("iterations per scenario: \(iterations) feeds; parser variants: \(variants.map(\.description).joined(separator: ", "))")
+print("scenario                    parser   ns/request   allocations/request   response bytes")
 for scenario in scenarios {
-    let session = HTTPSession(responder: application, worker: worker)
+  for simd in variants {
+    let session = HTTPSession(responder: application, worker: worker, limits: HTTPLimits(parserSIMD: simd))
     scenario.request.withUnsafeBytes { request in
         var bytes = 0
         for _ in 0..<10_000 { bytes = serve(session, request) }  // warm-up: buffers, caches, lazy statics
@@ -75,8 +97,9 @@ for scenario in scenarios {
         let name = scenario.name.padding(toLength: 26)
         let ns = String(format2: Double(elapsed) / requests)
         let allocations = String(format2: Double(mallocs) / requests)
-        print("\(name)  \(ns.leftPadded(10))   \(allocations.leftPadded(19))   \(bytes / (iterations + 10_000) / scenario.requestsPerFeed)")
+        print("\(name)  \(simd.description.padding(toLength: 6))   \(ns.leftPadded(10))   \(allocations.leftPadded(19))   \(bytes / (iterations + 10_000) / scenario.requestsPerFeed)")
     }
+  }
 }
 
 extension String {

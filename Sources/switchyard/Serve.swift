@@ -93,6 +93,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Requests one keep-alive connection may carry; the last response says Connection: close (0: no limit).")
     var maxRequestsPerConnection: Int = 0
 
+    @Option(name: .customLong("parser-simd"),
+            help: "The parser's byte scanners: auto (the fastest this CPU runs), avx2, sse42 or scalar; every variant parses identically.")
+    var parserSIMD: String = "auto"
+
     @Option(help: "Directory served under /static/.")
     var staticDir: String?
 
@@ -248,6 +252,18 @@ struct Serve: ParsableCommand {
         return ("io_uring", "--engine auto chose io_uring (usable on this kernel; --engine epoll for the readiness engine)")
     }
 
+    /// `--parser-simd` as the variant it selects on this CPU.
+    func resolvedParserSIMD() throws -> ParserSIMD {
+        guard let simd = ParserSIMD(choice: parserSIMD) else {
+            throw ValidationError("--parser-simd \(parserSIMD): allowed values are \(ParserSIMD.choices.joined(separator: ", "))")
+        }
+        guard simd.isSupported else {
+            let here = ParserSIMD.supported.map(\.description).joined(separator: ", ")
+            throw ValidationError("--parser-simd \(parserSIMD): this CPU does not have it (it runs: auto, \(here))")
+        }
+        return simd
+    }
+
     func validate() throws {
         if let problem = UringEngine.validate(uringOptions) { throw ValidationError(problem) }
         if let problem = stealOptions.problem() { throw ValidationError(problem) }
@@ -290,6 +306,7 @@ struct Serve: ParsableCommand {
         }
         _ = try priorityRules()
         _ = try pinPolicy()
+        _ = try resolvedParserSIMD()
         guard drainTimeout.value >= 0 else { throw ValidationError("--drain-timeout \(drainTimeout.text): must be 0 or more seconds") }
         guard drainIdleGrace.value >= 0 else { throw ValidationError("--drain-idle-grace \(drainIdleGrace.text): must be 0 or more seconds") }
         for (flag, value, least) in [("--max-request-line", maxRequestLine, 16), ("--max-header-bytes", maxHeaderBytes, 64),
@@ -393,7 +410,8 @@ struct Serve: ParsableCommand {
         configuration.steal = stealOptions
         configuration.limits = HTTPLimits(
             maxRequestLineBytes: maxRequestLine, maxHeaderBytes: maxHeaderBytes, maxFieldBytes: maxFieldBytes,
-            maxFieldCount: maxFields, maxBodyBytes: maxBody, maxRequestsPerConnection: maxRequestsPerConnection)
+            maxFieldCount: maxFields, maxBodyBytes: maxBody, maxRequestsPerConnection: maxRequestsPerConnection,
+            parserSIMD: (try? resolvedParserSIMD()) ?? .scalar)
         configuration.inheritedListeners = (0..<inheritListeners).map { Int32(3 + $0) }
         return configuration
     }
@@ -448,12 +466,14 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         MetricsRegistry.shared.setInfo("max_connections", String(maxConnections))
+        MetricsRegistry.shared.setInfo("parser_simd", configuration.limits.parserSIMD.description)
         let display = host.contains(":") ? "[\(host)]" : host
         log("serving http://\(display):\(server.boundPort)/ with engine \(engine)"
             + (engine == "threads" ? " (one thread per connection, at most \(maxConnections))"
                 : " (\(threads) loops, --accept \(accept.rawValue), at most \(maxConnections) connections)")
             + (engine == "io_uring" ? " [\(configuration.uring.summary)]" : "")
-            + (engine == "stealing" ? " [\(configuration.steal.summary)]" : ""))
+            + (engine == "stealing" ? " [\(configuration.steal.summary)]" : "")
+            + ", parser \(configuration.limits.parserSIMD)")
         if let placement = configuration.placement { log("placement: \(placement.describe())") }
         if let file = layers.file { log("configuration: \(file), generation \(configGeneration)") }
         peers?.startAnswering()  // a supervisor takes this as "ready"

@@ -52,6 +52,7 @@ struct ServeSetting: Sendable {
         ServeSetting("max-fields", live: true) { String($0.maxFields) },
         ServeSetting("max-body", live: true) { String($0.maxBody) },
         ServeSetting("max-requests-per-connection", live: true) { String($0.maxRequestsPerConnection) },
+        ServeSetting("parser-simd", live: true) { $0.parserSIMD },
         ServeSetting("static-dir") { $0.staticDir ?? "" },
         ServeSetting("pin") { $0.pin },
         ServeSetting("accept") { $0.accept.rawValue },

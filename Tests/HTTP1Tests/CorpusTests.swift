@@ -1,5 +1,6 @@
 import Application
 import Foundation
+import HTTP1
 import HTTPReplay
 import Metrics
 import Testing
@@ -34,12 +35,16 @@ struct CorpusTests {
         return out
     }
 
+    /// Every split under every parser variant this CPU has must keep the
+    /// invariants and match the scalar parser's whole-input run.
     func check(_ bytes: [UInt8], name: String) {
-        let whole = SessionReplay.run(pieces: [bytes], responder: Self.application)
-        for pieces in Self.splits(of: bytes) {
-            let split = SessionReplay.run(pieces: pieces, responder: Self.application)
-            let problems = ReplayInvariants.violations(split) + ReplayInvariants.splitViolations(whole: whole, split: split)
-            #expect(problems.isEmpty, "\(name) in \(pieces.count) pieces: \(problems)")
+        let whole = SessionReplay.run(pieces: [bytes], responder: Self.application, limits: HTTPLimits(parserSIMD: .scalar))
+        for simd in ParserSIMD.supported {
+            for pieces in Self.splits(of: bytes) {
+                let split = SessionReplay.run(pieces: pieces, responder: Self.application, limits: HTTPLimits(parserSIMD: simd))
+                let problems = ReplayInvariants.violations(split) + ReplayInvariants.splitViolations(whole: whole, split: split)
+                #expect(problems.isEmpty, "\(name) in \(pieces.count) pieces, parser \(simd): \(problems)")
+            }
         }
     }
 

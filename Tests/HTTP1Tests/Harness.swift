@@ -194,14 +194,33 @@ struct RunResult {
 /// Feeds `pieces` one after another (each followed by process/didWrite
 /// until .read or .close) and parses what came out.
 /// `headResponses` says which final responses answer HEAD (no body bytes).
+///
+/// The run is made once with each parser variant this CPU has
+/// (`ParserSIMD.supported`, scalar first), and every variant must produce
+/// the same output, requests and outcome as the scalar one: so every test
+/// built on `run` checks every variant. A responder given by the caller is
+/// used by the scalar run only; the others get a fresh recorder.
 func run(pieces: [[UInt8]], limits: HTTPLimits = HTTPLimits(), responder: RecordingResponder = RecordingResponder(),
          maxWrite: Int = .max, headResponses: Set<Int> = [], lenientLastBody: Bool = false,
-         setUp: (HTTPSession) -> Void = { _ in }) -> RunResult {
-    let c = TestConnection(limits: limits, responder: responder)
-    c.maxWrite = maxWrite
-    setUp(c.session)
-    for piece in pieces where !c.closed { c.send(piece) }
-    return result(of: c, headResponses: headResponses, lenientLastBody: lenientLastBody)
+         setUp: (HTTPSession) -> Void = { _ in }, sourceLocation: SourceLocation = #_sourceLocation) -> RunResult {
+    func once(_ simd: ParserSIMD, _ responder: RecordingResponder) -> RunResult {
+        var variantLimits = limits
+        variantLimits.parserSIMD = simd
+        let c = TestConnection(limits: variantLimits, responder: responder)
+        c.maxWrite = maxWrite
+        setUp(c.session)
+        for piece in pieces where !c.closed { c.send(piece) }
+        return result(of: c, headResponses: headResponses, lenientLastBody: lenientLastBody)
+    }
+    let earlier = responder.requests.count  // a responder reused across runs keeps what it saw
+    let scalar = once(.scalar, responder)
+    for simd in ParserSIMD.supported where simd != .scalar {
+        let other = once(simd, RecordingResponder(responder.handler))
+        #expect(other.comparableOutput == scalar.comparableOutput && other.closed == scalar.closed
+                && other.requests == Array(scalar.requests.dropFirst(earlier)),
+                "parser variant \(simd) differs from scalar", sourceLocation: sourceLocation)
+    }
+    return scalar
 }
 
 func run(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits(), responder: RecordingResponder = RecordingResponder(),

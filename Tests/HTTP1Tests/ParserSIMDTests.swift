@@ -1,0 +1,139 @@
+// The parser's byte scanners (CSwitchyardSIMD through ParserSIMD): each SIMD
+// variant must agree with the scalar one on every input. The parser suites
+// check whole requests with every variant through `run` (Harness.swift);
+// these check the scanners themselves, byte by byte and lane by lane, and
+// near the end of a page, where a vector load must not fault.
+
+import Glibc
+import Testing
+@testable import HTTP1
+
+@Suite("Parser SIMD scanners")
+struct ParserSIMDTests {
+    typealias Scanner = @Sendable (ParserSIMD) -> (UnsafeRawBufferPointer) -> Int
+    static let scanners: [(String, Scanner)] = [
+        ("token", { simd in { simd.tokenRun($0) } }),
+        ("target", { simd in { simd.targetRun($0) } }),
+        ("value", { simd in { simd.valueRun($0) } }),
+        ("find LF", { simd in { simd.findLF($0) } }),
+    ]
+
+    /// The classes as the byte table defines them, the reference for all.
+    static func expected(_ scanner: String, _ bytes: [UInt8]) -> Int {
+        let classes = ByteClasses.shared
+        let inRun: (UInt8) -> Bool = switch scanner {
+        case "token": classes.isToken
+        case "target": classes.isTarget
+        case "value": classes.isFieldValue
+        default: { $0 != 0x0A }
+        }
+        return bytes.firstIndex { !inRun($0) } ?? bytes.count
+    }
+
+    /// Checks `simd` on every byte value placed at every position of a
+    /// 70-byte run (so each lane of a 16- and 32-byte block and the tail
+    /// after the last whole block), against the byte table.
+    func everyByteAtEveryPosition(_ simd: ParserSIMD) {
+        for (name, scanner) in Self.scanners {
+            // A filler inside every class: 'a' is a token, target and value byte (not LF).
+            var failures = 0
+            for position in 0..<70 {
+                for value in 0...255 {
+                    var bytes = [UInt8](repeating: 0x61, count: 70)
+                    bytes[position] = UInt8(value)
+                    let got = bytes.withUnsafeBytes { scanner(simd)($0) }
+                    let want = Self.expected(name, bytes)
+                    if got != want {
+                        failures += 1
+                        if failures < 5 { Issue.record("\(simd) \(name): byte \(value) at \(position): \(got), want \(want)") }
+                    }
+                }
+            }
+            #expect(failures == 0, "\(simd) \(name): \(failures) mismatches")
+        }
+    }
+
+    /// Random lines ending at, or crossing, the end of a page followed by an
+    /// unmapped one: a load past the page end would crash the test process.
+    func pageEnds(_ simd: ParserSIMD) throws {
+        let page = 4096
+        let raw = mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        let base = try #require(raw == MAP_FAILED ? nil : raw)
+        defer { munmap(base, 2 * page) }
+        #expect(mprotect(base + page, page, PROT_NONE) == 0)
+        let alphabet = Array("abcXYZ019-._~|!:/?%=&;,() \t\"<>\\^`{}@[]".utf8) + [0x00, 0x0A, 0x0D, 0x7F, 0x80, 0xFF]
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<20_000 {
+            let count = Int.random(in: 0...80, using: &rng)
+            let offset = Bool.random(using: &rng) ? page - count : Int.random(in: 0...(page - count), using: &rng)
+            let p = base + offset
+            var bytes: [UInt8] = []
+            for i in 0..<count {
+                let b = Int.random(in: 0..<10, using: &rng) < 9 ? alphabet[Int.random(in: 0..<20, using: &rng)]
+                    : alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+                p.storeBytes(of: b, toByteOffset: i, as: UInt8.self)
+                bytes.append(b)
+            }
+            for (name, scanner) in Self.scanners {
+                let got = scanner(simd)(UnsafeRawBufferPointer(start: p, count: count))
+                let want = Self.expected(name, bytes)
+                if got != want {
+                    Issue.record("\(simd) \(name) at page offset \(offset): \(got), want \(want) for \(escaped(bytes))")
+                    return
+                }
+            }
+        }
+    }
+
+    @Test("Scalar scanners match the byte table for every byte at every position")
+    func scalarBytes() { everyByteAtEveryPosition(.scalar) }
+
+    @Test("SSE4.2 scanners match the byte table for every byte at every position",
+          .enabled(if: ParserSIMD.sse42.isSupported, "this CPU has no SSE4.2"))
+    func sse42Bytes() { everyByteAtEveryPosition(.sse42) }
+
+    @Test("AVX2 scanners match the byte table for every byte at every position",
+          .enabled(if: ParserSIMD.avx2.isSupported, "this CPU has no AVX2 (or the OS does not save YMM registers)"))
+    func avx2Bytes() { everyByteAtEveryPosition(.avx2) }
+
+    @Test("Scalar scanners stop at the end of the input at a page's end")
+    func scalarPageEnds() throws { try pageEnds(.scalar) }
+
+    @Test("SSE4.2 scanners never read into the next page", .enabled(if: ParserSIMD.sse42.isSupported, "this CPU has no SSE4.2"))
+    func sse42PageEnds() throws { try pageEnds(.sse42) }
+
+    @Test("AVX2 scanners never read into the next page",
+          .enabled(if: ParserSIMD.avx2.isSupported, "this CPU has no AVX2 (or the OS does not save YMM registers)"))
+    func avx2PageEnds() throws { try pageEnds(.avx2) }
+
+    @Test("A long field value is scanned past several vector blocks by every variant")
+    func longValues() {
+        // 300 value bytes then a control at each offset near the end.
+        for simd in ParserSIMD.supported {
+            for stop in [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 299] {
+                var bytes = [UInt8](repeating: 0x7A, count: 300)
+                bytes[stop] = 0x01
+                #expect(bytes.withUnsafeBytes { simd.valueRun($0) } == stop, "\(simd) stop \(stop)")
+            }
+        }
+    }
+
+    @Test("The --parser-simd words", arguments: ParserSIMD.choices)
+    func choices(word: String) throws {
+        let simd = try #require(ParserSIMD(choice: word))
+        #expect(word == "auto" ? simd == ParserSIMD.best : simd.description == word)
+    }
+
+    @Test("An unknown --parser-simd word is refused")
+    func badChoice() {
+        #expect(ParserSIMD(choice: "neon") == nil)
+        #expect(ParserSIMD(choice: "AVX2") == nil)
+    }
+
+    @Test("auto picks a variant this CPU runs, and scalar always runs")
+    func best() {
+        #expect(ParserSIMD.best.isSupported)
+        #expect(ParserSIMD.supported.first == .scalar)
+        #expect(ParserSIMD.best == ParserSIMD.supported.last)
+    }
+}
