@@ -16,8 +16,10 @@ public struct PooledBuffer {
 }
 
 /// Buffers in three size classes (4, 16 and 64 KiB), one pool per worker
-/// thread: taking and giving back are array pushes and pops on the owning
-/// thread, with no lock and no atomic read-modify-write.
+/// thread: taking and giving back are pushes and pops on a fixed stack of
+/// pointers per class on the owning thread, with no lock, no atomic
+/// read-modify-write and no array (an array of arrays would pay a
+/// uniqueness check and a bounds check per push).
 ///
 /// A pool starts empty and fills as buffers come back, so after warm-up the
 /// hot path allocates nothing. Each class keeps at most `maxCachedPerClass`
@@ -34,24 +36,43 @@ public struct PooledBuffer {
 public final class BufferPool {
     public static let sizeClasses = [4 * 1024, 16 * 1024, 64 * 1024]
     public let maxCachedPerClass: Int
-    // safety: each element was allocated with its class's size, alignment 16.
-    private var free: [[UnsafeMutableRawPointer]]
+    // safety: `3 * maxCachedPerClass` slots, allocated in init and freed in
+    // deinit; class k's free buffers are slots [k * maxCachedPerClass,
+    // k * maxCachedPerClass + freeCount[k]), each allocated with the class's
+    // size and alignment 16.
+    private let slots: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    private var free0 = 0, free1 = 0, free2 = 0
     private let counters: WorkerCounters
     private var inUse = 0
     private var highWater = 0
 
     public init(counters: WorkerCounters, maxCachedPerClass: Int = 256) {
         self.counters = counters
-        self.maxCachedPerClass = maxCachedPerClass
-        free = BufferPool.sizeClasses.map { _ in
-            var list: [UnsafeMutableRawPointer] = []
-            list.reserveCapacity(maxCachedPerClass)
-            return list
-        }
+        self.maxCachedPerClass = max(0, maxCachedPerClass)
+        slots = .allocate(capacity: max(1, 3 * self.maxCachedPerClass))
     }
 
     deinit {
-        for list in free { for buffer in list { buffer.deallocate() } }
+        for k in 0..<3 {
+            for i in 0..<freeCount(k) { slots[k * maxCachedPerClass + i].deallocate() }
+        }
+        slots.deallocate()
+    }
+
+    @inline(__always) private func freeCount(_ sizeClass: Int) -> Int {
+        switch sizeClass {
+        case 0: free0
+        case 1: free1
+        default: free2
+        }
+    }
+
+    @inline(__always) private func setFreeCount(_ sizeClass: Int, _ value: Int) {
+        switch sizeClass {
+        case 0: free0 = value
+        case 1: free1 = value
+        default: free2 = value
+        }
     }
 
     /// The smallest class that holds `bytes`, or nil beyond the largest.
@@ -62,6 +83,9 @@ public final class BufferPool {
         if bytes <= 64 * 1024 { return 2 }
         return nil
     }
+
+    /// The capacity of a class (literals: `sizeClasses` is a lazily made array).
+    @inline(__always) static func capacity(of sizeClass: Int) -> Int { 4096 << (2 * sizeClass) }
 
     /// A buffer of at least `bytes`.
     public func take(atLeast bytes: Int) -> PooledBuffer {
@@ -75,9 +99,11 @@ public final class BufferPool {
             counters.recordPoolMiss()
             return PooledBuffer(base: .allocate(byteCount: bytes, alignment: 16), capacity: bytes)
         }
-        let capacity = Self.sizeClasses[sizeClass]
-        if let buffer = free[sizeClass].popLast() {
-            return PooledBuffer(base: buffer, capacity: capacity)
+        let capacity = Self.capacity(of: sizeClass)
+        let count = freeCount(sizeClass)
+        if count > 0 {
+            setFreeCount(sizeClass, count - 1)
+            return PooledBuffer(base: slots[sizeClass * maxCachedPerClass + count - 1], capacity: capacity)
         }
         counters.recordPoolMiss()
         return PooledBuffer(base: .allocate(byteCount: capacity, alignment: 16), capacity: capacity)
@@ -87,11 +113,14 @@ public final class BufferPool {
     public func give(_ buffer: PooledBuffer) {
         inUse -= 1
         counters.setPoolInUse(inUse)
-        if let sizeClass = Self.sizeClass(for: buffer.capacity), Self.sizeClasses[sizeClass] == buffer.capacity,
-           free[sizeClass].count < maxCachedPerClass {
-            free[sizeClass].append(buffer.base)
-        } else {
-            buffer.base.deallocate()
+        if let sizeClass = Self.sizeClass(for: buffer.capacity), Self.capacity(of: sizeClass) == buffer.capacity {
+            let count = freeCount(sizeClass)
+            if count < maxCachedPerClass {
+                slots[sizeClass * maxCachedPerClass + count] = buffer.base
+                setFreeCount(sizeClass, count + 1)
+                return
+            }
         }
+        buffer.base.deallocate()
     }
 }

@@ -1,3 +1,4 @@
+import Glibc
 import HTTP1
 
 /// The radix tree in the form lookups read: every node is a fixed-size
@@ -35,6 +36,18 @@ struct FlatTree {
     private let prefixes: UnsafeMutableBufferPointer<UInt8>
     private let names: UnsafeMutableBufferPointer<UInt8>
     private let slots: UnsafeMutableBufferPointer<Int32>
+    /// Every node with handlers whose path is all literal (`/plaintext`),
+    /// by a hash of that whole path: such a path is found with one hash, one
+    /// probe and one compare, without walking the tree. Open addressing,
+    /// linear probing, a power-of-two size at least twice the entries;
+    /// entry i is node exactNodes[i] (-1: empty), its path is
+    /// exactBytes[exactStarts[i] ..< exactStarts[i] + exactCounts[i]].
+    private let exactNodes: UnsafeMutableBufferPointer<Int32>
+    private let exactHashes: UnsafeMutableBufferPointer<UInt32>
+    private let exactStarts: UnsafeMutableBufferPointer<Int32>
+    private let exactCounts: UnsafeMutableBufferPointer<Int32>
+    private let exactBytes: UnsafeMutableBufferPointer<UInt8>
+    private let exactMask: Int
 
     private static let methodCount = HTTPMethod.allCases.count
 
@@ -52,10 +65,16 @@ struct FlatTree {
         var order = [0]
         order.reserveCapacity(source.count)
         var childStart = [Int](repeating: 0, count: source.count)
+        // The whole path to each node reached through literal prefixes only.
+        var literalPath = [[UInt8]?](repeating: nil, count: source.count)
+        literalPath[0] = source[0].prefix
         var next = 0
         while next < order.count {
             let index = order[next]
             childStart[index] = order.count
+            if let path = literalPath[index] {
+                for child in source[index].literalChildren { literalPath[child] = path + source[child].prefix }
+            }
             order += source[index].literalChildren
             if let parameter = source[index].parameterChild { order.append(parameter) }
             if let wildcard = source[index].wildcardChild { order.append(wildcard) }
@@ -100,6 +119,35 @@ struct FlatTree {
             prefixes += source[index].prefix
         }
 
+        // The exact-path table, over final node indices (position in `order`).
+        var exact: [(path: [UInt8], node: Int)] = []
+        for (final, index) in order.enumerated() where source[index].slotBase >= 0 {
+            if let path = literalPath[index] { exact.append((path, final)) }
+        }
+        var size = 1
+        while size < 2 * max(1, exact.count) { size *= 2 }
+        var exactNodes = [Int32](repeating: -1, count: size)
+        var exactHashes = [UInt32](repeating: 0, count: size)
+        var exactStarts = [Int32](repeating: 0, count: size)
+        var exactCounts = [Int32](repeating: 0, count: size)
+        var exactBytes: [UInt8] = []
+        for (path, node) in exact {
+            let hash = path.withUnsafeBytes { Self.hash($0) }
+            var slot = Int(hash) & (size - 1)
+            while exactNodes[slot] >= 0 { slot = (slot + 1) & (size - 1) }
+            exactNodes[slot] = Int32(node)
+            exactHashes[slot] = hash
+            exactStarts[slot] = Int32(exactBytes.count)
+            exactCounts[slot] = Int32(path.count)
+            exactBytes += path
+        }
+        self.exactNodes = Self.copy(exactNodes)
+        self.exactHashes = Self.copy(exactHashes)
+        self.exactStarts = Self.copy(exactStarts)
+        self.exactCounts = Self.copy(exactCounts)
+        self.exactBytes = Self.copy(exactBytes.isEmpty ? [0] : exactBytes)
+        self.exactMask = size - 1
+
         self.nodes = Self.copy(nodes)
         self.firstBytes = Self.copy(firstBytes)
         self.prefixes = Self.copy(prefixes)
@@ -113,6 +161,37 @@ struct FlatTree {
         prefixes.deallocate()
         names.deallocate()
         slots.deallocate()
+        exactNodes.deallocate()
+        exactHashes.deallocate()
+        exactStarts.deallocate()
+        exactCounts.deallocate()
+        exactBytes.deallocate()
+    }
+
+    /// FNV-1a over the path's bytes.
+    @inline(__always)
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var h: UInt32 = 2_166_136_261
+        for b in bytes { h = (h ^ UInt32(b)) &* 16_777_619 }
+        return h
+    }
+
+    /// The node whose whole literal path is `path`, or -1.
+    @inline(__always)
+    private func exactNode(_ path: UnsafeRawBufferPointer) -> Int {
+        let hash = Self.hash(path)
+        var slot = Int(hash) & exactMask
+        while true {
+            // safety: slot <= exactMask < the table's size; starts and counts
+            // lie within exactBytes by construction.
+            let node = exactNodes[slot]
+            if node < 0 { return -1 }
+            if exactHashes[slot] == hash, Int(exactCounts[slot]) == path.count,
+               path.count == 0 || memcmp(exactBytes.baseAddress! + Int(exactStarts[slot]), path.baseAddress!, path.count) == 0 {
+                return Int(node)
+            }
+            slot = (slot + 1) & exactMask
+        }
     }
 
     /// Finds the handler index for `method` and `path`, or -1. `allowed`
@@ -123,6 +202,16 @@ struct FlatTree {
         _ method: HTTPMethod, path: UnsafeRawBufferPointer, parameters: inout RouteParameters
     ) -> (handler: Int, allowed: UInt16) {
         var allowed: UInt16 = 0
+        // An all-literal route with a handler for the method is what the
+        // search would find too: literal children come first at every
+        // level, and siblings' first bytes differ, so the literal walk is
+        // the first path it tries. Anything else (captures, no handler for
+        // the method, Allow) takes the search.
+        let exact = exactNode(path)
+        if exact >= 0, let handler = handler(of: nodes[exact], Int(method.rawValue), &allowed) {
+            return (handler, 0)
+        }
+        allowed = 0
         let handler = search(0, at: 0, path, Int(method.rawValue), &parameters, &allowed)
         return (handler, allowed)
     }
