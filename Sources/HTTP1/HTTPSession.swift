@@ -62,8 +62,25 @@ public final class HTTPSession {
     private var end = 0
     private var maxInputCapacity: Int
 
-    private var parser: RequestParser
-    private var decoder: ChunkedDecoder
+    /// The parser's and chunked decoder's state live at the start of the
+    /// field-slot buffer taken from the pool, not in the session: an idle
+    /// keep-alive connection, which holds no buffer, then carries none of
+    /// it (about 270 bytes). Between requests the state is fresh, so giving
+    /// it back with the buffers loses nothing.
+    // safety: while `hasBuffers`, points at an initialized `RequestState`
+    // in `fieldStorage`; otherwise it is not read (every use is on a path
+    // that holds buffers: parsing needs input).
+    private var state = OutputBytes.detached.assumingMemoryBound(to: RequestState.self)
+    // Addressors, not coroutine accessors: a debug build allocates a
+    // coroutine frame per `_modify`, and the allocation test runs in debug.
+    private var parser: RequestParser {
+        unsafeAddress { UnsafePointer(state).pointer(to: \.parser)! }
+        unsafeMutableAddress { state.pointer(to: \.parser)! }
+    }
+    private var decoder: ChunkedDecoder {
+        unsafeAddress { UnsafePointer(state).pointer(to: \.decoder)! }
+        unsafeMutableAddress { state.pointer(to: \.decoder)! }
+    }
     private enum Phase { case head, body }
     private var phase = Phase.head
     private var sentContinue = false
@@ -80,8 +97,6 @@ public final class HTTPSession {
         self.worker = worker
         self.counters = worker.counters
         self.output = OutputBuffer(capacity: outputCapacity, pool: worker.buffers)
-        parser = RequestParser(simd: limits.parserSIMD, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
-        decoder = ChunkedDecoder(simd: limits.parserSIMD)
         initialInputCapacity = inputCapacity
         // Head, body and one framing line or trailer field must fit at once.
         maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + max(limits.maxHeaderBytes, limits.maxFieldBytes) + 8192
@@ -93,8 +108,6 @@ public final class HTTPSession {
     public func adopt(_ newLimits: HTTPLimits) {
         precondition(!hasBuffers && start == end, "adopt(_:) is for a session between connections")
         limits = newLimits
-        parser = RequestParser(simd: newLimits.parserSIMD, fields: OutputBytes.detached.assumingMemoryBound(to: FieldSlot.self))
-        decoder = ChunkedDecoder(simd: newLimits.parserSIMD)
         maxInputCapacity = newLimits.maxHeadBytes + newLimits.maxBodyBytes + max(newLimits.maxHeaderBytes, newLimits.maxFieldBytes) + 8192
     }
 
@@ -124,8 +137,12 @@ public final class HTTPSession {
         let buffer = pool.take(atLeast: initialInputCapacity)
         input = buffer.base
         inputCapacity = buffer.capacity
-        fieldStorage = pool.take(atLeast: max(limits.maxFieldCount, 1) * MemoryLayout<FieldSlot>.stride)
-        parser.fields = fieldStorage.base.bindMemory(to: FieldSlot.self, capacity: max(limits.maxFieldCount, 1))
+        let stateBytes = RequestState.bytes
+        fieldStorage = pool.take(atLeast: stateBytes + max(limits.maxFieldCount, 1) * MemoryLayout<FieldSlot>.stride)
+        let fields = (fieldStorage.base + stateBytes).bindMemory(to: FieldSlot.self, capacity: max(limits.maxFieldCount, 1))
+        state = fieldStorage.base.bindMemory(to: RequestState.self, capacity: 1)
+        state.initialize(to: RequestState(
+            parser: RequestParser(simd: limits.parserSIMD, fields: fields), decoder: ChunkedDecoder(simd: limits.parserSIMD)))
         hasBuffers = true
     }
 
@@ -282,8 +299,7 @@ public final class HTTPSession {
         start = 0
         end = 0
         phase = .head
-        parser.reset()
-        if hasBuffers { giveBuffersBack() }
+        if hasBuffers { giveBuffersBack() }  // the parser state goes with them, fresh next time
         output.detach()
         sentContinue = false
         closeAfterOutput = false
@@ -425,7 +441,7 @@ public final class HTTPSession {
     /// error the rest of the stream cannot be trusted (RFC 9112 section 6.3).
     private func respondWithError(_ status: HTTPStatus) {
         var writer = ResponseWriter(
-            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: parser.head.method == .head,
+            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: hasBuffers && parser.head.method == .head,
             isHTTP10: false, closeConnection: true)
         writer.respond(status, contentType: .textPlain, body: ErrorBodies.body(for: status))
         counters.recordResponse(status: status.code)
@@ -490,6 +506,15 @@ public final class HTTPSession {
         end -= count
         decoder.didReclaim(count)
     }
+}
+
+/// What a session keeps per request while it holds buffers (see `state`).
+struct RequestState {
+    var parser: RequestParser
+    var decoder: ChunkedDecoder
+
+    /// Bytes it takes at the start of the field-slot buffer (16-aligned).
+    static var bytes: Int { (MemoryLayout<RequestState>.stride + 15) & ~15 }
 }
 
 /// Plain-text bodies for error responses, built once.
