@@ -3,7 +3,7 @@
 // Prints nanoseconds and heap allocations per request; allocations are
 // counted by CMallocCounter, which interposes malloc in this executable.
 //
-//   swift run -c release SwitchyardBench [iterations] [--parser-simd auto|avx2|sse42|scalar|all]
+//   swift run -c release SwitchyardBench [iterations] [--parser-simd auto|avx2|sse42|scalar|all] [--only PREFIX]
 //
 // With `all` (the default) every scenario runs once with each parser
 // variant this CPU has, side by side, so their figures compare directly.
@@ -27,6 +27,12 @@ if let flag = arguments.firstIndex(of: "--parser-simd") {
         }
         variants = [simd]
     }
+    arguments.removeSubrange(flag...min(flag + 1, arguments.count - 1))
+}
+/// `--only PREFIX`: the scenarios whose name starts with it (for callgrind runs per scenario).
+var only = ""
+if let flag = arguments.firstIndex(of: "--only") {
+    only = flag + 1 < arguments.count ? arguments[flag + 1] : ""
     arguments.removeSubrange(flag...min(flag + 1, arguments.count - 1))
 }
 let iterations = arguments.first.flatMap { Int($0) } ?? 1_000_000
@@ -82,7 +88,7 @@ func serve(_ session: HTTPSession, _ request: UnsafeRawBufferPointer) -> Int {
 print("Switchyard micro-benchmark: parse + route + middleware + handler + serialize, no sockets")
 print("iterations per scenario: \(iterations) feeds; parser variants: \(variants.map(\.description).joined(separator: ", "))")
 print("scenario                    parser   ns/request   allocations/request   response bytes")
-for scenario in scenarios {
+for scenario in scenarios where scenario.name.hasPrefix(only) {
   for simd in variants {
     let session = HTTPSession(responder: application, worker: worker, limits: HTTPLimits(parserSIMD: simd))
     scenario.request.withUnsafeBytes { request in

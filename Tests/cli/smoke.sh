@@ -52,6 +52,11 @@ out=$("$bin" serve --port 70000 2>&1); check "bad port names the flag" contains 
 out=$("$bin" serve --max-connections 0 2>&1); check "bad cap names the flag" contains "$out" "--max-connections 0"
 out=$("$bin" serve --threads x 2>&1); check "non-numeric threads names the flag" contains "$out" "--threads"
 out=$("$bin" serve --static-dir /no/such/dir --port 0 2>&1); check "missing static dir names the flag" contains "$out" "--static-dir /no/such/dir"
+out=$("$bin" serve --parser-simd neon --port 0 2>&1); status=$?
+check "bad --parser-simd exits 64" test $status -eq 64
+check "bad --parser-simd names the flag and the values" contains "$out" "--parser-simd neon: allowed values are auto, avx2, sse42, scalar"
+out=$("$bin" config check "$(dirname "$0")/../../experiments/config/switchyard.example.toml" --parser-simd scalar 2>&1)
+check "config check shows --parser-simd (live)" contains "$out" "parser-simd *= scalar *# flag (live)"
 
 # Serve on a free port, talk to it, stop it with SIGTERM.
 log=$(mktemp)
@@ -64,6 +69,7 @@ check "GET /plaintext" test "$(curl -s "${url}plaintext")" = "Hello, World!"
 check "GET /static serves a file" contains "$(curl -s "${url}static/smoke.sh")" "CLI as an operator"
 check "405 carries Allow" contains "$(curl -si -X DELETE "${url}json")" "Allow: GET, HEAD"
 check "metrics count the requests" contains "$(curl -s "${url}metrics")" 'switchyard_http_responses_total{status="200"}'
+check "switchyard_info says which parser variant runs" contains "$(curl -s "${url}metrics")" 'parser_simd="\(scalar\|sse42\|avx2\)"'
 # Same port twice: the second server must refuse with a clear message.
 port=${url##*:}; port=${port%/}
 out=$("$bin" serve --port "$port" 2>&1); check "busy port gives a clear error" contains "$out" "Address already in use"
