@@ -21,6 +21,8 @@
 // that holds part of the input, the same rule glibc's memchr follows.
 #include "CSwitchyardSIMD.h"
 
+#include <string.h>
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
@@ -51,10 +53,67 @@ static inline size_t scalar_lf(const uint8_t *p, size_t n) {
     return i;
 }
 
+// The whole-head fast path (see the header): one pass over a complete head
+// of the common shape, with the variant's scanners inlined. Anything else
+// returns 0 and the incremental parser takes the bytes instead, so this only
+// needs to accept a subset of what that parser accepts and to record what it
+// would record: the limits are checked as it checks them, per line.
+#define PARSE_HEAD(name, ATTR, TOKEN_RUN, TARGET_RUN, VALUE_RUN)                                    \
+    ATTR int name(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,      \
+                  size_t max_header_bytes, size_t max_fields, cswitchyard_field *fields,             \
+                  cswitchyard_head *head) {                                                          \
+        /* Request line: token SP "/"target SP "HTTP/1." ("0" / "1") CRLF. */                         \
+        size_t m = TOKEN_RUN(p, n);                                                                  \
+        if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;                        \
+        size_t t = TARGET_RUN(p + m + 1, n - m - 1);                                                 \
+        size_t v = m + 1 + t; /* the SP before the version */                                        \
+        if (v + 11 > n || p[v] != ' ' || memcmp(p + v + 1, "HTTP/1.", 7) != 0) return 0;             \
+        if ((p[v + 8] != '0' && p[v + 8] != '1') || p[v + 9] != '\r' || p[v + 10] != '\n') return 0;  \
+        if (v + 9 > max_request_line) return 0;                                                      \
+        size_t q = 0;                                                                                \
+        while (q < t && p[m + 1 + q] != '?') q++;                                                    \
+        head->method_length = (uint32_t)m;                                                           \
+        head->target_length = (uint32_t)t;                                                           \
+        head->query_offset = (uint32_t)q;                                                            \
+        head->minor = (uint32_t)(p[v + 8] - '0');                                                    \
+        /* Field lines: token ":" OWS value CRLF, then CRLF. */                                      \
+        size_t section = v + 11, line = section, count = 0;                                          \
+        for (;;) {                                                                                   \
+            if (line + 1 < n && p[line] == '\r' && p[line + 1] == '\n') {                            \
+                if (line + 2 - section > max_header_bytes + 2) return 0;                             \
+                head->field_count = (uint32_t)count;                                                 \
+                head->head_length = (uint32_t)(line + 2);                                            \
+                return 1;                                                                            \
+            }                                                                                        \
+            if (line >= n) return 0;                                                                 \
+            size_t k = TOKEN_RUN(p + line, n - line);                                                \
+            if (k == 0 || line + k >= n || p[line + k] != ':') return 0;                             \
+            size_t start = line + k + 1;                                                             \
+            while (start < n && (p[start] == ' ' || p[start] == '\t')) start++;                      \
+            size_t end = start + VALUE_RUN(p + start, n - start); /* stops at the CR */             \
+            if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;                      \
+            if (end - line > max_field_bytes || end + 2 - section > max_header_bytes + 2) return 0;  \
+            if (count >= max_fields) return 0;                                                       \
+            size_t trimmed = end;                                                                    \
+            while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;  \
+            fields[count].name_start = (uint32_t)line;                                               \
+            fields[count].name_length = (uint32_t)k;                                                 \
+            fields[count].value_start = (uint32_t)start;                                             \
+            fields[count].value_length = (uint32_t)(trimmed - start);                                \
+            count++;                                                                                 \
+            line = end + 2;                                                                          \
+        }                                                                                            \
+    }
+
 size_t cswitchyard_token_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TOKEN); }
 size_t cswitchyard_target_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TARGET); }
 size_t cswitchyard_value_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, VALUE); }
 size_t cswitchyard_find_lf_scalar(const uint8_t *p, size_t n) { return scalar_lf(p, n); }
+
+static inline size_t token_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TOKEN); }
+static inline size_t target_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TARGET); }
+static inline size_t value_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, VALUE); }
+PARSE_HEAD(cswitchyard_parse_head_scalar, , token_run_scalar, target_run_scalar, value_run_scalar)
 
 #if defined(__x86_64__)
 
@@ -83,7 +142,7 @@ static const char target_ranges[16] = "!!$;==?[]]__az~~";  // exact
 static const char value_ranges[16] = "\t\t ~\x80\xff";      // exact
 
 #define SSE42_RUN(name, allowed, allowed_length, bit)                                                   \
-    __attribute__((target("sse4.2"))) size_t name(const uint8_t *p, size_t n) {                    \
+    static inline __attribute__((target("sse4.2"), always_inline)) size_t name(const uint8_t *p, size_t n) { \
         const __m128i ranges = _mm_loadu_si128((const __m128i *)allowed);                             \
         size_t i = 0;                                                                               \
         while (i < n) {                                                                             \
@@ -105,9 +164,14 @@ static const char value_ranges[16] = "\t\t ~\x80\xff";      // exact
         return n;                                                                                   \
     }
 
-SSE42_RUN(cswitchyard_token_run_sse42, token_ranges, 16, TOKEN)
-SSE42_RUN(cswitchyard_target_run_sse42, target_ranges, 16, TARGET)
-SSE42_RUN(cswitchyard_value_run_sse42, value_ranges, 6, VALUE)
+SSE42_RUN(token_run_sse42, token_ranges, 16, TOKEN)
+SSE42_RUN(target_run_sse42, target_ranges, 16, TARGET)
+SSE42_RUN(value_run_sse42, value_ranges, 6, VALUE)
+
+__attribute__((target("sse4.2"))) size_t cswitchyard_token_run_sse42(const uint8_t *p, size_t n) { return token_run_sse42(p, n); }
+__attribute__((target("sse4.2"))) size_t cswitchyard_target_run_sse42(const uint8_t *p, size_t n) { return target_run_sse42(p, n); }
+__attribute__((target("sse4.2"))) size_t cswitchyard_value_run_sse42(const uint8_t *p, size_t n) { return value_run_sse42(p, n); }
+PARSE_HEAD(cswitchyard_parse_head_sse42, __attribute__((target("sse4.2"))), token_run_sse42, target_run_sse42, value_run_sse42)
 
 __attribute__((target("sse4.2"))) size_t cswitchyard_find_lf_sse42(const uint8_t *p, size_t n) {
     const __m128i lf = _mm_set1_epi8('\n');
@@ -137,7 +201,7 @@ __attribute__((target("sse4.2"))) size_t cswitchyard_find_lf_sse42(const uint8_t
     _mm256_setr_epi8(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p)
 
 #define AVX2_RUN(name, lo_row, hi_row, bit)                                                         \
-    __attribute__((target("avx2"))) size_t name(const uint8_t *p, size_t n) {                      \
+    static inline __attribute__((target("avx2"), always_inline)) size_t name(const uint8_t *p, size_t n) { \
         const __m256i lo_table = lo_row, hi_table = hi_row;                                         \
         const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();               \
         size_t i = 0;                                                                               \
@@ -163,18 +227,23 @@ __attribute__((target("sse4.2"))) size_t cswitchyard_find_lf_sse42(const uint8_t
         return n;                                                                                   \
     }
 
-AVX2_RUN(cswitchyard_token_run_avx2,
+AVX2_RUN(token_run_avx2,
          NIBBLES(0x3a, 0x3f, 0x3e, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3e, 0x3e, 0x3d, 0x15, 0x34, 0x15, 0x3d, 0x1c),
          NIBBLES(0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),
          TOKEN)
-AVX2_RUN(cswitchyard_target_run_avx2,
+AVX2_RUN(target_run_avx2,
          NIBBLES(0x16, 0x1f, 0x1e, 0x1e, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x0f, 0x0d, 0x0f, 0x1d, 0x0f),
          NIBBLES(0x00, 0x00, 0x01, 0x02, 0x04, 0x02, 0x08, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),
          TARGET)
-AVX2_RUN(cswitchyard_value_run_avx2,
+AVX2_RUN(value_run_avx2,
          NIBBLES(0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x07, 0x06, 0x06, 0x06, 0x06, 0x06, 0x02),
          NIBBLES(0x01, 0x00, 0x02, 0x02, 0x02, 0x02, 0x02, 0x04, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02),
          VALUE)
+
+__attribute__((target("avx2"))) size_t cswitchyard_token_run_avx2(const uint8_t *p, size_t n) { return token_run_avx2(p, n); }
+__attribute__((target("avx2"))) size_t cswitchyard_target_run_avx2(const uint8_t *p, size_t n) { return target_run_avx2(p, n); }
+__attribute__((target("avx2"))) size_t cswitchyard_value_run_avx2(const uint8_t *p, size_t n) { return value_run_avx2(p, n); }
+PARSE_HEAD(cswitchyard_parse_head_avx2, __attribute__((target("avx2"))), token_run_avx2, target_run_avx2, value_run_avx2)
 
 __attribute__((target("avx2"))) size_t cswitchyard_find_lf_avx2(const uint8_t *p, size_t n) {
     const __m256i lf = _mm256_set1_epi8('\n');
@@ -209,5 +278,7 @@ size_t cswitchyard_token_run_avx2(const uint8_t *p, size_t n) { return scalar_ru
 size_t cswitchyard_target_run_avx2(const uint8_t *p, size_t n) { return scalar_run(p, n, TARGET); }
 size_t cswitchyard_value_run_avx2(const uint8_t *p, size_t n) { return scalar_run(p, n, VALUE); }
 size_t cswitchyard_find_lf_avx2(const uint8_t *p, size_t n) { return scalar_lf(p, n); }
+PARSE_HEAD(cswitchyard_parse_head_sse42, , token_run_scalar, target_run_scalar, value_run_scalar)
+PARSE_HEAD(cswitchyard_parse_head_avx2, , token_run_scalar, target_run_scalar, value_run_scalar)
 
 #endif

@@ -98,6 +98,33 @@ public enum ParserSIMD: UInt8, CaseIterable, Sendable, CustomStringConvertible {
 }
 
 extension ParserSIMD {
+    /// The whole-head fast path (`cswitchyard_parse_head_*`): true when
+    /// `p[0..<n]` starts with a complete head of the common shape within
+    /// `limits`; `fields` then holds its field lines and `head` the rest.
+    @inline(__always)
+    func parseHead(_ p: UnsafeRawPointer, _ n: Int, _ limits: borrowing HTTPLimits,
+                   _ fields: UnsafeMutablePointer<FieldSlot>, _ head: inout cswitchyard_head) -> Bool {
+        let q = p.assumingMemoryBound(to: UInt8.self)
+        let maxFields = max(limits.maxFieldCount, 0)
+        let line = limits.maxRequestLineBytes, field = limits.maxFieldBytes, section = limits.maxHeaderBytes
+        // FieldSlot is four UInt32s, as cswitchyard_field is.
+        return fields.withMemoryRebound(to: cswitchyard_field.self, capacity: max(maxFields, 1)) { slots in
+            switch self {
+            case .avx2:
+                cswitchyard_parse_head_avx2(q, n, line, field, section,
+                                            maxFields, slots, &head) != 0
+            case .sse42:
+                cswitchyard_parse_head_sse42(q, n, line, field, section,
+                                             maxFields, slots, &head) != 0
+            case .scalar:
+                cswitchyard_parse_head_scalar(q, n, line, field, section,
+                                              maxFields, slots, &head) != 0
+            }
+        }
+    }
+}
+
+extension ParserSIMD {
     /// The scanners, for tests and the micro-benchmark.
     public func tokenRun(_ bytes: UnsafeRawBufferPointer) -> Int { bytes.isEmpty ? 0 : tokenRun(bytes.baseAddress!, bytes.count) }
     public func targetRun(_ bytes: UnsafeRawBufferPointer) -> Int { bytes.isEmpty ? 0 : targetRun(bytes.baseAddress!, bytes.count) }

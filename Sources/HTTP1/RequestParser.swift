@@ -1,3 +1,4 @@
+import CSwitchyardSIMD
 import Glibc
 
 /// The result of feeding bytes to a parser.
@@ -66,6 +67,10 @@ struct RequestParser {
 
     /// Parses the head from `p` (the request's first byte) and `count` bytes.
     mutating func parseHead(_ p: UnsafeRawPointer, count: Int, limits: borrowing HTTPLimits) -> ParseOutcome {
+        // A complete head of the common shape, read in one pass; anything
+        // else (and every later call on a head that arrived in pieces) goes
+        // line by line below.
+        if isAtStart, let outcome = parseWholeHead(p, count: count, limits) { return outcome }
         while phase != .done {
             let searchFrom = scanned
             let lf = searchFrom < count ? searchFrom + simd.findLF(p + searchFrom, count - searchFrom) : count
@@ -111,6 +116,46 @@ struct RequestParser {
             }
         }
         return .complete
+    }
+
+    /// The fast path: `simd.parseHead` checked the syntax and the limits of
+    /// every line and wrote the field slots; what is left is what the line
+    /// parser does after a line is valid, in the same order (the method,
+    /// then each field's meaning, then the cross-checks), so the outcome is
+    /// the same as parsing the bytes line by line. Nil: not handled here.
+    private mutating func parseWholeHead(_ p: UnsafeRawPointer, count: Int, _ limits: borrowing HTTPLimits) -> ParseOutcome? {
+        var fast = cswitchyard_head()
+        guard simd.parseHead(p, count, limits, fields, &fast) else { return nil }
+        let methodLength = Int(fast.method_length)
+        guard let method = HTTPMethod(token: UnsafeRawBufferPointer(start: p, count: methodLength)) else {
+            return .failure(.notImplemented)
+        }
+        if method == .connect { return .failure(.notImplemented) }
+        head.method = method
+        head.version = fast.minor == 0 ? .http10 : .http11
+        let targetStart = methodLength + 1, targetLength = Int(fast.target_length), query = Int(fast.query_offset)
+        head.targetStart = targetStart
+        head.targetLength = targetLength
+        head.pathStart = targetStart
+        head.pathLength = query
+        if query < targetLength {
+            head.queryStart = targetStart + query + 1
+            head.queryLength = targetLength - query - 1
+        }
+        let fieldCount = Int(fast.field_count)
+        head.fieldCount = fieldCount
+        for i in 0..<fieldCount {
+            let slot = fields[i]
+            let name = UnsafeRawBufferPointer(start: p + Int(slot.nameStart), count: Int(slot.nameLength))
+            let value = UnsafeRawBufferPointer(start: p + Int(slot.valueStart), count: Int(slot.valueLength))
+            if let failure = interpret(name: name, value: value) { return failure }
+        }
+        let headLength = Int(fast.head_length)
+        phase = .done
+        head.headLength = headLength
+        scanned = headLength
+        lineStart = headLength
+        return finishHead(limits)
     }
 
     /// Checks the size limits for the line being assembled and the section.

@@ -41,4 +41,33 @@ size_t cswitchyard_find_lf_scalar(const uint8_t *p, size_t n);
 size_t cswitchyard_find_lf_sse42(const uint8_t *p, size_t n);
 size_t cswitchyard_find_lf_avx2(const uint8_t *p, size_t n);
 
+// A whole request head of the common shape in one pass: origin-form
+// target, HTTP/1.0 or 1.1, field lines `name: value` ending in CRLF, all
+// within the limits given. Returns 1 and fills `head` and `fields` (at most
+// `max_fields`) when [p, p + n) starts with such a head; 0 otherwise (a
+// partial head, anything unusual, any error), and the caller parses the
+// bytes with its line-at-a-time parser instead.
+typedef struct {
+    uint32_t name_start, name_length, value_start, value_length;
+} cswitchyard_field;
+
+typedef struct {
+    uint32_t method_length;  // the method is [0, method_length)
+    uint32_t target_length;  // the target starts at method_length + 1
+    uint32_t query_offset;   // offset of '?' in the target, or target_length
+    uint32_t minor;          // HTTP/1.minor
+    uint32_t field_count;
+    uint32_t head_length;    // through the blank line
+} cswitchyard_head;
+
+int cswitchyard_parse_head_scalar(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,
+                                  size_t max_header_bytes, size_t max_fields, cswitchyard_field *fields,
+                                  cswitchyard_head *head);
+int cswitchyard_parse_head_sse42(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,
+                                 size_t max_header_bytes, size_t max_fields, cswitchyard_field *fields,
+                                 cswitchyard_head *head);
+int cswitchyard_parse_head_avx2(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,
+                                size_t max_header_bytes, size_t max_fields, cswitchyard_field *fields,
+                                cswitchyard_head *head);
+
 #endif
