@@ -42,10 +42,14 @@ public final class TimerWheel {
 
     /// Arms (or re-arms) `slot` to fire at `deadline` milliseconds.
     public func arm(_ slot: Int, at deadline: Int) {
-        cancel(slot)
         // Round up, and never into the tick being processed, so a timer
         // fires no earlier than asked.
         let tick = max((deadline + tickMilliseconds - 1) / tickMilliseconds, currentTick + 1)
+        // Re-arming into the tick it already has (a keep-alive connection
+        // answering several requests within one tick) changes nothing:
+        // skip the unlink and relink, the common case under load.
+        if deadlineTick[slot] == tick { return }
+        cancel(slot)
         let bucket = tick % bucketCount
         deadlineTick[slot] = tick
         let head = buckets[bucket]

@@ -331,6 +331,14 @@ public final class HTTPSession {
 
     /// Parses and answers what the input holds, then says what to do next.
     public func process() -> SessionAction {
+        // Nothing buffered either way (an engine asks before each read and
+        // after each complete write): nothing to parse, answer or compact.
+        if start == end && phase == .head && !closeAfterOutput && output.pendingCount == 0
+            && inputCapacity <= initialInputCapacity {
+            start = 0
+            end = 0
+            return .read
+        }
         // One clock read per batch of pipelined requests, not per response.
         worker.date.refresh()
         while !closeAfterOutput && output.pendingCount < outputHighWater {

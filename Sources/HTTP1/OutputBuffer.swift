@@ -141,6 +141,18 @@ struct OutputBytes {
 
     /// Appends a non-negative integer in decimal, without allocating.
     mutating func appendDecimal(_ value: Int) {
+        if value >= 0 && value < 100 {  // most Content-Lengths of small bodies: no loop
+            reserve(2)
+            if value < 10 {
+                bytes.storeBytes(of: UInt8(0x30 + value), toByteOffset: count, as: UInt8.self)
+                count += 1
+            } else {
+                bytes.storeBytes(of: UInt8(0x30 + value / 10), toByteOffset: count, as: UInt8.self)
+                bytes.storeBytes(of: UInt8(0x30 + value % 10), toByteOffset: count + 1, as: UInt8.self)
+                count += 2
+            }
+            return
+        }
         let digits = OutputBytes.decimalDigits(value)
         reserve(digits)
         OutputBytes.storeDecimal(value, digits: digits, at: bytes + count)
