@@ -98,7 +98,7 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: hotPath
         ),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPReplay", "Application", "Metrics", "Pools"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPReplay", "Application", "Metrics", "Pools", "CSwitchyardSIMD"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),

@@ -243,7 +243,129 @@ AVX2_RUN(value_run_avx2,
 __attribute__((target("avx2"))) size_t cswitchyard_token_run_avx2(const uint8_t *p, size_t n) { return token_run_avx2(p, n); }
 __attribute__((target("avx2"))) size_t cswitchyard_target_run_avx2(const uint8_t *p, size_t n) { return target_run_avx2(p, n); }
 __attribute__((target("avx2"))) size_t cswitchyard_value_run_avx2(const uint8_t *p, size_t n) { return value_run_avx2(p, n); }
-PARSE_HEAD(cswitchyard_parse_head_avx2, __attribute__((target("avx2"))), token_run_avx2, target_run_avx2, value_run_avx2)
+
+// The AVX2 head parser reads a field line of up to 32 bytes with one load:
+// the nibbles are split once and four lookups give the token, value, colon
+// and whitespace masks, from which the name's end, the value's bounds and
+// the CR come out as bit scans. A longer line (or one near a page end)
+// takes the per-scanner path of the other variants.
+// The token and value nibble tables again, as memory (one load each, kept in
+// registers across lines), both 128-bit lanes alike.
+#define ROW16(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p) a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p
+static const uint8_t line_tables[4][32] __attribute__((aligned(32))) = {
+    {ROW16(0x3a, 0x3f, 0x3e, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3e, 0x3e, 0x3d, 0x15, 0x34, 0x15, 0x3d, 0x1c)},
+    {ROW16(0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00)},
+    {ROW16(0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x06, 0x07, 0x06, 0x06, 0x06, 0x06, 0x06, 0x02)},
+    {ROW16(0x01, 0x00, 0x02, 0x02, 0x02, 0x02, 0x02, 0x04, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02)},
+};
+typedef struct { __m256i token_lo, token_hi, value_lo, value_hi; } line_tables_avx2;
+
+/// One field line in one 32-byte block at q (avail bytes of input from q).
+/// Returns 1 and the line's parts when it fits and is well formed; 0 to
+/// fall back (too long, near a page end); -1 when it is not a line the
+/// fast path accepts.
+static inline __attribute__((target("avx2"), always_inline)) int
+field_line_avx2(const line_tables_avx2 *tables, const uint8_t *q, size_t avail, size_t *name_length,
+                size_t *value_start, size_t *value_end, size_t *cr) {
+    if (page_room(q) < 32) return 0;
+    const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    __m256i v = _mm256_loadu_si256((const __m256i *)q);
+    __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+    uint32_t not_token = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+        _mm256_and_si256(_mm256_shuffle_epi8(tables->token_lo, lo), _mm256_shuffle_epi8(tables->token_hi, hi)), zero));
+    uint32_t not_value = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+        _mm256_and_si256(_mm256_shuffle_epi8(tables->value_lo, lo), _mm256_shuffle_epi8(tables->value_hi, hi)), zero));
+    uint32_t blank = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+        _mm256_cmpeq_epi8(v, _mm256_set1_epi8(' ')), _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\t'))));
+    if (not_token == 0) return 0;  // the name runs past the block
+    size_t k = (size_t)__builtin_ctz(not_token);
+    if (k >= avail) return -1;      // the input ends inside the name
+    if (k == 0 || q[k] != ':') return -1;
+    // The value starts after the colon's whitespace; the first byte that is
+    // not a value byte ends it (a CR, for a well-formed line).
+    uint64_t after_colon = ~0ull << (k + 1);
+    uint64_t nonblank = ~(uint64_t)blank & 0xffffffffull;
+    uint64_t start_bits = nonblank & after_colon;
+    size_t start = start_bits ? (size_t)__builtin_ctzll(start_bits) : 32;
+    uint64_t stops = (uint64_t)not_value & after_colon;
+    if (stops == 0) return 0;       // the value runs past the block
+    size_t end = (size_t)__builtin_ctzll(stops);
+    if (start > end) start = end;   // an empty value: whitespace up to the CR
+    if (end + 1 >= avail) return -1;
+    if (q[end] != '\r' || q[end + 1] != '\n') return -1;
+    // Trailing whitespace: the last non-blank byte before the CR.
+    uint64_t inside = nonblank & ((1ull << end) - 1) & (~0ull << start);
+    *value_end = inside ? 64 - (size_t)__builtin_clzll(inside) : start;
+    *name_length = k;
+    *value_start = start;
+    *cr = end;
+    return 1;
+}
+
+__attribute__((target("avx2"))) int cswitchyard_parse_head_avx2(
+    const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes, size_t max_header_bytes,
+    size_t max_fields, cswitchyard_field *fields, cswitchyard_head *head) {
+    size_t m = token_run_avx2(p, n);
+    if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;
+    const uint8_t *target = p + m + 1;
+    size_t t = target_run_avx2(target, n - m - 1);
+    size_t v = m + 1 + t;
+    if (v + 11 > n || p[v] != ' ' || memcmp(p + v + 1, "HTTP/1.", 7) != 0) return 0;
+    if ((p[v + 8] != '0' && p[v + 8] != '1') || p[v + 9] != '\r' || p[v + 10] != '\n') return 0;
+    if (v + 9 > max_request_line) return 0;
+    size_t q = t;
+    if (t <= 32 && page_room(target) >= 32) {
+        uint32_t marks = (uint32_t)_mm256_movemask_epi8(
+            _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)target), _mm256_set1_epi8('?')));
+        if (marks) q = (size_t)__builtin_ctz(marks);
+        if (q > t) q = t;
+    } else {
+        q = 0;
+        while (q < t && target[q] != '?') q++;
+    }
+    head->method_length = (uint32_t)m;
+    head->target_length = (uint32_t)t;
+    head->query_offset = (uint32_t)q;
+    head->minor = (uint32_t)(p[v + 8] - '0');
+    const line_tables_avx2 tables = {
+        _mm256_load_si256((const __m256i *)line_tables[0]), _mm256_load_si256((const __m256i *)line_tables[1]),
+        _mm256_load_si256((const __m256i *)line_tables[2]), _mm256_load_si256((const __m256i *)line_tables[3])};
+    size_t section = v + 11, line = section, count = 0;
+    for (;;) {
+        if (line + 1 < n && p[line] == '\r' && p[line + 1] == '\n') {
+            if (line + 2 - section > max_header_bytes + 2) return 0;
+            head->field_count = (uint32_t)count;
+            head->head_length = (uint32_t)(line + 2);
+            return 1;
+        }
+        if (line >= n) return 0;
+        size_t k, start, trimmed, end;
+        int fit = field_line_avx2(&tables, p + line, n - line, &k, &start, &trimmed, &end);
+        if (fit < 0) return 0;
+        if (fit > 0) {
+            start += line;
+            trimmed += line;
+            end += line;
+        } else {
+            k = token_run_avx2(p + line, n - line);
+            if (k == 0 || line + k >= n || p[line + k] != ':') return 0;
+            start = line + k + 1;
+            while (start < n && (p[start] == ' ' || p[start] == '\t')) start++;
+            end = start + value_run_avx2(p + start, n - start);
+            if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;
+            trimmed = end;
+            while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;
+        }
+        if (end - line > max_field_bytes || end + 2 - section > max_header_bytes + 2) return 0;
+        if (count >= max_fields) return 0;
+        fields[count].name_start = (uint32_t)line;
+        fields[count].name_length = (uint32_t)k;
+        fields[count].value_start = (uint32_t)start;
+        fields[count].value_length = (uint32_t)(trimmed - start);
+        count++;
+        line = end + 2;
+    }
+}
 
 __attribute__((target("avx2"))) size_t cswitchyard_find_lf_avx2(const uint8_t *p, size_t n) {
     const __m256i lf = _mm256_set1_epi8('\n');

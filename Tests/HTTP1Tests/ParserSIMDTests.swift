@@ -4,6 +4,7 @@
 // these check the scanners themselves, byte by byte and lane by lane, and
 // near the end of a page, where a vector load must not fault.
 
+import CSwitchyardSIMD
 import Glibc
 import Testing
 @testable import HTTP1
@@ -105,6 +106,77 @@ struct ParserSIMDTests {
     @Test("AVX2 scanners never read into the next page",
           .enabled(if: ParserSIMD.avx2.isSupported, "this CPU has no AVX2 (or the OS does not save YMM registers)"))
     func avx2PageEnds() throws { try pageEnds(.avx2) }
+
+    /// A random head: field names and values of many lengths (around the
+    /// 16- and 32-byte blocks), whitespace around values, now and then a
+    /// byte the fast path refuses.
+    static func randomHead(_ rng: inout SplitMix64) -> [UInt8] {
+        let nameBytes = Array("abcdefXYZ-_0123456789!#$%&'*+.^`|~".utf8)
+        let valueBytes = Array("abc XYZ 019-._~|!:/?%=&;,()\t\"<>@[]{}".utf8) + [0x80, 0xFF]
+        var head = Array("GET /p\(Int.random(in: 0...99999, using: &rng))?q=\(Int.random(in: 0...9, using: &rng)) HTTP/1.1\r\nHost: h\r\n".utf8)
+        for _ in 0..<Int.random(in: 0...6, using: &rng) {
+            for _ in 0..<Int.random(in: 1...40, using: &rng) { head.append(nameBytes.randomElement(using: &rng)!) }
+            head.append(0x3A)
+            for _ in 0..<Int.random(in: 0...2, using: &rng) { head.append(Bool.random(using: &rng) ? 0x20 : 0x09) }
+            for _ in 0..<Int.random(in: 0...70, using: &rng) { head.append(valueBytes.randomElement(using: &rng)!) }
+            if Int.random(in: 0..<20, using: &rng) == 0 { head.append([0x00, 0x0A, 0x7F, 0x0D].randomElement(using: &rng)!) }
+            head += [0x0D, 0x0A]
+        }
+        return head + [0x0D, 0x0A]
+    }
+
+    @Test("The whole-head fast path agrees with the scalar one at page ends, for every variant")
+    func wholeHeadAtPageEnds() throws {
+        let page = 4096
+        let raw = mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        let base = try #require(raw == MAP_FAILED ? nil : raw)
+        defer { munmap(base, 2 * page) }
+        #expect(mprotect(base + page, page, PROT_NONE) == 0)
+        let fields = UnsafeMutablePointer<FieldSlot>.allocate(capacity: 100)
+        let reference = UnsafeMutablePointer<FieldSlot>.allocate(capacity: 100)
+        defer { fields.deallocate(); reference.deallocate() }
+        var rng = SplitMix64(seed: 11)
+        var accepted = 0
+        for _ in 0..<5_000 {
+            let head = Self.randomHead(&rng)
+            let cut = Bool.random(using: &rng) ? head.count : Int.random(in: 0...head.count, using: &rng)  // complete or not
+            let bytes = Array(head[0..<cut])
+            let offset = Bool.random(using: &rng) ? page - bytes.count : Int.random(in: 0...(page - bytes.count), using: &rng)
+            let p = base + offset
+            bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+            var want = cswitchyard_head()
+            let limits = HTTPLimits()
+            let scalar = ParserSIMD.scalar.parseHead(p, bytes.count, limits, reference, &want)
+            if scalar { accepted += 1 }
+            for simd in ParserSIMD.supported where simd != .scalar {
+                var got = cswitchyard_head()
+                let ok = simd.parseHead(p, bytes.count, limits, fields, &got)
+                #expect(ok == scalar, "\(simd) accepts \(ok), scalar \(scalar): \(escaped(bytes))")
+                guard ok && scalar else { continue }
+                #expect(got.head_length == want.head_length && got.field_count == want.field_count
+                        && got.method_length == want.method_length && got.target_length == want.target_length
+                        && got.query_offset == want.query_offset && got.minor == want.minor, "\(simd): \(escaped(bytes))")
+                for i in 0..<Int(want.field_count) {
+                    let a = fields[i], b = reference[i]
+                    #expect(a.nameStart == b.nameStart && a.nameLength == b.nameLength && a.valueStart == b.valueStart
+                            && a.valueLength == b.valueLength, "\(simd) field \(i): \(escaped(bytes))")
+                }
+            }
+        }
+        #expect(accepted > 500, "the fast path accepted only \(accepted) of 5,000 heads")
+    }
+
+    @Test("Random heads parse the same whole (fast path) as byte by byte (line parser)")
+    func wholeHeadMatchesLineParser() {
+        var rng = SplitMix64(seed: 12)
+        for _ in 0..<300 {
+            let head = Self.randomHead(&rng)
+            let whole = run(pieces: [head])
+            let bytewise = run(pieces: bytewise(head))
+            #expect(whole.comparableOutput == bytewise.comparableOutput && whole.closed == bytewise.closed
+                    && whole.requests == bytewise.requests, "\(escaped(head))")
+        }
+    }
 
     @Test("A long field value is scanned past several vector blocks by every variant")
     func longValues() {
