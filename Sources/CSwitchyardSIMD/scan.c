@@ -28,18 +28,18 @@
 #include <immintrin.h>
 #endif
 
-// Bit 1: tchar, 2: field-value byte, 4: request-target byte (as ByteClasses).
+// Bit 1: tchar, 2: field-value byte, 4: request-target byte, 8: Host value byte (as ByteClasses).
 static const uint8_t byte_class[256] = {
     0,0,0,0,0,0,0,0,0,2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
-    2,7,2,3,7,7,7,7,6,6,7,7,6,7,7,6,7,7,7,7,7,7,7,7,7,7,6,6,2,6,2,6,
-    6,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,6,2,6,3,7,
-    3,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,2,3,2,7,0,
+    2,15,2,3,15,15,15,15,14,14,15,15,14,15,15,6,15,15,15,15,15,15,15,15,15,15,14,14,2,14,2,6,
+    6,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,14,2,14,3,15,
+    3,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,2,3,2,15,0,
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
 };
-enum { TOKEN = 1, VALUE = 2, TARGET = 4 };
+enum { TOKEN = 1, VALUE = 2, TARGET = 4, HOST = 8 };
 
 static inline size_t scalar_run(const uint8_t *p, size_t n, uint8_t bit) {
     size_t i = 0;
@@ -51,6 +51,44 @@ static inline size_t scalar_lf(const uint8_t *p, size_t n) {
     size_t i = 0;
     while (i < n && p[i] != '\n') i++;
     return i;
+}
+
+/// Whether the k-byte token at p is `lower` (lowercase) in any case: OR 0x20
+/// lowercases letters and maps no other tchar onto a letter or '-'.
+static inline __attribute__((always_inline)) int is_name(const uint8_t *p, const char *lower, size_t k) {
+    size_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, lower + i, 8);
+        if ((a | 0x2020202020202020ull) != b) return 0;
+    }
+    for (; i < k; i++) if ((p[i] | 0x20) != (uint8_t)lower[i]) return 0;
+    return 1;
+}
+
+/// Records what the caller needs of field `index` (see cswitchyard_head).
+static inline __attribute__((always_inline)) void note_field(const uint8_t *p, size_t name, size_t k, size_t start,
+                                                             size_t length, cswitchyard_head *head, size_t index) {
+    const uint8_t *q = p + name;
+    int special = 0;
+    switch (k) {
+    case 4:
+        if (!is_name(q, "host", 4)) return;
+        head->host_count++;
+        for (size_t i = 0; i < length; i++) {
+            if (!(byte_class[p[start + i]] & HOST)) { head->host_invalid = 1; break; }
+        }
+        return;
+    case 6: special = is_name(q, "expect", 6); break;
+    case 10: special = is_name(q, "connection", 10); break;
+    case 14: special = is_name(q, "content-length", 14); break;
+    case 17: special = is_name(q, "transfer-encoding", 17); break;
+    default: return;
+    }
+    if (!special) return;
+    if (index < 64) head->special |= 1ull << index;
+    else head->special_overflow = 1;
 }
 
 // The whole-head fast path (see the header): one pass over a complete head
@@ -76,6 +114,8 @@ static inline size_t scalar_lf(const uint8_t *p, size_t n) {
         head->target_length = (uint32_t)t;                                                           \
         head->query_offset = (uint32_t)q;                                                            \
         head->minor = (uint32_t)(p[v + 8] - '0');                                                    \
+        head->host_count = head->host_invalid = head->special_overflow = 0;                          \
+        head->special = 0;                                                                           \
         /* Field lines: token ":" OWS value CRLF, then CRLF. */                                      \
         size_t section = v + 11, line = section, count = 0;                                          \
         for (;;) {                                                                                   \
@@ -100,6 +140,7 @@ static inline size_t scalar_lf(const uint8_t *p, size_t n) {
             fields[count].name_length = (uint32_t)k;                                                 \
             fields[count].value_start = (uint32_t)start;                                             \
             fields[count].value_length = (uint32_t)(trimmed - start);                                \
+            note_field(p, line, k, start, trimmed - start, head, count);                             \
             count++;                                                                                 \
             line = end + 2;                                                                          \
         }                                                                                            \
@@ -327,6 +368,8 @@ __attribute__((target("avx2"))) int cswitchyard_parse_head_avx2(
     head->target_length = (uint32_t)t;
     head->query_offset = (uint32_t)q;
     head->minor = (uint32_t)(p[v + 8] - '0');
+    head->host_count = head->host_invalid = head->special_overflow = 0;
+    head->special = 0;
     const line_tables_avx2 tables = {
         _mm256_load_si256((const __m256i *)line_tables[0]), _mm256_load_si256((const __m256i *)line_tables[1]),
         _mm256_load_si256((const __m256i *)line_tables[2]), _mm256_load_si256((const __m256i *)line_tables[3])};
@@ -362,6 +405,7 @@ __attribute__((target("avx2"))) int cswitchyard_parse_head_avx2(
         fields[count].name_length = (uint32_t)k;
         fields[count].value_start = (uint32_t)start;
         fields[count].value_length = (uint32_t)(trimmed - start);
+        note_field(p, line, k, start, trimmed - start, head, count);
         count++;
         line = end + 2;
     }

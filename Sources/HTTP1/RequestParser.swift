@@ -144,11 +144,23 @@ struct RequestParser {
         }
         let fieldCount = Int(fast.field_count)
         head.fieldCount = fieldCount
-        for i in 0..<fieldCount {
-            let slot = fields[i]
-            let name = UnsafeRawBufferPointer(start: p + Int(slot.nameStart), count: Int(slot.nameLength))
-            let value = UnsafeRawBufferPointer(start: p + Int(slot.valueStart), count: Int(slot.valueLength))
-            if let failure = interpret(name: name, value: value) { return failure }
+        // Host lines were counted and checked in C; what is left for
+        // `interpret` is the fields that may be framing or connection
+        // fields. Every failure `interpret` can give is 400, so the order
+        // in which they are found does not change the answer.
+        head.hostCount = Int(fast.host_count)
+        if fast.host_invalid != 0 { return .failure(.badRequest) }
+        if fast.special_overflow == 0 {
+            var special = fast.special
+            while special != 0 {
+                let i = special.trailingZeroBitCount
+                special &= special - 1
+                if let failure = interpretField(i, p) { return failure }
+            }
+        } else {
+            for i in 0..<fieldCount where fields[i].nameLength != 4 {  // Host is done
+                if let failure = interpretField(i, p) { return failure }
+            }
         }
         let headLength = Int(fast.head_length)
         phase = .done
@@ -156,6 +168,14 @@ struct RequestParser {
         scanned = headLength
         lineStart = headLength
         return finishHead(limits)
+    }
+
+    @inline(__always)
+    private mutating func interpretField(_ i: Int, _ p: UnsafeRawPointer) -> ParseOutcome? {
+        let slot = fields[i]
+        let name = UnsafeRawBufferPointer(start: p + Int(slot.nameStart), count: Int(slot.nameLength))
+        let value = UnsafeRawBufferPointer(start: p + Int(slot.valueStart), count: Int(slot.valueLength))
+        return interpret(name: name, value: value)
     }
 
     /// Checks the size limits for the line being assembled and the section.

@@ -155,7 +155,8 @@ struct ParserSIMDTests {
                 guard ok && scalar else { continue }
                 #expect(got.head_length == want.head_length && got.field_count == want.field_count
                         && got.method_length == want.method_length && got.target_length == want.target_length
-                        && got.query_offset == want.query_offset && got.minor == want.minor, "\(simd): \(escaped(bytes))")
+                        && got.query_offset == want.query_offset && got.minor == want.minor && got.host_count == want.host_count
+                        && got.host_invalid == want.host_invalid && got.special == want.special, "\(simd): \(escaped(bytes))")
                 for i in 0..<Int(want.field_count) {
                     let a = fields[i], b = reference[i]
                     #expect(a.nameStart == b.nameStart && a.nameLength == b.nameLength && a.valueStart == b.valueStart
@@ -176,6 +177,17 @@ struct ParserSIMDTests {
             #expect(whole.comparableOutput == bytewise.comparableOutput && whole.closed == bytewise.closed
                     && whole.requests == bytewise.requests, "\(escaped(head))")
         }
+    }
+
+    @Test("Framing and connection fields after the 64th field still count (the fast path's overflow)")
+    func framingFieldsPastSixtyFour() {
+        let filler = (0..<70).map { "X-Filler-\($0): \($0)" }
+        let post = run(request("POST /a HTTP/1.1", ["Host: h"] + filler + ["Content-Length: 3"], body: "abc"))
+        #expect(post.requests.first?.body == Array("abc".utf8))
+        let close = run(request("GET /b HTTP/1.1", ["Host: h"] + filler + ["Connection: close"]) + request("GET /c HTTP/1.1"))
+        #expect(close.requests.count == 1 && close.closed)
+        let twoHosts = run(request("GET /d HTTP/1.1", ["Host: h"] + filler + ["HOST: h"]))
+        #expect(twoHosts.statuses == [400])
     }
 
     @Test("A long field value is scanned past several vector blocks by every variant")

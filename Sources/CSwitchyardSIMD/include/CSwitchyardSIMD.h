@@ -58,6 +58,14 @@ typedef struct {
     uint32_t minor;          // HTTP/1.minor
     uint32_t field_count;
     uint32_t head_length;    // through the blank line
+    // What the caller still has to look at: `Host` lines are counted and
+    // their values checked here; Expect, Connection, Content-Length and
+    // Transfer-Encoding fields are marked (bit i: field i;
+    // `special_overflow` when such a field is past the 64th).
+    uint32_t host_count;
+    uint32_t host_invalid;
+    uint32_t special_overflow;
+    uint64_t special;
 } cswitchyard_head;
 
 int cswitchyard_parse_head_scalar(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,
