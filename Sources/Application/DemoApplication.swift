@@ -45,8 +45,11 @@ extension Application {
         app.use(RequestCounter())
         app.use(ServerHeader())
 
+        // Statics captured once here: read inside the handler, each would
+        // pay a lazy-initialization check per request.
+        let hello = Bodies.helloWorld, textPlain = StaticHeader.textPlain
         try app.route(.get, "/plaintext") { _, _, writer in
-            writer.respond(.ok, contentType: .textPlain, body: Bodies.helloWorld)
+            writer.respond(.ok, contentType: textPlain, body: hello)
         }
         try app.route(.get, "/json") { _, _, writer in
             writer.respond(.ok, contentType: .json) { body in

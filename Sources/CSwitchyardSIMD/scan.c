@@ -29,7 +29,7 @@
 #endif
 
 // Bit 1: tchar, 2: field-value byte, 4: request-target byte, 8: Host value byte (as ByteClasses).
-static const uint8_t byte_class[256] = {
+const uint8_t cswitchyard_byte_class[256] = {
     0,0,0,0,0,0,0,0,0,2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
     2,15,2,3,15,15,15,15,14,14,15,15,14,15,15,6,15,15,15,15,15,15,15,15,15,15,14,14,2,14,2,6,
     6,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,15,14,2,14,3,15,
@@ -39,6 +39,7 @@ static const uint8_t byte_class[256] = {
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
     2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
 };
+#define byte_class cswitchyard_byte_class
 enum { TOKEN = 1, VALUE = 2, TARGET = 4, HOST = 8 };
 
 static inline size_t scalar_run(const uint8_t *p, size_t n, uint8_t bit) {

@@ -1,9 +1,12 @@
+import CSwitchyardSIMD
+
 /// Character classes from RFC 9110 / RFC 3986 in one 256-entry table of bit
 /// flags, so each byte is classified with one load.
 ///
-/// The table is built once and never freed. Parsers keep its pointer in a
-/// stored property: reading a global on every byte would pay a lazy-init
-/// check (`swift_once`) each time.
+/// The table the parser reads is the C scanners' (`cswitchyard_byte_class`,
+/// the same bits): a C global has no lazy initialization, so reading it
+/// costs no `swift_once`. `fromDefinitions()` builds the table again from
+/// the RFC's character lists, and a test checks the two agree.
 struct ByteClasses: @unchecked Sendable {
     // safety: 256 bytes, initialized once, immutable, never freed.
     let flags: UnsafePointer<UInt8>
@@ -13,7 +16,13 @@ struct ByteClasses: @unchecked Sendable {
     static let target: UInt8 = 4      // RFC 3986 unreserved, reserved and '%'; not '#', '"', '<', '>', '\', '^', '`', '{', '|', '}'
     static let host: UInt8 = 8        // reg-name, IP-literal brackets, ':' port
 
-    static let shared = ByteClasses()
+    /// The C table (no lazy initialization: a plain load of its address).
+    static var shared: ByteClasses { ByteClasses(flags: cswitchyard_byte_classes()) }
+
+    private init(flags: UnsafePointer<UInt8>) { self.flags = flags }
+
+    /// The table built from the definitions (tests), never freed.
+    static func fromDefinitions() -> ByteClasses { ByteClasses() }
 
     private init() {
         let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)

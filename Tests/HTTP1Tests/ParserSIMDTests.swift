@@ -19,9 +19,19 @@ struct ParserSIMDTests {
         ("find LF", { simd in { simd.findLF($0) } }),
     ]
 
+    /// The table built from the RFC's character lists, not the C one the
+    /// scanners read, so a wrong entry there cannot hide.
+    static let definitions = ByteClasses.fromDefinitions()
+
+    @Test("The C byte table the parser reads matches the one built from the definitions")
+    func tableMatchesDefinitions() {
+        let c = ByteClasses.shared
+        for b in 0...255 { #expect(c.flags[b] == Self.definitions.flags[b], "byte \(b)") }
+    }
+
     /// The classes as the byte table defines them, the reference for all.
     static func expected(_ scanner: String, _ bytes: [UInt8]) -> Int {
-        let classes = ByteClasses.shared
+        let classes = Self.definitions
         let inRun: (UInt8) -> Bool = switch scanner {
         case "token": classes.isToken
         case "target": classes.isTarget

@@ -18,6 +18,11 @@
 #define CSWITCHYARD_CPU_SSE42 1u
 #define CSWITCHYARD_CPU_AVX2 2u
 
+/// 256 flags, one per byte value: 1 tchar, 2 field-value byte, 4
+/// request-target byte, 8 Host value byte.
+extern const uint8_t cswitchyard_byte_class[256];
+static inline const uint8_t *cswitchyard_byte_classes(void) { return cswitchyard_byte_class; }
+
 /// The x86 features this CPU has (CSWITCHYARD_CPU_* bits); 0 elsewhere.
 unsigned cswitchyard_cpu_features(void);
 
