@@ -140,8 +140,11 @@ final class Reactor: EventLoop, @unchecked Sendable {
     /// Runs the session until it needs an event (`driveReadiness`, shared
     /// with the work-stealing engine), then registers what it waits for.
     private func drive(_ slot: Int) {
-        let connection = core.connections[slot]
-        let session = connection.session
+        // safety: the slot's record and its session live as long as the
+        // core's table, which outlives this call; unowned(unsafe) spares a
+        // retain and release of each per event.
+        unowned(unsafe) let connection = core.connections[slot]
+        unowned(unsafe) let session = connection.session
         if core.draining { session.beginDraining() }
         switch driveReadiness(session, fd: connection.fd, readable: &readable[slot], hungUp: hungUp[slot], events: syscalls) {
         case .write:
