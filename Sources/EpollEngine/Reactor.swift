@@ -44,6 +44,9 @@ final class Reactor: EventLoop, @unchecked Sendable {
 
     init(core: LoopCore) throws(EngineError) {
         self.core = core
+        // An idle connection here waits for readiness, with nothing that
+        // could write into its buffers, so they may go back a turn later.
+        core.defersIdleRelease = true
         syscalls = LoopEvents(loop: core.index, help: "epoll engine: system calls by kind (Sources/EpollEngine/README.md)")
         epfd = Epoll.create()
         guard epfd >= 0 else { throw EngineError("cannot create an epoll instance: \(errnoText())") }

@@ -25,6 +25,11 @@ public final class LoopConnection {
     var requestsSeen = 0
     /// The peer address counted against `--max-connections-per-address`; nil when not counted.
     var peer: AddressLimiter.Key?
+    /// The turn in which it last went idle while waiting for its buffers to
+    /// be given back (`LoopCore.releaseIdleCandidates`); `notPending` when
+    /// it is not in that list. Last, so it fits the record's padding.
+    var releaseTurn = LoopConnection.notPending
+    static var notPending: UInt32 { 0xFFFF_FFFF }
 
     init(session: HTTPSession) {
         self.session = session

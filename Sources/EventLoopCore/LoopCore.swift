@@ -54,6 +54,15 @@ public final class LoopCore: @unchecked Sendable {
     /// The loop's clock (ms), read once per turn (`tick`). Deadlines are
     /// counted from when an event arrived; 100 ms ticks need no finer clock.
     public private(set) var now = 0
+    /// Counts turns (`tick`), for the idle-buffer release below.
+    private var turnNumber: UInt32 = 0
+    /// Give idle connections' buffers back at the end of the turn after the
+    /// one they went idle in, not at once (`releaseIdleCandidates`). Only an
+    /// engine whose idle connections wait for readiness, with no operation
+    /// that may write into the session's buffers, may set it (epoll).
+    public var defersIdleRelease = false
+    /// Slots waiting for `releaseIdleCandidates` (each once: `releaseTurn`).
+    private var idleCandidates: [Int] = []
     /// The turn's two clock reads: queueing delay, the overload controller,
     /// busy time and latency samples. Loop thread only.
     private var turns: TurnClock
@@ -179,10 +188,14 @@ public final class LoopCore: @unchecked Sendable {
     /// timer tick, and no longer than 50 ms while draining.
     /// The turn's work ends here (`TurnClock`).
     public func waitMilliseconds() -> Int32 {
+        if !idleCandidates.isEmpty { releaseIdleCandidates() }
         let clock = monotonicMicroseconds()
         turns.willWait(at: clock, worker: worker)
         var timeout = wheel.waitMilliseconds(now: clock / 1000)
         if draining { timeout = timeout < 0 ? 50 : min(timeout, 50) }
+        // Idle connections still holding buffers: a quiet loop wakes within
+        // 10 ms to give them back, rather than at the wheel's next tick.
+        if !idleCandidates.isEmpty { timeout = timeout < 0 ? 10 : min(timeout, 10) }
         // An overloaded controller recovers only on turns: wake for them.
         if turns.controller.overloaded {
             let interval = Int32(max(1, turns.controller.settings.intervalMicros / 1000))
@@ -200,6 +213,7 @@ public final class LoopCore: @unchecked Sendable {
     /// begins, with its queueing delay and shedding decision (`TurnClock`).
     @inline(__always)
     public func tick() {
+        turnNumber = turnNumber == LoopConnection.notPending - 1 ? 0 : turnNumber + 1
         let clock = monotonicMicroseconds()
         now = clock / 1000
         turns.tick(at: clock, worker: worker)
@@ -369,7 +383,44 @@ public final class LoopCore: @unchecked Sendable {
     /// output is waiting for the socket to take it (epoll: EPOLLOUT armed;
     /// io_uring: a send in flight that has not completed).
     public func armDeadline(_ slot: Int, sending: Bool) {
-        wheel.arm(slot, at: deadline(for: connections[slot], sending: sending, now: now))
+        let connection = connections[slot]
+        if defersIdleRelease && !sending && connection.session.isIdle {
+            // Keep the buffers for now: a connection busy enough to send its
+            // next request within a turn would take them straight back.
+            if connection.releaseTurn == LoopConnection.notPending { idleCandidates.append(slot) }
+            connection.releaseTurn = turnNumber
+            connection.requestStartedAt = -1
+            wheel.arm(slot, at: now + (connection.session.isDraining ? drainIdleGrace : keepAliveMilliseconds))
+            return
+        }
+        wheel.arm(slot, at: deadline(for: connection, sending: sending, now: now))
+    }
+
+    /// Gives back the buffers of connections that went idle in an earlier
+    /// turn and stayed idle through this one (`defersIdleRelease`). Called
+    /// as a turn's work ends, so an idle keep-alive connection holds no
+    /// buffer for longer than the rest of its turn and one more (a quiet
+    /// loop wakes after 10 ms for that turn), and one that
+    /// sends its next request within that time keeps its buffers, saving the
+    /// pool round trip (six takes and gives, the parser state's reset).
+    private func releaseIdleCandidates() {
+        var kept = 0
+        var i = 0
+        while i < idleCandidates.count {
+            let slot = idleCandidates[i]
+            i += 1
+            let connection = connections[slot]
+            if connection.isOpen && connection.session.isIdle {
+                if connection.releaseTurn == turnNumber {  // went idle in this turn: one more
+                    idleCandidates[kept] = slot
+                    kept += 1
+                    continue
+                }
+                connection.session.releaseIdleBuffers()
+            }
+            connection.releaseTurn = LoopConnection.notPending
+        }
+        idleCandidates.removeLast(idleCandidates.count - kept)
     }
 
     /// The deadline `armDeadline` would arm, without touching the wheel, so

@@ -170,6 +170,24 @@ struct ReactorTests {
         withExtendedLifetime(idle) {}
     }
 
+    @Test("epoll gives an idle connection's buffers back a turn later, even if no other event comes")
+    func quietLoopReleasesBuffers() throws {
+        let server = try TestServer(engine: "epoll") { $0.threads = 1 }
+        let client = try server.client()
+        #expect(try client.get("/plaintext").status == 200)
+        // No event reaches the loop now but its own wake-up for the release.
+        var inUse = -1
+        for _ in 0..<100 {
+            usleep(20_000)
+            let text = server.metrics.prometheusText()
+            inUse = text.split(separator: "\n").first { $0.hasPrefix("switchyard_pool_buffers_in_use ") }
+                .flatMap { Int($0.split(separator: " ").last!) } ?? -1
+            if inUse == 0 { break }
+        }
+        #expect(inUse == 0, "\(inUse) buffers still lent to one idle connection")
+        withExtendedLifetime(client) {}
+    }
+
     @Test("Stopping under load loses no response in flight", arguments: reactorEngineNames)
     func stopUnderLoad(engine: String) throws {
         let server = try TestServer(engine: engine) { $0.threads = 2 }
