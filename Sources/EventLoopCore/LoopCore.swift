@@ -63,6 +63,8 @@ public final class LoopCore: @unchecked Sendable {
     public var defersIdleRelease = false
     /// Slots waiting for `releaseIdleCandidates` (each once: `releaseTurn`).
     private var idleCandidates: [Int] = []
+    /// How many of them went idle in the current turn.
+    private var candidatesOfThisTurn = 0
     /// The turn's two clock reads: queueing delay, the overload controller,
     /// busy time and latency samples. Loop thread only.
     private var turns: TurnClock
@@ -188,7 +190,8 @@ public final class LoopCore: @unchecked Sendable {
     /// timer tick, and no longer than 50 ms while draining.
     /// The turn's work ends here (`TurnClock`).
     public func waitMilliseconds() -> Int32 {
-        if !idleCandidates.isEmpty { releaseIdleCandidates() }
+        // Every candidate went idle in this turn: nothing is due yet.
+        if idleCandidates.count != candidatesOfThisTurn { releaseIdleCandidates() }
         let clock = monotonicMicroseconds()
         turns.willWait(at: clock, worker: worker)
         var timeout = wheel.waitMilliseconds(now: clock / 1000)
@@ -214,6 +217,7 @@ public final class LoopCore: @unchecked Sendable {
     @inline(__always)
     public func tick() {
         turnNumber = turnNumber == LoopConnection.notPending - 1 ? 0 : turnNumber + 1
+        candidatesOfThisTurn = 0
         let clock = monotonicMicroseconds()
         now = clock / 1000
         turns.tick(at: clock, worker: worker)
@@ -387,8 +391,11 @@ public final class LoopCore: @unchecked Sendable {
         if defersIdleRelease && !sending && connection.session.isIdle {
             // Keep the buffers for now: a connection busy enough to send its
             // next request within a turn would take them straight back.
-            if connection.releaseTurn == LoopConnection.notPending { idleCandidates.append(slot) }
-            connection.releaseTurn = turnNumber
+            if connection.releaseTurn != turnNumber {
+                if connection.releaseTurn == LoopConnection.notPending { idleCandidates.append(slot) }
+                connection.releaseTurn = turnNumber
+                candidatesOfThisTurn += 1
+            }
             connection.requestStartedAt = -1
             wheel.arm(slot, at: now + (connection.session.isDraining ? drainIdleGrace : keepAliveMilliseconds))
             return

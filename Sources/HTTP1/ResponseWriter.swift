@@ -92,11 +92,23 @@ public struct ResponseWriter: ~Copyable {
     /// Content-Type (optional), Content-Length, Connection, end of head.
     private mutating func endHead(contentType: StaticHeader?, contentLength: Int?) {
         precondition(stage == .head, "body before head")
-        if let contentType { output.pointee.append(contentType.line) }
+        // Fewer, longer copies: the content type and the Content-Length
+        // name are one piece, and so are the line end and the blank line
+        // when no Connection header goes between them.
         if let contentLength, status.allowsBody {
-            output.pointee.append("Content-Length: " as StaticString)
+            if let contentType {
+                output.pointee.append(contentType.lineAndLengthName)
+            } else {
+                output.pointee.append("Content-Length: " as StaticString)
+            }
             output.pointee.appendDecimal(contentLength)
+            if !closeConnection && !isHTTP10 {
+                output.pointee.append("\r\n\r\n" as StaticString)
+                return
+            }
             output.pointee.append("\r\n" as StaticString)
+        } else if let contentType {
+            output.pointee.append(contentType.line)
         }
         appendConnectionHeader()
         output.pointee.append("\r\n" as StaticString)

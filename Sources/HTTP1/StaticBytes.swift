@@ -26,9 +26,13 @@ public struct StaticBytes: Sendable {
 /// A complete header line ("Name: value\r\n") serialized once at start-up.
 public struct StaticHeader: Sendable {
     public let line: StaticBytes
+    /// The line and the start of the Content-Length line after it, so a
+    /// response with a body appends both in one copy.
+    let lineAndLengthName: StaticBytes
 
     public init(name: String, value: String) {
         line = StaticBytes("\(name): \(value)\r\n")
+        lineAndLengthName = StaticBytes("\(name): \(value)\r\nContent-Length: ")
     }
 
     public static let textPlain = StaticHeader(name: "Content-Type", value: "text/plain; charset=utf-8")
