@@ -68,36 +68,44 @@ static inline __attribute__((always_inline)) int is_name(const uint8_t *p, const
     return 1;
 }
 
-/// Records what the caller needs of field `index` (see cswitchyard_head).
-static inline __attribute__((always_inline)) void note_field(const uint8_t *p, size_t name, size_t k, size_t start,
-                                                             size_t length, cswitchyard_head *head, size_t index) {
-    const uint8_t *q = p + name;
-    int special = 0;
-    switch (k) {
-    case 4:
-        if (!is_name(q, "host", 4)) return;
-        head->host_count++;
-        for (size_t i = 0; i < length; i++) {
-            if (!(byte_class[p[start + i]] & HOST)) { head->host_invalid = 1; break; }
-        }
-        return;
-    case 6: special = is_name(q, "expect", 6); break;
-    case 10: special = is_name(q, "connection", 10); break;
-    case 14: special = is_name(q, "content-length", 14); break;
-    case 17: special = is_name(q, "transfer-encoding", 17); break;
-    default: return;
-    }
-    if (!special) return;
-    if (index < 64) head->special |= 1ull << index;
-    else head->special_overflow = 1;
+/// Whether every byte is a Host value byte (scalar).
+static inline int host_valid_scalar(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++) if (!(byte_class[p[i]] & HOST)) return 0;
+    return 1;
 }
+
+/// Records what the caller needs of field `index` (see cswitchyard_head),
+/// checking a Host value with HOST_VALID (the variant's).
+#define NOTE_FIELD(FN, ATTR, HOST_VALID)                                                            \
+static inline ATTR __attribute__((always_inline)) void FN(const uint8_t *p, size_t name,   size_t k, size_t start, \
+                                                             size_t length, cswitchyard_head *head, size_t index) { \
+    const uint8_t *q = p + name;                                                                    \
+    int special = 0;                                                                                \
+    switch (k) {                                                                                    \
+    case 4:                                                                                         \
+        if (!is_name(q, "host", 4)) return;                                                         \
+        head->host_count++;                                                                         \
+        if (!HOST_VALID(p + start, length)) head->host_invalid = 1;                                 \
+        return;                                                                                     \
+    case 6: special = is_name(q, "expect", 6); break;                                               \
+    case 10: special = is_name(q, "connection", 10); break;                                         \
+    case 14: special = is_name(q, "content-length", 14); break;                                     \
+    case 17: special = is_name(q, "transfer-encoding", 17); break;                                  \
+    default: return;                                                                                \
+    }                                                                                               \
+    if (!special) return;                                                                           \
+    if (index < 64) head->special |= 1ull << index;                                                 \
+    else head->special_overflow = 1;                                                                \
+}
+
+NOTE_FIELD(note_field_scalar, , host_valid_scalar)
 
 // The whole-head fast path (see the header): one pass over a complete head
 // of the common shape, with the variant's scanners inlined. Anything else
 // returns 0 and the incremental parser takes the bytes instead, so this only
 // needs to accept a subset of what that parser accepts and to record what it
 // would record: the limits are checked as it checks them, per line.
-#define PARSE_HEAD(name, ATTR, TOKEN_RUN, TARGET_RUN, VALUE_RUN)                                    \
+#define PARSE_HEAD(name, ATTR, TOKEN_RUN, TARGET_RUN, VALUE_RUN, NOTE)                              \
     ATTR int name(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,      \
                   size_t max_header_bytes, size_t max_fields, cswitchyard_field *fields,             \
                   cswitchyard_head *head) {                                                          \
@@ -141,7 +149,7 @@ static inline __attribute__((always_inline)) void note_field(const uint8_t *p, s
             fields[count].name_length = (uint32_t)k;                                                 \
             fields[count].value_start = (uint32_t)start;                                             \
             fields[count].value_length = (uint32_t)(trimmed - start);                                \
-            note_field(p, line, k, start, trimmed - start, head, count);                             \
+            NOTE(p, line, k, start, trimmed - start, head, count);                                   \
             count++;                                                                                 \
             line = end + 2;                                                                          \
         }                                                                                            \
@@ -155,7 +163,7 @@ size_t cswitchyard_find_lf_scalar(const uint8_t *p, size_t n) { return scalar_lf
 static inline size_t token_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TOKEN); }
 static inline size_t target_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TARGET); }
 static inline size_t value_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, VALUE); }
-PARSE_HEAD(cswitchyard_parse_head_scalar, , token_run_scalar, target_run_scalar, value_run_scalar)
+PARSE_HEAD(cswitchyard_parse_head_scalar, , token_run_scalar, target_run_scalar, value_run_scalar, note_field_scalar)
 
 #if defined(__x86_64__)
 
@@ -213,7 +221,7 @@ SSE42_RUN(value_run_sse42, value_ranges, 6, VALUE)
 __attribute__((target("sse4.2"))) size_t cswitchyard_token_run_sse42(const uint8_t *p, size_t n) { return token_run_sse42(p, n); }
 __attribute__((target("sse4.2"))) size_t cswitchyard_target_run_sse42(const uint8_t *p, size_t n) { return target_run_sse42(p, n); }
 __attribute__((target("sse4.2"))) size_t cswitchyard_value_run_sse42(const uint8_t *p, size_t n) { return value_run_sse42(p, n); }
-PARSE_HEAD(cswitchyard_parse_head_sse42, __attribute__((target("sse4.2"))), token_run_sse42, target_run_sse42, value_run_sse42)
+PARSE_HEAD(cswitchyard_parse_head_sse42, __attribute__((target("sse4.2"))), token_run_sse42, target_run_sse42, value_run_sse42, note_field_scalar)
 
 __attribute__((target("sse4.2"))) size_t cswitchyard_find_lf_sse42(const uint8_t *p, size_t n) {
     const __m128i lf = _mm_set1_epi8('\n');
@@ -291,6 +299,11 @@ __attribute__((target("avx2"))) size_t cswitchyard_value_run_avx2(const uint8_t 
 // and whitespace masks, from which the name's end, the value's bounds and
 // the CR come out as bit scans. A longer line (or one near a page end)
 // takes the per-scanner path of the other variants.
+#define TOKEN_LO NIBBLES(0x3a, 0x3f, 0x3e, 0x3f, 0x3f, 0x3f, 0x3f, 0x3f, 0x3e, 0x3e, 0x3d, 0x15, 0x34, 0x15, 0x3d, 0x1c)
+#define TOKEN_HI NIBBLES(0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00)
+#define TARGET_LO NIBBLES(0x16, 0x1f, 0x1e, 0x1e, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x0f, 0x0d, 0x0f, 0x1d, 0x0f)
+#define TARGET_HI NIBBLES(0x00, 0x00, 0x01, 0x02, 0x04, 0x02, 0x08, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00)
+
 // The token and value nibble tables again, as memory (one load each, kept in
 // registers across lines), both 128-bit lanes alike.
 #define ROW16(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p) a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p
@@ -301,6 +314,26 @@ static const uint8_t line_tables[4][32] __attribute__((aligned(32))) = {
     {ROW16(0x01, 0x00, 0x02, 0x02, 0x02, 0x02, 0x02, 0x04, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02)},
 };
 typedef struct { __m256i token_lo, token_hi, value_lo, value_hi; } line_tables_avx2;
+
+static const uint8_t host_tables[2][32] __attribute__((aligned(32))) = {
+    {ROW16(0x1a, 0x1f, 0x1e, 0x1e, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x1f, 0x0f, 0x05, 0x0f, 0x15, 0x0c)},
+    {ROW16(0x00, 0x00, 0x01, 0x02, 0x04, 0x08, 0x04, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00)},
+};
+
+/// Whether every byte is a Host value byte: one nibble lookup for up to 32.
+static inline __attribute__((target("avx2"), always_inline)) int host_valid_avx2(const uint8_t *p, size_t n) {
+    if (n == 0 || n > 32 || page_room(p) < 32) return host_valid_scalar(p, n);
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    __m256i lo = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)host_tables[0]), _mm256_and_si256(v, nibble));
+    __m256i hi = _mm256_shuffle_epi8(_mm256_load_si256((const __m256i *)host_tables[1]),
+                                     _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+    uint32_t outside = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_and_si256(lo, hi), _mm256_setzero_si256()));
+    uint32_t within = n == 32 ? 0xffffffffu : (1u << n) - 1;
+    return (outside & within) == 0;
+}
+
+NOTE_FIELD(note_field_avx2, __attribute__((target("avx2"))), host_valid_avx2)
 
 /// One field line in one 32-byte block at q (avail bytes of input from q).
 /// Returns 1 and the line's parts when it fits and is well formed; 0 to
@@ -347,24 +380,48 @@ field_line_avx2(const line_tables_avx2 *tables, const uint8_t *q, size_t avail, 
 __attribute__((target("avx2"))) int cswitchyard_parse_head_avx2(
     const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes, size_t max_header_bytes,
     size_t max_fields, cswitchyard_field *fields, cswitchyard_head *head) {
-    size_t m = token_run_avx2(p, n);
-    if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;
-    const uint8_t *target = p + m + 1;
-    size_t t = target_run_avx2(target, n - m - 1);
+    size_t m, t, q;
+    if (n == 0) return 0;  // and no load: p may be the start of a page with no input
+    if (page_room(p) >= 32) {
+        // Method, target and '?' of a request line's first 32 bytes from
+        // one load; a longer method or target takes the scanners below.
+        const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+        __m256i v = _mm256_loadu_si256((const __m256i *)p);
+        __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+        uint64_t not_token = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+            _mm256_and_si256(_mm256_shuffle_epi8(TOKEN_LO, lo), _mm256_shuffle_epi8(TOKEN_HI, hi)), zero));
+        uint64_t not_target = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+            _mm256_and_si256(_mm256_shuffle_epi8(TARGET_LO, lo), _mm256_shuffle_epi8(TARGET_HI, hi)), zero));
+        uint64_t marks = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('?')));
+        m = not_token ? (size_t)__builtin_ctzll(not_token) : token_run_avx2(p, n);
+        if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;
+        // A method of 31 bytes or more: the target starts past the block.
+        uint64_t from_target = m + 1 < 32 ? ~0ull << (m + 1) : 0;
+        uint64_t stops = not_target & from_target & 0xffffffffull;
+        if (stops) {
+            size_t end = (size_t)__builtin_ctzll(stops);
+            t = (end < n ? end : n) - (m + 1);
+            uint64_t in_target = marks & from_target & ((1ull << end) - 1);
+            q = in_target ? (size_t)__builtin_ctzll(in_target) - (m + 1) : t;
+        } else {
+            t = target_run_avx2(p + m + 1, n - m - 1);
+            q = 0;
+            while (q < t && p[m + 1 + q] != '?') q++;
+        }
+    } else {
+        m = token_run_avx2(p, n);
+        if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;
+        t = target_run_avx2(p + m + 1, n - m - 1);
+        q = 0;
+        while (q < t && p[m + 1 + q] != '?') q++;
+    }
     size_t v = m + 1 + t;
-    if (v + 11 > n || p[v] != ' ' || memcmp(p + v + 1, "HTTP/1.", 7) != 0) return 0;
+    if (v + 11 > n || p[v] != ' ') return 0;
+    uint64_t version;  // "HTTP/1.x" as one word, x checked apart
+    memcpy(&version, p + v + 1, 8);
+    if ((version & 0x00ffffffffffffffull) != 0x002e312f50545448ull) return 0;  // "HTTP/1." little-endian
     if ((p[v + 8] != '0' && p[v + 8] != '1') || p[v + 9] != '\r' || p[v + 10] != '\n') return 0;
     if (v + 9 > max_request_line) return 0;
-    size_t q = t;
-    if (t <= 32 && page_room(target) >= 32) {
-        uint32_t marks = (uint32_t)_mm256_movemask_epi8(
-            _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)target), _mm256_set1_epi8('?')));
-        if (marks) q = (size_t)__builtin_ctz(marks);
-        if (q > t) q = t;
-    } else {
-        q = 0;
-        while (q < t && target[q] != '?') q++;
-    }
     head->method_length = (uint32_t)m;
     head->target_length = (uint32_t)t;
     head->query_offset = (uint32_t)q;
@@ -406,7 +463,7 @@ __attribute__((target("avx2"))) int cswitchyard_parse_head_avx2(
         fields[count].name_length = (uint32_t)k;
         fields[count].value_start = (uint32_t)start;
         fields[count].value_length = (uint32_t)(trimmed - start);
-        note_field(p, line, k, start, trimmed - start, head, count);
+        note_field_avx2(p, line, k, start, trimmed - start, head, count);
         count++;
         line = end + 2;
     }
@@ -445,7 +502,7 @@ size_t cswitchyard_token_run_avx2(const uint8_t *p, size_t n) { return scalar_ru
 size_t cswitchyard_target_run_avx2(const uint8_t *p, size_t n) { return scalar_run(p, n, TARGET); }
 size_t cswitchyard_value_run_avx2(const uint8_t *p, size_t n) { return scalar_run(p, n, VALUE); }
 size_t cswitchyard_find_lf_avx2(const uint8_t *p, size_t n) { return scalar_lf(p, n); }
-PARSE_HEAD(cswitchyard_parse_head_sse42, , token_run_scalar, target_run_scalar, value_run_scalar)
-PARSE_HEAD(cswitchyard_parse_head_avx2, , token_run_scalar, target_run_scalar, value_run_scalar)
+PARSE_HEAD(cswitchyard_parse_head_sse42, , token_run_scalar, target_run_scalar, value_run_scalar, note_field_scalar)
+PARSE_HEAD(cswitchyard_parse_head_avx2, , token_run_scalar, target_run_scalar, value_run_scalar, note_field_scalar)
 
 #endif
