@@ -42,6 +42,13 @@ public final class HTTPSession {
     public private(set) var worker: WorkerContext
     // safety: the worker (held above) keeps its counters alive.
     unowned(unsafe) var counters: WorkerCounters
+    /// The counters bumped per read, write and response, without a
+    /// reference (no retain per use); re-pointed in `rebind`.
+    private var counterSlots: CounterSlots
+    /// `worker` again, for calls on its `let` parts (date cache, arena) from
+    /// the request path: through a guaranteed reference they need no retain.
+    // safety: `worker` keeps it alive; both change together in `rebind`.
+    private var guaranteedWorker: Unmanaged<WorkerContext>
     public let output: OutputBuffer
     private let statusLines = StatusLines.shared
 
@@ -96,6 +103,8 @@ public final class HTTPSession {
         self.responder = responder
         self.worker = worker
         self.counters = worker.counters
+        self.counterSlots = worker.counters.slots
+        self.guaranteedWorker = Unmanaged.passUnretained(worker)
         self.output = OutputBuffer(capacity: outputCapacity, pool: worker.buffers)
         initialInputCapacity = inputCapacity
         // Head, body and one framing line or trailer field must fit at once.
@@ -127,6 +136,8 @@ public final class HTTPSession {
         guard newWorker !== worker else { return }
         worker = newWorker
         counters = newWorker.counters
+        counterSlots = newWorker.counters.slots
+        guaranteedWorker = Unmanaged.passUnretained(newWorker)
         output.storage.pointee.pool = newWorker.buffers
     }
 
@@ -180,7 +191,7 @@ public final class HTTPSession {
     public func didRead(_ count: Int) {
         precondition(count >= 0 && end + count <= inputCapacity, "read past readSpace()")
         end += count
-        counters.recordBytesIn(count)
+        counterSlots.recordBytesIn(count)
     }
 
     /// Copies bytes in (tests and tools; engines read into `readSpace()`).
@@ -192,7 +203,7 @@ public final class HTTPSession {
     /// (io_uring, while a send is in flight), within `inputRoom`.
     public func receive(_ bytes: UnsafeRawBufferPointer) {
         copyIn(bytes)
-        counters.recordBytesIn(bytes.count)
+        counterSlots.recordBytesIn(bytes.count)
     }
 
     /// Bytes received and not yet consumed by a request.
@@ -227,7 +238,7 @@ public final class HTTPSession {
             receive(bytes)
             return process()
         }
-        counters.recordBytesIn(bytes.count)
+        counterSlots.recordBytesIn(bytes.count)
         if !hasBuffers { takeBuffers() }  // the parser's field slots
         let ownInput = input, ownCapacity = inputCapacity
         input = UnsafeMutableRawPointer(mutating: base)
@@ -235,7 +246,7 @@ public final class HTTPSession {
         start = 0
         end = bytes.count
         borrowing = true
-        worker.date.refresh()
+        guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
             if !step() { break }
         }
@@ -276,7 +287,7 @@ public final class HTTPSession {
 
     public func didWrite(_ count: Int) {
         output.didWrite(count)
-        counters.recordBytesOut(count)
+        counterSlots.recordBytesOut(count)
     }
 
     // MARK: state
@@ -318,7 +329,7 @@ public final class HTTPSession {
     /// request buffered it gets 408 (then close); otherwise the connection
     /// was idle and closes silently.
     public func readTimedOut() {
-        worker.date.refresh()
+        guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
         if !isIdle && !closeAfterOutput {
             respondWithError(.requestTimeout)
         } else {
@@ -340,7 +351,7 @@ public final class HTTPSession {
             return .read
         }
         // One clock read per batch of pipelined requests, not per response.
-        worker.date.refresh()
+        guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
             if !step() { break }
         }
@@ -423,10 +434,10 @@ public final class HTTPSession {
             isHTTP10: head.version == .http10, closeConnection: !head.keepAlive || draining || lastAllowed)
         responder.respond(to: request, writer: &writer)
         if !writer.hasResponded { finishAbandoned(&writer) }
-        counters.recordResponse(status: writer.status.code)
+        counterSlots.recordResponse(status: writer.status.code)
         closeAfterOutput = writer.closeConnection
         requestsCompleted &+= 1
-        worker.arena.reset()
+        guaranteedWorker._withUnsafeGuaranteedRef { $0.arena.reset() }
         start += consumed
         parser.reset()
         phase = .head
@@ -452,7 +463,7 @@ public final class HTTPSession {
             output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: hasBuffers && parser.head.method == .head,
             isHTTP10: false, closeConnection: true)
         writer.respond(status, contentType: .textPlain, body: ErrorBodies.body(for: status))
-        counters.recordResponse(status: status.code)
+        counterSlots.recordResponse(status: status.code)
         closeAfterOutput = true
         // Nothing after a bad request is processed.
         start = end

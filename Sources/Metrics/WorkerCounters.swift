@@ -30,6 +30,9 @@ public final class WorkerCounters: @unchecked Sendable {
         storage.deallocate()
     }
 
+    /// A view of these counters that holds no reference (see `CounterSlots`).
+    public var slots: CounterSlots { CounterSlots(storage: storage, statusIndex: statusIndex) }
+
     @inline(__always)
     private func atomic(_ slot: Int) -> UnsafeAtomic<UInt64> {
         UnsafeAtomic(at: storage + slot)
@@ -180,4 +183,28 @@ public struct CounterSnapshot: Sendable {
     public var connectionsOpen: UInt64 {
         connectionsOpened >= connectionsClosed ? connectionsOpened - connectionsClosed : 0
     }
+}
+
+/// The counters a session bumps per read, write and response, as plain
+/// pointers into a `WorkerCounters`' storage: recording through a class
+/// reference held in a `var` retains and releases it around each call
+/// (measured: three pairs per keep-alive request), through this it does not.
+/// Owner-only relaxed stores, as `WorkerCounters.add`.
+public struct CounterSlots: @unchecked Sendable {
+    // safety: points into the storage of a WorkerCounters that the holder
+    // keeps alive (a session holds its worker, which holds its counters).
+    let storage: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    let statusIndex: UnsafePointer<UInt8>
+
+    @inline(__always)
+    func add(_ value: UInt64, to slot: Int) {
+        let counter = UnsafeAtomic<UInt64>(at: storage + slot)
+        counter.store(counter.load(ordering: .relaxed) &+ value, ordering: .relaxed)
+    }
+
+    @inline(__always) public func recordResponse(status: Int) {
+        add(1, to: status >= 0 && status < 600 ? Int(statusIndex[status]) : Slot.otherStatus)
+    }
+    @inline(__always) public func recordBytesIn(_ count: Int) { add(UInt64(count), to: Slot.bytesIn) }
+    @inline(__always) public func recordBytesOut(_ count: Int) { add(UInt64(count), to: Slot.bytesOut) }
 }
