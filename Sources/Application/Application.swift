@@ -62,17 +62,24 @@ public final class Application: HTTPResponder, @unchecked Sendable {
         var parameters = RouteParameters()
         switch router.lookup(request.method, path: request.path, parameters: &parameters) {
         case .found(let route):
-            let worker = request.worker
-            if worker.overload.sheds(route.priority) {
+            // A guaranteed reference to the worker (the session holds it):
+            // a strong copy of `request.worker` would be retained.
+            let shed = Unmanaged.passUnretained(request.worker)._withUnsafeGuaranteedRef { worker in
+                if worker.overload.sheds(route.priority) {
+                    worker.counters.recordShed(priority: route.priority.rawValue)
+                    return true
+                }
+                worker.overload.answered(route.priority)
+                return false
+            }
+            if shed {
                 // The loop is overloaded and this class waits too long: a
                 // cheap answer instead of the handler; the connection stays.
-                worker.counters.recordShed(priority: route.priority.rawValue)
                 writer.head(.serviceUnavailable)
                 writer.header(Bodies.retryAfter)
                 writer.body(contentType: .textPlain, Bodies.overloaded)
                 return
             }
-            worker.overload.answered(route.priority)
             route.handler(request, parameters, &writer)
         case .methodNotAllowed(let allow):
             writer.head(.methodNotAllowed)

@@ -128,7 +128,8 @@ final class Reactor: EventLoop, @unchecked Sendable {
     private func connectionEvent(tag: UInt64, flags: UInt32) {
         let slot = Int(tag & 0xFFFF_FFFF)
         guard slot < core.connections.count else { return }
-        let connection = core.connections[slot]
+        // safety: the core's table keeps the record alive past this call.
+        unowned(unsafe) let connection = core.connections[slot]
         // A stale event for a connection closed earlier in this batch.
         guard connection.isOpen, connection.generation == UInt32(tag >> 32) else { return }
         if flags & Epoll.error != 0 {

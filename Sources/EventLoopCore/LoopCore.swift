@@ -193,7 +193,9 @@ public final class LoopCore: @unchecked Sendable {
         // Every candidate went idle in this turn: nothing is due yet.
         if idleCandidates.count != candidatesOfThisTurn { releaseIdleCandidates() }
         let clock = monotonicMicroseconds()
-        turns.willWait(at: clock, worker: worker)
+        // A guaranteed reference: passing the stored one into a mutating
+        // call on `turns` retained and released it each turn.
+        Unmanaged.passUnretained(worker)._withUnsafeGuaranteedRef { turns.willWait(at: clock, worker: $0) }
         var timeout = wheel.waitMilliseconds(now: clock / 1000)
         if draining { timeout = timeout < 0 ? 50 : min(timeout, 50) }
         // Idle connections still holding buffers: a quiet loop wakes within
@@ -220,7 +222,7 @@ public final class LoopCore: @unchecked Sendable {
         candidatesOfThisTurn = 0
         let clock = monotonicMicroseconds()
         now = clock / 1000
-        turns.tick(at: clock, worker: worker)
+        Unmanaged.passUnretained(worker)._withUnsafeGuaranteedRef { turns.tick(at: clock, worker: $0) }
     }
 
     /// `wakeFD` fired (the engine has consumed its count): returns the
@@ -387,7 +389,8 @@ public final class LoopCore: @unchecked Sendable {
     /// output is waiting for the socket to take it (epoll: EPOLLOUT armed;
     /// io_uring: a send in flight that has not completed).
     public func armDeadline(_ slot: Int, sending: Bool) {
-        let connection = connections[slot]
+        // safety: the table keeps the record alive past this call.
+        unowned(unsafe) let connection = connections[slot]
         if defersIdleRelease && !sending && connection.session.isIdle {
             // Keep the buffers for now: a connection busy enough to send its
             // next request within a turn would take them straight back.
