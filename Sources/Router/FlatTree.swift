@@ -168,12 +168,36 @@ struct FlatTree {
         exactBytes.deallocate()
     }
 
-    /// FNV-1a over the path's bytes.
+    /// A hash of the path: its length and its first and last eight bytes
+    /// (two loads, overlapping for short paths), mixed by a multiply; a
+    /// path under eight bytes is read byte by byte. Collisions only cost a
+    /// probe: the path is compared in full before it counts.
     @inline(__always)
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var h: UInt32 = 2_166_136_261
-        for b in bytes { h = (h ^ UInt32(b)) &* 16_777_619 }
-        return h
+        let n = bytes.count
+        var h = UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15
+        if n >= 8, let base = bytes.baseAddress {
+            let first = base.loadUnaligned(as: UInt64.self)
+            let last = base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            h ^= first &* 0xC2B2_AE3D_27D4_EB4F
+            h = (h ^ (h >> 29)) &* 0x1656_67B1_9E37_79F9
+            h ^= last
+        } else {
+            for b in bytes { h = (h ^ UInt64(b)) &* 0x1000_0000_01B3 }
+        }
+        h = (h ^ (h >> 32)) &* 0x9E37_79B9_7F4A_7C15
+        return UInt32(truncatingIfNeeded: h >> 32)
+    }
+
+    /// Whether `a` and `b` (both `n` bytes) are equal: word compares for
+    /// the short paths routes have, memcmp beyond.
+    @inline(__always)
+    static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+        if n >= 8 && n <= 16 {
+            return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+                && a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
+        return memcmp(a, b, n) == 0
     }
 
     /// The node whose whole literal path is `path`, or -1.
@@ -187,7 +211,7 @@ struct FlatTree {
             let node = exactNodes[slot]
             if node < 0 { return -1 }
             if exactHashes[slot] == hash, Int(exactCounts[slot]) == path.count,
-               path.count == 0 || memcmp(exactBytes.baseAddress! + Int(exactStarts[slot]), path.baseAddress!, path.count) == 0 {
+               path.count == 0 || Self.same(exactBytes.baseAddress! + Int(exactStarts[slot]), path.baseAddress!, path.count) {
                 return Int(node)
             }
             slot = (slot + 1) & exactMask
