@@ -23,14 +23,16 @@ public protocol Middleware: Sendable {
 
 /// Adds a pre-serialized `Server` header to every response.
 public struct ServerHeader: Middleware {
-    let header: StaticHeader
+    /// The line alone (16 bytes), so the middleware fits an existential's
+    /// inline buffer: the chain copies it without a heap box.
+    let line: StaticBytes
 
     public init(_ value: String = "switchyard") {
-        header = StaticHeader(name: "Server", value: value)
+        line = StaticHeader(name: "Server", value: value).line
     }
 
     public func handle(_ request: HTTPRequest, _ writer: inout ResponseWriter, next: (inout ResponseWriter) -> Void) {
-        writer.addHeader(header)
+        writer.addHeader(line: line)
         next(&writer)
     }
 }
@@ -41,7 +43,8 @@ public struct RequestCounter: Middleware {
     public init() {}
 
     public func handle(_ request: HTTPRequest, _ writer: inout ResponseWriter, next: (inout ResponseWriter) -> Void) {
-        request.worker.counters.recordRoutedRequest()
+        // A guaranteed reference: a strong copy of `request.worker` is retained.
+        Unmanaged.passUnretained(request.worker)._withUnsafeGuaranteedRef { $0.counters.recordRoutedRequest() }
         next(&writer)
     }
 }

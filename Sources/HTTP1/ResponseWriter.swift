@@ -23,7 +23,8 @@ public struct ResponseWriter: ~Copyable {
 
     enum Stage { case initial, head, done }
     private(set) var stage = Stage.initial
-    private var extraHeaders: InlineArray<4, StaticHeader?> = [nil, nil, nil, nil]
+    /// Lines queued by middleware: only the line of each header, 16 bytes.
+    private var extraHeaders: InlineArray<4, StaticBytes?> = [nil, nil, nil, nil]
     private var extraCount = 0
 
     init(output: UnsafeMutablePointer<OutputBytes>, dateLine: UnsafeRawPointer, statusLines: StatusLines,
@@ -43,10 +44,13 @@ public struct ResponseWriter: ~Copyable {
 
     /// Queues a pre-serialized header to go out with the head (middleware use;
     /// up to four).
-    public mutating func addHeader(_ header: StaticHeader) {
+    public mutating func addHeader(_ header: StaticHeader) { addHeader(line: header.line) }
+
+    /// Queues a pre-serialized header line ("Name: value\r\n").
+    public mutating func addHeader(line: StaticBytes) {
         precondition(stage == .initial, "addHeader after the head was written")
         precondition(extraCount < 4, "at most four queued headers")
-        extraHeaders[extraCount] = header
+        extraHeaders[extraCount] = line
         extraCount += 1
     }
 
@@ -64,7 +68,7 @@ public struct ResponseWriter: ~Copyable {
         output.pointee.append(statusLines.line(for: status))
         output.pointee.append(dateLine, count: DateCache.lineLength)
         for i in 0..<extraCount {
-            if let header = extraHeaders[i] { output.pointee.append(header.line) }
+            if let line = extraHeaders[i] { output.pointee.append(line) }
         }
     }
 
