@@ -336,9 +336,10 @@ static inline __attribute__((target("avx2"), always_inline)) int host_valid_avx2
 NOTE_FIELD(note_field_avx2, __attribute__((target("avx2"))), host_valid_avx2)
 
 /// One field line in one 32-byte block at q (avail bytes of input from q).
-/// Returns 1 and the line's parts when it fits and is well formed; 0 to
-/// fall back (too long, near a page end); -1 when it is not a line the
-/// fast path accepts.
+/// Returns 1 and the line's parts when it fits and is well formed; 2 with
+/// the name's length and the value's start when the value runs past the
+/// block; 0 to fall back (a long name, near a page end); -1 when it is not
+/// a line the fast path accepts.
 static inline __attribute__((target("avx2"), always_inline)) int
 field_line_avx2(const line_tables_avx2 *tables, const uint8_t *q, size_t avail, size_t *name_length,
                 size_t *value_start, size_t *value_end, size_t *cr) {
@@ -363,7 +364,14 @@ field_line_avx2(const line_tables_avx2 *tables, const uint8_t *q, size_t avail, 
     uint64_t start_bits = nonblank & after_colon;
     size_t start = start_bits ? (size_t)__builtin_ctzll(start_bits) : 32;
     uint64_t stops = (uint64_t)not_value & after_colon;
-    if (stops == 0) return 0;       // the value runs past the block
+    if (stops == 0) {
+        // The value runs past the block: its name and start are known, so
+        // the caller goes on scanning from the block's end.
+        if (start >= 32) return 0;
+        *name_length = k;
+        *value_start = start;
+        return 2;
+    }
     size_t end = (size_t)__builtin_ctzll(stops);
     if (start > end) start = end;   // an empty value: whitespace up to the CR
     if (end + 1 >= avail) return -1;
@@ -443,7 +451,15 @@ __attribute__((target("avx2"))) int cswitchyard_parse_head_avx2(
         size_t k, start, trimmed, end;
         int fit = field_line_avx2(&tables, p + line, n - line, &k, &start, &trimmed, &end);
         if (fit < 0) return 0;
-        if (fit > 0) {
+        if (fit == 2) {
+            // A long value: bytes [start, 32) of the block are value bytes.
+            if (line + 32 >= n) return 0;  // the input ends inside it
+            start += line;
+            end = line + 32 + value_run_avx2(p + line + 32, n - line - 32);
+            if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;
+            trimmed = end;
+            while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;
+        } else if (fit == 1) {
             start += line;
             trimmed += line;
             end += line;
