@@ -28,7 +28,9 @@ public struct ServerHeader: Middleware {
     let line: StaticBytes
 
     public init(_ value: String = "switchyard") {
-        line = StaticHeader(name: "Server", value: value).line
+        // The line alone: a StaticHeader would also make its
+        // Content-Length variant, which nothing would hold (a leak to ASan).
+        line = StaticBytes("Server: \(value)\r\n")
     }
 
     public func handle(_ request: HTTPRequest, _ writer: inout ResponseWriter, next: (inout ResponseWriter) -> Void) {

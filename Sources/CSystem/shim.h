@@ -48,3 +48,57 @@ static inline long switchyard_io_uring_features(void) {
 static inline int switchyard_set_parent_death_signal(int signal) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0UL, 0UL, 0UL);
 }
+
+// recv, send and epoll_wait without glibc's cancellation-point wrappers.
+// glibc brackets each of these calls with __pthread_enable_asynccancel and
+// __pthread_disable_asynccancel for pthread_cancel(3), which nothing in
+// Switchyard uses: about 30 instructions per call, three calls per
+// keep-alive request on epoll (callgrind). These issue the system call
+// directly and set errno as the wrappers do. Elsewhere than x86-64 they
+// are the libc calls.
+#include <sys/types.h>
+
+#if defined(__x86_64__)
+static inline long switchyard_syscall6(long number, long a1, long a2, long a3, long a4, long a5, long a6) {
+    long result;
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
+    __asm__ volatile("syscall"
+                     : "=a"(result)
+                     : "a"(number), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return result;
+}
+
+static inline long switchyard_syscall_result(long result) {
+    if (result < 0 && result > -4096) {
+        errno = (int)-result;
+        return -1;
+    }
+    return result;
+}
+
+static inline ssize_t switchyard_recv(int fd, void *buffer, size_t length, int flags) {
+    return switchyard_syscall_result(switchyard_syscall6(SYS_recvfrom, fd, (long)buffer, (long)length, flags, 0, 0));
+}
+
+static inline ssize_t switchyard_send(int fd, const void *buffer, size_t length, int flags) {
+    return switchyard_syscall_result(switchyard_syscall6(SYS_sendto, fd, (long)buffer, (long)length, flags, 0, 0));
+}
+
+static inline int switchyard_epoll_wait(int epfd, struct epoll_event *events, int capacity, int timeout) {
+    return (int)switchyard_syscall_result(
+        switchyard_syscall6(SYS_epoll_wait, epfd, (long)events, capacity, timeout, 0, 0));
+}
+#else
+static inline ssize_t switchyard_recv(int fd, void *buffer, size_t length, int flags) {
+    return recv(fd, buffer, length, flags);
+}
+static inline ssize_t switchyard_send(int fd, const void *buffer, size_t length, int flags) {
+    return send(fd, buffer, length, flags);
+}
+static inline int switchyard_epoll_wait(int epfd, struct epoll_event *events, int capacity, int timeout) {
+    return epoll_wait(epfd, events, capacity, timeout);
+}
+#endif

@@ -68,7 +68,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
         core.begin()
         if listenFD >= 0 { Epoll.add(epfd, listenFD, events: Epoll.readable, tag: Reactor.listenerTag) }
         while true {
-            let n = epoll_wait(epfd, readyEvents, Int32(eventCapacity), core.waitMilliseconds())
+            let n = switchyard_epoll_wait(epfd, readyEvents, Int32(eventCapacity), core.waitMilliseconds())
             count(.epollWait)
             if n < 0 && errno != EINTR { break }
             core.tick()

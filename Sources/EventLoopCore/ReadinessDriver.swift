@@ -40,7 +40,7 @@ public func driveReadiness<Event: ReadinessEvent>(_ session: HTTPSession, fd: In
         switch session.process() {
         case .write:
             let output = session.pendingOutput
-            let n = send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
+            let n = switchyard_send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
             events.count(.send)
             if n >= 0 {
                 session.didWrite(n)
@@ -51,7 +51,7 @@ public func driveReadiness<Event: ReadinessEvent>(_ session: HTTPSession, fd: In
         case .read:
             guard readable else { return .read }
             let space = session.readSpace()
-            let n = recv(fd, space.baseAddress, space.count, 0)
+            let n = switchyard_recv(fd, space.baseAddress, space.count, 0)
             events.count(.recv)
             if n > 0 {
                 session.didRead(n)
