@@ -105,54 +105,87 @@ NOTE_FIELD(note_field_scalar, , host_valid_scalar)
 // returns 0 and the incremental parser takes the bytes instead, so this only
 // needs to accept a subset of what that parser accepts and to record what it
 // would record: the limits are checked as it checks them, per line.
-#define PARSE_HEAD(name, ATTR, TOKEN_RUN, TARGET_RUN, VALUE_RUN, NOTE)                              \
-    ATTR int name(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,      \
-                  size_t max_header_bytes, size_t max_fields, cswitchyard_field *fields,             \
-                  cswitchyard_head *head) {                                                          \
-        /* Request line: token SP "/"target SP "HTTP/1." ("0" / "1") CRLF. */                         \
-        size_t m = TOKEN_RUN(p, n);                                                                  \
-        if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;                        \
-        size_t t = TARGET_RUN(p + m + 1, n - m - 1);                                                 \
-        size_t v = m + 1 + t; /* the SP before the version */                                        \
-        if (v + 11 > n || p[v] != ' ' || memcmp(p + v + 1, "HTTP/1.", 7) != 0) return 0;             \
-        if ((p[v + 8] != '0' && p[v + 8] != '1') || p[v + 9] != '\r' || p[v + 10] != '\n') return 0;  \
-        if (v + 9 > max_request_line) return 0;                                                      \
-        size_t q = 0;                                                                                \
-        while (q < t && p[m + 1 + q] != '?') q++;                                                    \
-        head->method_length = (uint32_t)m;                                                           \
-        head->target_length = (uint32_t)t;                                                           \
-        head->query_offset = (uint32_t)q;                                                            \
-        head->minor = (uint32_t)(p[v + 8] - '0');                                                    \
-        head->host_count = head->host_invalid = head->special_overflow = 0;                          \
-        head->special = 0;                                                                           \
-        /* Field lines: token ":" OWS value CRLF, then CRLF. */                                      \
-        size_t section = v + 11, line = section, count = 0;                                          \
-        for (;;) {                                                                                   \
-            if (line + 1 < n && p[line] == '\r' && p[line + 1] == '\n') {                            \
-                if (line + 2 - section > max_header_bytes + 2) return 0;                             \
-                head->field_count = (uint32_t)count;                                                 \
-                head->head_length = (uint32_t)(line + 2);                                            \
-                return 1;                                                                            \
-            }                                                                                        \
-            if (line >= n) return 0;                                                                 \
-            size_t k = TOKEN_RUN(p + line, n - line);                                                \
-            if (k == 0 || line + k >= n || p[line + k] != ':') return 0;                             \
-            size_t start = line + k + 1;                                                             \
-            while (start < n && (p[start] == ' ' || p[start] == '\t')) start++;                      \
-            size_t end = start + VALUE_RUN(p + start, n - start); /* stops at the CR */             \
-            if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;                      \
-            if (end - line > max_field_bytes || end + 2 - section > max_header_bytes + 2) return 0;  \
-            if (count >= max_fields) return 0;                                                       \
-            size_t trimmed = end;                                                                    \
-            while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;  \
-            fields[count].name_start = (uint32_t)line;                                               \
-            fields[count].name_length = (uint32_t)k;                                                 \
-            fields[count].value_start = (uint32_t)start;                                             \
-            fields[count].value_length = (uint32_t)(trimmed - start);                                \
-            NOTE(p, line, k, start, trimmed - start, head, count);                                   \
-            count++;                                                                                 \
-            line = end + 2;                                                                          \
-        }                                                                                            \
+//
+// One body (PARSE_HEAD) for every variant, over two line readers: the
+// request line's method and target, and one field line. SCANNER_LINES
+// builds them from a variant's scanners; the AVX2 variant puts one-load
+// readers in front of its scanner-built ones.
+#define SCANNER_LINES(SUFFIX, ATTR, TOKEN_RUN, TARGET_RUN, VALUE_RUN)                                   \
+    /* Request line up to the version: token SP "/"target; the method and                               \
+       target lengths and the '?' offset in the target (its length if none). */                         \
+    static inline ATTR __attribute__((always_inline)) int request_line_##SUFFIX(                        \
+        const uint8_t *p, size_t n, size_t *method, size_t *target, size_t *query) {                    \
+        size_t m = TOKEN_RUN(p, n);                                                                     \
+        if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;                           \
+        size_t t = TARGET_RUN(p + m + 1, n - m - 1);                                                    \
+        size_t q = 0;                                                                                   \
+        while (q < t && p[m + 1 + q] != '?') q++;                                                       \
+        *method = m;                                                                                    \
+        *target = t;                                                                                    \
+        *query = q;                                                                                     \
+        return 1;                                                                                       \
+    }                                                                                                   \
+    /* Field line at `line`: token ":" OWS value CRLF; absolute offsets of the                          \
+       value's start, its end before trailing whitespace, and the CR. */                                \
+    static inline ATTR __attribute__((always_inline)) int field_line_##SUFFIX(                          \
+        const uint8_t *p, size_t n, size_t line, size_t *name_length, size_t *value_start, size_t *value_end, \
+        size_t *cr) {                                                                                   \
+        size_t k = TOKEN_RUN(p + line, n - line);                                                       \
+        if (k == 0 || line + k >= n || p[line + k] != ':') return 0;                                    \
+        size_t start = line + k + 1;                                                                    \
+        while (start < n && (p[start] == ' ' || p[start] == '\t')) start++;                             \
+        size_t end = start + VALUE_RUN(p + start, n - start); /* stops at the CR */                     \
+        if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;                             \
+        size_t trimmed = end;                                                                           \
+        while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;         \
+        *name_length = k;                                                                               \
+        *value_start = start;                                                                           \
+        *value_end = trimmed;                                                                           \
+        *cr = end;                                                                                      \
+        return 1;                                                                                       \
+    }
+
+#define PARSE_HEAD(name, ATTR, REQUEST_LINE, FIELD_LINE, NOTE)                                          \
+    ATTR int name(const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes,          \
+                  size_t max_header_bytes, size_t max_fields, cswitchyard_field *fields,                \
+                  cswitchyard_head *head) {                                                             \
+        if (n == 0) return 0; /* and no load: p may start a page that holds no input */                 \
+        size_t m, t, q;                                                                                 \
+        if (!REQUEST_LINE(p, n, &m, &t, &q)) return 0;                                                  \
+        size_t v = m + 1 + t; /* the SP before the version */                                           \
+        if (v + 11 > n || p[v] != ' ') return 0;                                                        \
+        uint64_t version; /* "HTTP/1." as one word, the minor digit apart */                            \
+        memcpy(&version, p + v + 1, 8);                                                                 \
+        if ((version & 0x00ffffffffffffffull) != 0x002e312f50545448ull) return 0;                       \
+        if ((p[v + 8] != '0' && p[v + 8] != '1') || p[v + 9] != '\r' || p[v + 10] != '\n') return 0;    \
+        if (v + 9 > max_request_line) return 0;                                                         \
+        head->method_length = (uint32_t)m;                                                              \
+        head->target_length = (uint32_t)t;                                                              \
+        head->query_offset = (uint32_t)q;                                                               \
+        head->minor = (uint32_t)(p[v + 8] - '0');                                                       \
+        head->host_count = head->host_invalid = head->special_overflow = 0;                             \
+        head->special = 0;                                                                              \
+        size_t section = v + 11, line = section, count = 0;                                             \
+        for (;;) {                                                                                      \
+            if (line + 1 < n && p[line] == '\r' && p[line + 1] == '\n') {                               \
+                if (line + 2 - section > max_header_bytes + 2) return 0;                                \
+                head->field_count = (uint32_t)count;                                                    \
+                head->head_length = (uint32_t)(line + 2);                                               \
+                return 1;                                                                               \
+            }                                                                                           \
+            if (line >= n) return 0;                                                                    \
+            size_t k, start, trimmed, end;                                                              \
+            if (!FIELD_LINE(p, n, line, &k, &start, &trimmed, &end)) return 0;                          \
+            if (end - line > max_field_bytes || end + 2 - section > max_header_bytes + 2) return 0;     \
+            if (count >= max_fields) return 0;                                                          \
+            fields[count].name_start = (uint32_t)line;                                                  \
+            fields[count].name_length = (uint32_t)k;                                                    \
+            fields[count].value_start = (uint32_t)start;                                                \
+            fields[count].value_length = (uint32_t)(trimmed - start);                                   \
+            NOTE(p, line, k, start, trimmed - start, head, count);                                      \
+            count++;                                                                                    \
+            line = end + 2;                                                                             \
+        }                                                                                               \
     }
 
 size_t cswitchyard_token_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TOKEN); }
@@ -163,7 +196,8 @@ size_t cswitchyard_find_lf_scalar(const uint8_t *p, size_t n) { return scalar_lf
 static inline size_t token_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TOKEN); }
 static inline size_t target_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, TARGET); }
 static inline size_t value_run_scalar(const uint8_t *p, size_t n) { return scalar_run(p, n, VALUE); }
-PARSE_HEAD(cswitchyard_parse_head_scalar, , token_run_scalar, target_run_scalar, value_run_scalar, note_field_scalar)
+SCANNER_LINES(scalar, , token_run_scalar, target_run_scalar, value_run_scalar)
+PARSE_HEAD(cswitchyard_parse_head_scalar, , request_line_scalar, field_line_scalar, note_field_scalar)
 
 #if defined(__x86_64__)
 
@@ -221,7 +255,9 @@ SSE42_RUN(value_run_sse42, value_ranges, 6, VALUE)
 __attribute__((target("sse4.2"))) size_t cswitchyard_token_run_sse42(const uint8_t *p, size_t n) { return token_run_sse42(p, n); }
 __attribute__((target("sse4.2"))) size_t cswitchyard_target_run_sse42(const uint8_t *p, size_t n) { return target_run_sse42(p, n); }
 __attribute__((target("sse4.2"))) size_t cswitchyard_value_run_sse42(const uint8_t *p, size_t n) { return value_run_sse42(p, n); }
-PARSE_HEAD(cswitchyard_parse_head_sse42, __attribute__((target("sse4.2"))), token_run_sse42, target_run_sse42, value_run_sse42, note_field_scalar)
+SCANNER_LINES(sse42, __attribute__((target("sse4.2"))), token_run_sse42, target_run_sse42, value_run_sse42)
+PARSE_HEAD(cswitchyard_parse_head_sse42, __attribute__((target("sse4.2"))), request_line_sse42, field_line_sse42,
+           note_field_scalar)
 
 __attribute__((target("sse4.2"))) size_t cswitchyard_find_lf_sse42(const uint8_t *p, size_t n) {
     const __m128i lf = _mm_set1_epi8('\n');
@@ -385,105 +421,77 @@ field_line_avx2(const line_tables_avx2 *tables, const uint8_t *q, size_t avail, 
     return 1;
 }
 
-__attribute__((target("avx2"))) int cswitchyard_parse_head_avx2(
-    const uint8_t *p, size_t n, size_t max_request_line, size_t max_field_bytes, size_t max_header_bytes,
-    size_t max_fields, cswitchyard_field *fields, cswitchyard_head *head) {
-    size_t m, t, q;
-    if (n == 0) return 0;  // and no load: p may be the start of a page with no input
-    if (page_room(p) >= 32) {
-        // Method, target and '?' of a request line's first 32 bytes from
-        // one load; a longer method or target takes the scanners below.
-        const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-        __m256i v = _mm256_loadu_si256((const __m256i *)p);
-        __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
-        uint64_t not_token = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
-            _mm256_and_si256(_mm256_shuffle_epi8(TOKEN_LO, lo), _mm256_shuffle_epi8(TOKEN_HI, hi)), zero));
-        uint64_t not_target = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
-            _mm256_and_si256(_mm256_shuffle_epi8(TARGET_LO, lo), _mm256_shuffle_epi8(TARGET_HI, hi)), zero));
-        uint64_t marks = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('?')));
-        m = not_token ? (size_t)__builtin_ctzll(not_token) : token_run_avx2(p, n);
-        if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;
-        // A method of 31 bytes or more: the target starts past the block.
-        uint64_t from_target = m + 1 < 32 ? ~0ull << (m + 1) : 0;
-        uint64_t stops = not_target & from_target & 0xffffffffull;
-        if (stops) {
-            size_t end = (size_t)__builtin_ctzll(stops);
-            t = (end < n ? end : n) - (m + 1);
-            uint64_t in_target = marks & from_target & ((1ull << end) - 1);
-            q = in_target ? (size_t)__builtin_ctzll(in_target) - (m + 1) : t;
-        } else {
-            t = target_run_avx2(p + m + 1, n - m - 1);
-            q = 0;
-            while (q < t && p[m + 1 + q] != '?') q++;
-        }
+SCANNER_LINES(avx2_scanned, __attribute__((target("avx2"))), token_run_avx2, target_run_avx2, value_run_avx2)
+
+/// The request line's method, target and '?' from one load of its first 32
+/// bytes; a longer method or target, or a load near a page end, takes the
+/// scanners.
+static inline __attribute__((target("avx2"), always_inline)) int
+request_line_avx2(const uint8_t *p, size_t n, size_t *method, size_t *target, size_t *query) {
+    if (page_room(p) < 32) return request_line_avx2_scanned(p, n, method, target, query);
+    const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    __m256i lo = _mm256_and_si256(v, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble);
+    uint64_t not_token = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+        _mm256_and_si256(_mm256_shuffle_epi8(TOKEN_LO, lo), _mm256_shuffle_epi8(TOKEN_HI, hi)), zero));
+    uint64_t not_target = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
+        _mm256_and_si256(_mm256_shuffle_epi8(TARGET_LO, lo), _mm256_shuffle_epi8(TARGET_HI, hi)), zero));
+    uint64_t marks = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('?')));
+    size_t m = not_token ? (size_t)__builtin_ctzll(not_token) : token_run_avx2(p, n);
+    if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;
+    // A method of 31 bytes or more: the target starts past the block.
+    uint64_t from_target = m + 1 < 32 ? ~0ull << (m + 1) : 0;
+    uint64_t stops = not_target & from_target & 0xffffffffull;
+    size_t t, q;
+    if (stops) {
+        size_t end = (size_t)__builtin_ctzll(stops);
+        t = (end < n ? end : n) - (m + 1);
+        uint64_t in_target = marks & from_target & ((1ull << end) - 1);
+        q = in_target ? (size_t)__builtin_ctzll(in_target) - (m + 1) : t;
     } else {
-        m = token_run_avx2(p, n);
-        if (m == 0 || m + 1 >= n || p[m] != ' ' || p[m + 1] != '/') return 0;
         t = target_run_avx2(p + m + 1, n - m - 1);
         q = 0;
         while (q < t && p[m + 1 + q] != '?') q++;
     }
-    size_t v = m + 1 + t;
-    if (v + 11 > n || p[v] != ' ') return 0;
-    uint64_t version;  // "HTTP/1.x" as one word, x checked apart
-    memcpy(&version, p + v + 1, 8);
-    if ((version & 0x00ffffffffffffffull) != 0x002e312f50545448ull) return 0;  // "HTTP/1." little-endian
-    if ((p[v + 8] != '0' && p[v + 8] != '1') || p[v + 9] != '\r' || p[v + 10] != '\n') return 0;
-    if (v + 9 > max_request_line) return 0;
-    head->method_length = (uint32_t)m;
-    head->target_length = (uint32_t)t;
-    head->query_offset = (uint32_t)q;
-    head->minor = (uint32_t)(p[v + 8] - '0');
-    head->host_count = head->host_invalid = head->special_overflow = 0;
-    head->special = 0;
+    *method = m;
+    *target = t;
+    *query = q;
+    return 1;
+}
+
+/// A field line from one load when it fits the block (or its value just
+/// runs on past it); otherwise the scanners.
+static inline __attribute__((target("avx2"), always_inline)) int
+field_line_avx2_full(const uint8_t *p, size_t n, size_t line, size_t *name_length, size_t *value_start,
+                     size_t *value_end, size_t *cr) {
     const line_tables_avx2 tables = {
         _mm256_load_si256((const __m256i *)line_tables[0]), _mm256_load_si256((const __m256i *)line_tables[1]),
         _mm256_load_si256((const __m256i *)line_tables[2]), _mm256_load_si256((const __m256i *)line_tables[3])};
-    size_t section = v + 11, line = section, count = 0;
-    for (;;) {
-        if (line + 1 < n && p[line] == '\r' && p[line + 1] == '\n') {
-            if (line + 2 - section > max_header_bytes + 2) return 0;
-            head->field_count = (uint32_t)count;
-            head->head_length = (uint32_t)(line + 2);
-            return 1;
-        }
-        if (line >= n) return 0;
-        size_t k, start, trimmed, end;
-        int fit = field_line_avx2(&tables, p + line, n - line, &k, &start, &trimmed, &end);
-        if (fit < 0) return 0;
-        if (fit == 2) {
-            // A long value: bytes [start, 32) of the block are value bytes.
-            if (line + 32 >= n) return 0;  // the input ends inside it
-            start += line;
-            end = line + 32 + value_run_avx2(p + line + 32, n - line - 32);
-            if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;
-            trimmed = end;
-            while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;
-        } else if (fit == 1) {
-            start += line;
-            trimmed += line;
-            end += line;
-        } else {
-            k = token_run_avx2(p + line, n - line);
-            if (k == 0 || line + k >= n || p[line + k] != ':') return 0;
-            start = line + k + 1;
-            while (start < n && (p[start] == ' ' || p[start] == '\t')) start++;
-            end = start + value_run_avx2(p + start, n - start);
-            if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;
-            trimmed = end;
-            while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;
-        }
-        if (end - line > max_field_bytes || end + 2 - section > max_header_bytes + 2) return 0;
-        if (count >= max_fields) return 0;
-        fields[count].name_start = (uint32_t)line;
-        fields[count].name_length = (uint32_t)k;
-        fields[count].value_start = (uint32_t)start;
-        fields[count].value_length = (uint32_t)(trimmed - start);
-        note_field_avx2(p, line, k, start, trimmed - start, head, count);
-        count++;
-        line = end + 2;
+    size_t k, start, trimmed, end;
+    int fit = field_line_avx2(&tables, p + line, n - line, &k, &start, &trimmed, &end);
+    if (fit < 0) return 0;
+    if (fit == 0) return field_line_avx2_scanned(p, n, line, name_length, value_start, value_end, cr);
+    start += line;
+    if (fit == 2) {
+        // A long value: bytes [start, line + 32) are value bytes already.
+        if (line + 32 >= n) return 0;  // the input ends inside it
+        end = line + 32 + value_run_avx2(p + line + 32, n - line - 32);
+        if (end + 1 >= n || p[end] != '\r' || p[end + 1] != '\n') return 0;
+        trimmed = end;
+        while (trimmed > start && (p[trimmed - 1] == ' ' || p[trimmed - 1] == '\t')) trimmed--;
+    } else {
+        trimmed += line;
+        end += line;
     }
+    *name_length = k;
+    *value_start = start;
+    *value_end = trimmed;
+    *cr = end;
+    return 1;
 }
+
+PARSE_HEAD(cswitchyard_parse_head_avx2, __attribute__((target("avx2"))), request_line_avx2, field_line_avx2_full,
+           note_field_avx2)
 
 __attribute__((target("avx2"))) size_t cswitchyard_find_lf_avx2(const uint8_t *p, size_t n) {
     const __m256i lf = _mm256_set1_epi8('\n');
@@ -518,7 +526,7 @@ size_t cswitchyard_token_run_avx2(const uint8_t *p, size_t n) { return scalar_ru
 size_t cswitchyard_target_run_avx2(const uint8_t *p, size_t n) { return scalar_run(p, n, TARGET); }
 size_t cswitchyard_value_run_avx2(const uint8_t *p, size_t n) { return scalar_run(p, n, VALUE); }
 size_t cswitchyard_find_lf_avx2(const uint8_t *p, size_t n) { return scalar_lf(p, n); }
-PARSE_HEAD(cswitchyard_parse_head_sse42, , token_run_scalar, target_run_scalar, value_run_scalar, note_field_scalar)
-PARSE_HEAD(cswitchyard_parse_head_avx2, , token_run_scalar, target_run_scalar, value_run_scalar, note_field_scalar)
+PARSE_HEAD(cswitchyard_parse_head_sse42, , request_line_scalar, field_line_scalar, note_field_scalar)
+PARSE_HEAD(cswitchyard_parse_head_avx2, , request_line_scalar, field_line_scalar, note_field_scalar)
 
 #endif
