@@ -11,7 +11,8 @@ import Glibc
 struct ChunkedDecoder {
     /// The byte scanners for trailer fields; the limits are passed in.
     let simd: ParserSIMD
-    let classes = ByteClasses.shared
+    /// The byte table (C's; reading it has no lazy initialization).
+    var classes: ByteClasses { .shared }
 
     private enum State {
         case size          // reading hex digits

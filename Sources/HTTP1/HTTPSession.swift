@@ -40,10 +40,9 @@ public final class HTTPSession {
     /// Strong: the session gives its buffers back to the worker's pool when
     /// it goes away, so the worker must outlive it. Changes only in `rebind`.
     public private(set) var worker: WorkerContext
-    // safety: the worker (held above) keeps its counters alive.
-    unowned(unsafe) var counters: WorkerCounters
-    /// The counters bumped per read, write and response, without a
+    /// The worker's counters bumped per read, write and response, without a
     /// reference (no retain per use); re-pointed in `rebind`.
+    // safety: the worker (held above) keeps its counters alive.
     private var counterSlots: CounterSlots
     /// `worker` again, for calls on its `let` parts (date cache, arena) from
     /// the request path: through a guaranteed reference they need no retain.
@@ -102,7 +101,6 @@ public final class HTTPSession {
         self.limits = limits
         self.responder = responder
         self.worker = worker
-        self.counters = worker.counters
         self.counterSlots = worker.counters.slots
         self.guaranteedWorker = Unmanaged.passUnretained(worker)
         self.output = OutputBuffer(capacity: outputCapacity, pool: worker.buffers)
@@ -135,7 +133,6 @@ public final class HTTPSession {
     public func rebind(to newWorker: WorkerContext) {
         guard newWorker !== worker else { return }
         worker = newWorker
-        counters = newWorker.counters
         counterSlots = newWorker.counters.slots
         guaranteedWorker = Unmanaged.passUnretained(newWorker)
         output.storage.pointee.pool = newWorker.buffers
@@ -428,7 +425,7 @@ public final class HTTPSession {
             body: UnsafeRawBufferPointer(start: base + bodyRange.lowerBound, count: bodyRange.count),
             worker: worker)
         let lastAllowed = limits.maxRequestsPerConnection > 0 && requestsCompleted &+ 1 >= limits.maxRequestsPerConnection
-        if lastAllowed && head.keepAlive && !draining { counters.recordRequestLimitClose() }
+        if lastAllowed && head.keepAlive && !draining { worker.counters.recordRequestLimitClose() }
         var writer = ResponseWriter(
             output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: head.method == .head,
             isHTTP10: head.version == .http10, closeConnection: !head.keepAlive || draining || lastAllowed)

@@ -31,7 +31,8 @@ struct RequestParser {
     // this parser by its worker's pool; the session re-points it whenever it
     // takes the storage back from the pool, and parses only while it holds it.
     var fields: UnsafeMutablePointer<FieldSlot>
-    let classes = ByteClasses.shared
+    /// The byte table (C's; reading it has no lazy initialization).
+    var classes: ByteClasses { .shared }
 
     private(set) var head = RequestHead()
 
