@@ -67,11 +67,21 @@ struct ParserSIMDTests {
     /// Random lines ending at, or crossing, the end of a page followed by an
     /// unmapped one: a load past the page end would crash the test process.
     func pageEnds(_ simd: ParserSIMD) throws {
+        try Self.withGuardedPage { base, page in try pageEnds(simd, base, page) }
+    }
+
+    /// Calls `body` with a readable page whose next page is unmapped
+    /// (PROT_NONE), so a read past its end faults.
+    static func withGuardedPage(_ body: (UnsafeMutableRawPointer, Int) throws -> Void) throws {
         let page = 4096
         let raw = mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         let base = try #require(raw == MAP_FAILED ? nil : raw)
         defer { munmap(base, 2 * page) }
         #expect(mprotect(base + page, page, PROT_NONE) == 0)
+        try body(base, page)
+    }
+
+    private func pageEnds(_ simd: ParserSIMD, _ base: UnsafeMutableRawPointer, _ page: Int) throws {
         let alphabet = Array("abcXYZ019-._~|!:/?%=&;,() \t\"<>\\^`{}@[]".utf8) + [0x00, 0x0A, 0x0D, 0x7F, 0x80, 0xFF]
         var rng = SplitMix64(seed: 7)
         for _ in 0..<20_000 {
@@ -137,11 +147,10 @@ struct ParserSIMDTests {
 
     @Test("The whole-head fast path agrees with the scalar one at page ends, for every variant")
     func wholeHeadAtPageEnds() throws {
-        let page = 4096
-        let raw = mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        let base = try #require(raw == MAP_FAILED ? nil : raw)
-        defer { munmap(base, 2 * page) }
-        #expect(mprotect(base + page, page, PROT_NONE) == 0)
+        try Self.withGuardedPage { base, page in wholeHeadAtPageEnds(base, page) }
+    }
+
+    private func wholeHeadAtPageEnds(_ base: UnsafeMutableRawPointer, _ page: Int) {
         let fields = UnsafeMutablePointer<FieldSlot>.allocate(capacity: 100)
         let reference = UnsafeMutablePointer<FieldSlot>.allocate(capacity: 100)
         defer { fields.deallocate(); reference.deallocate() }
