@@ -5,11 +5,15 @@ import Router
 /// A route's handler: answers one request through the writer it is lent.
 public typealias RouteHandler = @Sendable (HTTPRequest, RouteParameters, inout ResponseWriter) -> Void
 
-/// What the router stores for a route: its handler and its priority class,
-/// both fixed at start-up.
-struct Route: Sendable {
+/// A route's handler and its priority class, both fixed at start-up.
+final class Route: Sendable {
     let handler: RouteHandler
     let priority: PriorityClass
+
+    init(handler: @escaping RouteHandler, priority: PriorityClass) {
+        self.handler = handler
+        self.priority = priority
+    }
 }
 
 /// Routes requests through middleware to handlers; the responder every engine drives.
@@ -19,13 +23,24 @@ struct Route: Sendable {
 public final class Application: HTTPResponder, @unchecked Sendable {
     // safety (@unchecked Sendable): `router` and `middleware` are mutated only
     // while the application is being configured, before any engine starts.
-    private let router = Router<Route>()
+    /// The router holds unowned references, which copy without reference
+    /// counting: a lookup then costs no retain and release of the route and
+    /// its handler's context per request. `routeObjects` keeps them alive.
+    private let router = Router<Unmanaged<Route>>()
+    private var routeObjects: [Route] = []
     private var middleware: [any Middleware] = []
     /// Classes given to routes as they are registered.
     public let priorities: PriorityRules
+    /// Status lines followed by the fixed headers, serialized once here.
+    public let statusLines: StatusLines
 
-    public init(priorities: PriorityRules = .defaults) {
+    /// `fixedHeaders` go out with every response, this application's and
+    /// the session's own (400, 408, ...), after the status line: bytes made
+    /// once, as nginx's `server_tokens` line is, not a middleware step per
+    /// request.
+    public init(priorities: PriorityRules = .defaults, fixedHeaders: [(name: String, value: String)] = []) {
         self.priorities = priorities
+        statusLines = StatusLines(fixedHeaders: fixedHeaders)
     }
 
     public func use(_ step: any Middleware) {
@@ -34,7 +49,9 @@ public final class Application: HTTPResponder, @unchecked Sendable {
 
     /// Registers a handler; throws for a malformed or conflicting pattern.
     public func route(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping RouteHandler) throws(RouteError) {
-        try router.add(method, pattern, Route(handler: handler, priority: priorities.priority(of: pattern)))
+        let route = Route(handler: handler, priority: priorities.priority(of: pattern))
+        try router.add(method, pattern, Unmanaged.passUnretained(route))
+        routeObjects.append(route)
     }
 
     public var routes: [(method: HTTPMethod, pattern: String)] { router.routes }
@@ -45,7 +62,11 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     }
 
     public func respond(to request: HTTPRequest, writer: inout ResponseWriter) {
-        runMiddleware(from: 0, request, &writer)
+        if middleware.isEmpty {
+            dispatch(request, &writer)
+        } else {
+            runMiddleware(from: 0, request, &writer)
+        }
     }
 
     private func runMiddleware(from index: Int, _ request: HTTPRequest, _ writer: inout ResponseWriter) {
@@ -59,28 +80,14 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     }
 
     private func dispatch(_ request: HTTPRequest, _ writer: inout ResponseWriter) {
+        // Counted on the serving thread's counters, through a guaranteed
+        // reference (a strong copy of `request.worker` would be retained).
+        Unmanaged.passUnretained(request.worker)._withUnsafeGuaranteedRef { $0.counters.recordRoutedRequest() }
         var parameters = RouteParameters()
         switch router.lookup(request.method, path: request.path, parameters: &parameters) {
-        case .found(let route):
-            // A guaranteed reference to the worker (the session holds it):
-            // a strong copy of `request.worker` would be retained.
-            let shed = Unmanaged.passUnretained(request.worker)._withUnsafeGuaranteedRef { worker in
-                if worker.overload.sheds(route.priority) {
-                    worker.counters.recordShed(priority: route.priority.rawValue)
-                    return true
-                }
-                worker.overload.answered(route.priority)
-                return false
-            }
-            if shed {
-                // The loop is overloaded and this class waits too long: a
-                // cheap answer instead of the handler; the connection stays.
-                writer.head(.serviceUnavailable)
-                writer.header(Bodies.retryAfter)
-                writer.body(contentType: .textPlain, Bodies.overloaded)
-                return
-            }
-            route.handler(request, parameters, &writer)
+        case .found(let found):
+            // safety: `routeObjects` holds every route the router returns.
+            found._withUnsafeGuaranteedRef { run($0, request, parameters, &writer) }
         case .methodNotAllowed(let allow):
             writer.head(.methodNotAllowed)
             writer.header("Allow", allow)
@@ -88,6 +95,28 @@ public final class Application: HTTPResponder, @unchecked Sendable {
         case .notFound:
             writer.respond(.notFound, contentType: .textPlain, body: Bodies.notFound)
         }
+    }
+
+    /// Runs the route's handler, unless its class is being shed.
+    @inline(__always)
+    private func run(_ route: Route, _ request: HTTPRequest, _ parameters: RouteParameters, _ writer: inout ResponseWriter) {
+        let shed = Unmanaged.passUnretained(request.worker)._withUnsafeGuaranteedRef { worker in
+            if worker.overload.sheds(route.priority) {
+                worker.counters.recordShed(priority: route.priority.rawValue)
+                return true
+            }
+            worker.overload.answered(route.priority)
+            return false
+        }
+        if shed {
+            // The loop is overloaded and this class waits too long: a
+            // cheap answer instead of the handler; the connection stays.
+            writer.head(.serviceUnavailable)
+            writer.header(Bodies.retryAfter)
+            writer.body(contentType: .textPlain, Bodies.overloaded)
+            return
+        }
+        route.handler(request, parameters, &writer)
     }
 }
 

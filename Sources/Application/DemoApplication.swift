@@ -41,9 +41,7 @@ extension Application {
     /// | `GET /metrics` | Prometheus text format |
     public static func demo(_ configuration: DemoConfiguration = DemoConfiguration(),
                             metrics: MetricsRegistry = .shared) throws -> Application {
-        let app = Application(priorities: configuration.priorities)
-        app.use(RequestCounter())
-        app.use(ServerHeader())
+        let app = Application(priorities: configuration.priorities, fixedHeaders: [("Server", "switchyard")])
 
         // Statics captured once here: read inside the handler, each would
         // pay a lazy-initialization check per request.

@@ -5,4 +5,13 @@
 /// is valid only during the call.
 public protocol HTTPResponder: AnyObject, Sendable {
     func respond(to request: HTTPRequest, writer: inout ResponseWriter)
+
+    /// The status lines, with the header lines every response carries, that
+    /// this responder's sessions write (read once, when a session is made).
+    var statusLines: StatusLines { get }
+}
+
+extension HTTPResponder {
+    /// Status lines alone: no fixed headers.
+    public var statusLines: StatusLines { .shared }
 }

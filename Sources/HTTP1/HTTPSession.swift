@@ -49,7 +49,8 @@ public final class HTTPSession {
     // safety: `worker` keeps it alive; both change together in `rebind`.
     private var guaranteedWorker: Unmanaged<WorkerContext>
     public let output: OutputBuffer
-    private let statusLines = StatusLines.shared
+    /// The responder's, read once: status lines with its fixed headers.
+    private let statusLines: StatusLines
 
     /// Stop taking new requests while this much output is unsent.
     public var outputHighWater = 256 * 1024
@@ -100,6 +101,7 @@ public final class HTTPSession {
                 inputCapacity: Int = 16 * 1024, outputCapacity: Int = 16 * 1024) {
         self.limits = limits
         self.responder = responder
+        self.statusLines = responder.statusLines
         self.worker = worker
         self.counterSlots = worker.counters.slots
         self.guaranteedWorker = Unmanaged.passUnretained(worker)

@@ -67,21 +67,36 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
     public var allowsBody: Bool { code >= 200 && code != 204 && code != 304 }
 }
 
-/// Pre-serialized "HTTP/1.1 NNN Reason\r\n" lines, built once.
+/// Pre-serialized "HTTP/1.1 NNN Reason\r\n" lines, each followed by the
+/// header lines every response carries (`Server`, say), built once.
 ///
 /// Responses always carry HTTP/1.1: a server sends the highest minor version it
 /// supports, also to HTTP/1.0 clients (RFC 9110 section 6.2).
-/// Sessions keep the table's pointer, so the hot path never touches a lazy global.
-struct StatusLines: @unchecked Sendable {
-    // safety: 600 entries, built once, immutable, never freed.
+/// An application builds its table at start-up (`HTTPResponder.statusLines`);
+/// sessions keep the table's pointer, so the hot path never touches a lazy
+/// global, and a fixed header costs no work per response beyond its bytes.
+public struct StatusLines: @unchecked Sendable {
+    // safety: 600 entries, built once, immutable, never freed (the bytes
+    // live as long as the process, as every `StaticBytes` does).
     let lines: UnsafePointer<StaticBytes>
 
-    static let shared = StatusLines()
+    /// Status lines alone.
+    public static let shared = StatusLines(fixedHeaders: [])
 
-    private init() {
+    /// Status lines, each followed by `fixedHeaders` in order. Names must be
+    /// tokens and values must not hold CR, LF or NUL (RFC 9110 section 5.5):
+    /// a configuration error, caught here at start-up.
+    public init(fixedHeaders: [(name: String, value: String)]) {
+        let classes = ByteClasses.shared
+        var fixed = ""
+        for (name, value) in fixedHeaders {
+            precondition(!name.isEmpty && name.utf8.allSatisfy(classes.isToken), "fixed header name \(name) is not a token")
+            precondition(value.utf8.allSatisfy(classes.isFieldValue), "fixed header \(name) has a byte a field value cannot hold")
+            fixed += "\(name): \(value)\r\n"
+        }
         let table = UnsafeMutablePointer<StaticBytes>.allocate(capacity: 600)
         for code in 0..<600 {
-            (table + code).initialize(to: StaticBytes("HTTP/1.1 \(code) \(HTTPStatus(code).reasonPhrase)\r\n"))
+            (table + code).initialize(to: StaticBytes("HTTP/1.1 \(code) \(HTTPStatus(code).reasonPhrase)\r\n\(fixed)"))
         }
         lines = UnsafePointer(table)
     }

@@ -54,7 +54,8 @@ final class TestServer {
     let staticDirectory: String
     var port: Int { engine.boundPort }
 
-    init(engine name: String, configure: (inout EngineConfiguration) -> Void = { _ in }) throws {
+    init(engine name: String, application custom: Application? = nil,
+         configure: (inout EngineConfiguration) -> Void = { _ in }) throws {
         var configuration = EngineConfiguration()
         configuration.port = 0
         configuration.threads = 2
@@ -67,7 +68,7 @@ final class TestServer {
         try Self.write("\(staticDirectory)/page.html", "<h1>hi</h1>\n")
         mkdir("\(staticDirectory)/sub", 0o755)
         try Self.write("\(staticDirectory)/sub/data.json", "{\"a\":1}\n")
-        let application = try Application.demo(DemoConfiguration(staticDirectory: staticDirectory), metrics: metrics)
+        let application = try custom ?? Application.demo(DemoConfiguration(staticDirectory: staticDirectory), metrics: metrics)
         guard let descriptor = EngineRegistry.named(variant.engine) else { throw TestClient.Failure(description: "no engine \(name)") }
         engine = descriptor.make(configuration, application, metrics)
         try engine.start()
