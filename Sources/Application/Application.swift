@@ -33,6 +33,7 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     public let priorities: PriorityRules
     /// Status lines followed by the fixed headers, serialized once here.
     public let statusLines: StatusLines
+    private let notFound = StaticResponse(contentType: .textPlain, body: "404 Not Found\n")
 
     /// `fixedHeaders` go out with every response, this application's and
     /// the session's own (400, 408, ...), after the status line: bytes made
@@ -93,7 +94,7 @@ public final class Application: HTTPResponder, @unchecked Sendable {
             writer.header("Allow", allow)
             writer.body(contentType: .textPlain, Bodies.methodNotAllowed)
         case .notFound:
-            writer.respond(.notFound, contentType: .textPlain, body: Bodies.notFound)
+            writer.respond(.notFound, notFound)
         }
     }
 
@@ -123,9 +124,7 @@ public final class Application: HTTPResponder, @unchecked Sendable {
 /// Response bodies known at start-up.
 enum Bodies {
     static let helloWorld = StaticBytes("Hello, World!")
-    static let notFound = StaticBytes("404 Not Found\n")
     static let methodNotAllowed = StaticBytes("405 Method Not Allowed\n")
-    static let ok = StaticBytes("ok\n")
     static let overloaded = StaticBytes("503 overloaded: retry later\n")
     static let retryAfter = StaticHeader(name: "Retry-After", value: "1")
 }

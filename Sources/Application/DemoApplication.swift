@@ -43,11 +43,11 @@ extension Application {
                             metrics: MetricsRegistry = .shared) throws -> Application {
         let app = Application(priorities: configuration.priorities, fixedHeaders: [("Server", "switchyard")])
 
-        // Statics captured once here: read inside the handler, each would
-        // pay a lazy-initialization check per request.
-        let hello = Bodies.helloWorld, textPlain = StaticHeader.textPlain
+        // Made once here and captured: a static read inside the handler
+        // would pay a lazy-initialization check per request.
+        let hello = StaticResponse(contentType: .textPlain, body: "Hello, World!")
         try app.route(.get, "/plaintext") { _, _, writer in
-            writer.respond(.ok, contentType: textPlain, body: hello)
+            writer.respond(.ok, hello)
         }
         try app.route(.get, "/json") { _, _, writer in
             writer.respond(.ok, contentType: .json) { body in
@@ -97,8 +97,9 @@ extension Application {
             }
             files.serve(parameters["path"] ?? UnsafeRawBufferPointer(start: nil, count: 0), arena: request.worker.arena, &writer)
         }
+        let ok = StaticResponse(contentType: .textPlain, body: "ok\n")
         try app.route(.get, "/health") { _, _, writer in
-            writer.respond(.ok, contentType: .textPlain, body: Bodies.ok)
+            writer.respond(.ok, ok)
         }
         if configuration.crashRoute {
             try app.route(.get, "/crash") { _, _, _ in

@@ -190,6 +190,17 @@ public struct ResponseWriter: ~Copyable {
         stage = .done
     }
 
+    /// A whole response whose body and framing were serialized at start-up.
+    public mutating func respond(_ status: HTTPStatus, _ response: StaticResponse) {
+        head(status)
+        guard !closeConnection && !isHTTP10 && status.allowsBody else {
+            body(contentType: response.contentType, response.body.buffer)
+            return
+        }
+        output.pointee.append(response.framed.base, count: isHead ? response.framingCount : response.framed.count)
+        stage = .done
+    }
+
     /// A whole response in one call.
     public mutating func respond(_ status: HTTPStatus, contentType: StaticHeader?, body bytes: StaticBytes) {
         head(status)

@@ -40,3 +40,28 @@ public struct StaticHeader: Sendable {
     public static let octetStream = StaticHeader(name: "Content-Type", value: "application/octet-stream")
     public static let html = StaticHeader(name: "Content-Type", value: "text/html; charset=utf-8")
 }
+
+/// A response body fixed at start-up, serialized once with its framing:
+/// the content type, `Content-Length` and the blank line, then the body, in
+/// one piece. A kept-alive HTTP/1.1 response then costs the status line,
+/// `Date`, any queued headers and this: one copy, no length to format.
+/// Other responses (HEAD takes the piece without the body; closing and
+/// HTTP/1.0 responses, which need a `Connection` line, and statuses without
+/// a body) are written from `contentType` and `body` as any other.
+public struct StaticResponse: Sendable {
+    public let contentType: StaticHeader?
+    public let body: StaticBytes
+    /// "Content-Type: …\r\nContent-Length: N\r\n\r\n" followed by the body.
+    let framed: StaticBytes
+    /// How much of `framed` is framing (what a HEAD response sends).
+    let framingCount: Int
+
+    public init(contentType: StaticHeader?, body: String) {
+        self.contentType = contentType
+        self.body = StaticBytes(body)
+        let typeLine = contentType.map { String(decoding: $0.line.buffer, as: UTF8.self) } ?? ""
+        let framing = typeLine + "Content-Length: \(self.body.count)\r\n\r\n"
+        framed = StaticBytes(framing + body)
+        framingCount = framing.utf8.count
+    }
+}

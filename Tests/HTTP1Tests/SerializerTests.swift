@@ -121,6 +121,35 @@ struct SerializerTests {
         #expect(resp?.header("Content-Length") == "\(resp?.body.count ?? -1)")
     }
 
+    /// A StaticResponse (framing serialized at start-up) writes exactly the
+    /// bytes the piecewise calls write, for every kind of request and for
+    /// statuses with and without a body: kept-alive HTTP/1.1 takes the
+    /// pre-framed piece; HEAD its framing alone; HTTP/1.0 and closing
+    /// responses the general path with their Connection line.
+    @Test(arguments: [200, 404, 204, 304])
+    func staticResponseMatchesPiecewise(code: Int) {
+        let typed = StaticResponse(contentType: .textPlain, body: "Hello, World!")
+        let untyped = StaticResponse(contentType: nil, body: "")
+        // The closing request last: nothing after it is answered.
+        let requests = request("GET / HTTP/1.1") + request("HEAD / HTTP/1.1")
+            + request("GET / HTTP/1.0", ["Connection: keep-alive"]) + request("HEAD / HTTP/1.0", ["Connection: keep-alive"])
+            + request("GET / HTTP/1.1", ["Host: a", "Connection: close"])
+        for response in [typed, untyped] {
+            let whole = serve(requests, heads: [1, 3]) { _, w in
+                w.addHeader(xTrace)
+                w.respond(HTTPStatus(code), response)
+            }
+            let pieces = serve(requests, heads: [1, 3]) { _, w in
+                w.addHeader(xTrace)
+                w.respond(HTTPStatus(code), contentType: response.contentType, body: response.body)
+            }
+            #expect(whole.parseError == nil)
+            #expect(whole.responses.count == 5)
+            #expect(whole.closed)
+            #expect(text(maskDates(whole.output)) == text(maskDates(pieces.output)))
+        }
+    }
+
     /// write(upTo:): the application fills reserved space in place (as a
     /// read(2) from a file would) and reports how much it used.
     @Test(arguments: [(0, 10), (5, 5), (3, 100_000), (70_000, 70_000)])
