@@ -10,7 +10,8 @@ import HTTP1
 ///
 /// The buffers are allocated exactly once per build and never written
 /// afterwards, so any number of threads may read them at the same time.
-/// `FlatTree` is a plain bundle of pointers; its owner calls `deallocate`.
+/// `FlatTree` is one pointer to a plain bundle of pointers; its owner calls
+/// `deallocate`.
 struct FlatTree {
     struct Node {
         var prefixStart: Int32
@@ -29,25 +30,45 @@ struct FlatTree {
         var methods: UInt16
     }
 
-    private let nodes: UnsafeMutableBufferPointer<Node>
-    /// firstBytes[i] == first byte of node i's prefix, so choosing among
-    /// siblings scans a few adjacent bytes instead of whole nodes.
-    private let firstBytes: UnsafeMutableBufferPointer<UInt8>
-    private let prefixes: UnsafeMutableBufferPointer<UInt8>
-    private let names: UnsafeMutableBufferPointer<UInt8>
-    private let slots: UnsafeMutableBufferPointer<Int32>
-    /// Every node with handlers whose path is all literal (`/plaintext`),
-    /// by a hash of that whole path: such a path is found with one hash, one
-    /// probe and one compare, without walking the tree. Open addressing,
-    /// linear probing, a power-of-two size at least twice the entries;
-    /// entry i is node exactNodes[i] (-1: empty), its path is
-    /// exactBytes[exactStarts[i] ..< exactStarts[i] + exactCounts[i]].
-    private let exactNodes: UnsafeMutableBufferPointer<Int32>
-    private let exactHashes: UnsafeMutableBufferPointer<UInt32>
-    private let exactStarts: UnsafeMutableBufferPointer<Int32>
-    private let exactCounts: UnsafeMutableBufferPointer<Int32>
-    private let exactBytes: UnsafeMutableBufferPointer<UInt8>
-    private let exactMask: Int
+    /// The buffers, behind one pointer: `FlatTree` is then one word, so a
+    /// method's `self` (a copy when the tree is read from its router's
+    /// `var`) costs nothing; as 21 words it was a 168-byte memcpy per lookup.
+    struct Tables {
+        var nodes: UnsafeMutableBufferPointer<Node>
+        /// firstBytes[i] == first byte of node i's prefix, so choosing among
+        /// siblings scans a few adjacent bytes instead of whole nodes.
+        var firstBytes: UnsafeMutableBufferPointer<UInt8>
+        var prefixes: UnsafeMutableBufferPointer<UInt8>
+        var names: UnsafeMutableBufferPointer<UInt8>
+        var slots: UnsafeMutableBufferPointer<Int32>
+        /// Every node with handlers whose path is all literal (`/plaintext`),
+        /// by a hash of that whole path: such a path is found with one hash, one
+        /// probe and one compare, without walking the tree. Open addressing,
+        /// linear probing, a power-of-two size at least twice the entries;
+        /// entry i is node exactNodes[i] (-1: empty), its path is
+        /// exactBytes[exactStarts[i] ..< exactStarts[i] + exactCounts[i]].
+        var exactNodes: UnsafeMutableBufferPointer<Int32>
+        var exactHashes: UnsafeMutableBufferPointer<UInt32>
+        var exactStarts: UnsafeMutableBufferPointer<Int32>
+        var exactCounts: UnsafeMutableBufferPointer<Int32>
+        var exactBytes: UnsafeMutableBufferPointer<UInt8>
+        var exactMask: Int
+    }
+    // safety: allocated and initialized in init, freed by `deallocate`.
+    private let tables: UnsafeMutablePointer<Tables>
+    private var nodes: UnsafeMutableBufferPointer<Node> { tables.pointee.nodes }
+    private var firstBytes: UnsafeMutableBufferPointer<UInt8> { tables.pointee.firstBytes }
+    private var prefixes: UnsafeMutableBufferPointer<UInt8> { tables.pointee.prefixes }
+    private var names: UnsafeMutableBufferPointer<UInt8> { tables.pointee.names }
+    private var slots: UnsafeMutableBufferPointer<Int32> { tables.pointee.slots }
+    private var exactNodes: UnsafeMutableBufferPointer<Int32> { tables.pointee.exactNodes }
+    private var exactHashes: UnsafeMutableBufferPointer<UInt32> { tables.pointee.exactHashes }
+    private var exactStarts: UnsafeMutableBufferPointer<Int32> { tables.pointee.exactStarts }
+    private var exactCounts: UnsafeMutableBufferPointer<Int32> { tables.pointee.exactCounts }
+    private var exactBytes: UnsafeMutableBufferPointer<UInt8> { tables.pointee.exactBytes }
+    private var exactMask: Int { tables.pointee.exactMask }
+    /// Where capture names lie (`RouteParameters` keeps offsets into it).
+    var nameTable: UnsafeRawPointer? { UnsafeRawPointer(names.baseAddress) }
 
     private static let methodCount = HTTPMethod.allCases.count
 
@@ -141,21 +162,19 @@ struct FlatTree {
             exactCounts[slot] = Int32(path.count)
             exactBytes += path
         }
-        self.exactNodes = Self.copy(exactNodes)
-        self.exactHashes = Self.copy(exactHashes)
-        self.exactStarts = Self.copy(exactStarts)
-        self.exactCounts = Self.copy(exactCounts)
-        self.exactBytes = Self.copy(exactBytes.isEmpty ? [0] : exactBytes)
-        self.exactMask = size - 1
-
-        self.nodes = Self.copy(nodes)
-        self.firstBytes = Self.copy(firstBytes)
-        self.prefixes = Self.copy(prefixes)
-        self.names = Self.copy(names)
-        self.slots = Self.copy(slots)
+        // Capture names are kept as 16-bit offsets (`RouteParameters`).
+        precondition(names.count <= 0xFFFF, "route capture names take more than 64 KiB")
+        tables = .allocate(capacity: 1)
+        tables.initialize(to: Tables(
+            nodes: Self.copy(nodes), firstBytes: Self.copy(firstBytes), prefixes: Self.copy(prefixes),
+            names: Self.copy(names), slots: Self.copy(slots),
+            exactNodes: Self.copy(exactNodes), exactHashes: Self.copy(exactHashes), exactStarts: Self.copy(exactStarts),
+            exactCounts: Self.copy(exactCounts), exactBytes: Self.copy(exactBytes.isEmpty ? [0] : exactBytes),
+            exactMask: size - 1))
     }
 
     func deallocate() {
+        defer { tables.deinitialize(count: 1).deallocate() }
         nodes.deallocate()
         firstBytes.deallocate()
         prefixes.deallocate()

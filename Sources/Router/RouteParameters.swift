@@ -8,29 +8,33 @@ public struct RouteParameters {
     /// can never need more room than this.
     static let capacity = 8
 
-    typealias Slots = (
-        UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer,
-        UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer
-    )
+    /// Each capture as offsets, not buffers: a value is `start << 32 |
+    /// count` in the looked-up path, a name `start << 16 | count` in the
+    /// router's name table. The whole struct is then 120 bytes, which a
+    /// handler call copies with a few moves (as 264 bytes of buffers it took
+    /// a memcpy per request).
+    typealias Values = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    typealias Names = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
 
     // A tuple rather than an array: it lives inline in the struct (usually on
     // the caller's stack), which is what keeps a lookup off the heap.
-    private var values: Slots
-    private var names: Slots
+    private var values: Values = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var names: Names = (0, 0, 0, 0, 0, 0, 0, 0)
+    // safety: set by `start` to the path being looked up and the router's
+    // name table; offsets in `values` and `names` lie within them.
+    private var path: UnsafeRawPointer?
+    private var nameTable: UnsafeRawPointer?
 
     public private(set) var count: Int
 
     public init() {
-        let none = UnsafeRawBufferPointer(start: nil, count: 0)
-        values = (none, none, none, none, none, none, none, none)
-        names = values
         count = 0
     }
 
     /// Value of the i-th capture (in pattern order), as a slice of the looked-up path buffer.
     public subscript(index: Int) -> UnsafeRawBufferPointer {
         precondition(index >= 0 && index < count, "route parameter index \(index) out of range 0..<\(count)")
-        return Self.load(values, index)
+        return value(at: index)
     }
 
     /// Value of a capture by name (e.g. "id" for ":id", "path" for "*path"); nil if absent. Must not allocate.
@@ -38,8 +42,8 @@ public struct RouteParameters {
         // withUTF8Buffer copes with both StaticString representations (a
         // one-scalar literal may not be stored as a pointer) without allocating.
         name.withUTF8Buffer { wanted in
-            for i in 0..<count where Self.equal(Self.load(names, i), wanted) {
-                return Self.load(values, i)
+            for i in 0..<count where Self.equal(self.name(at: i), wanted) {
+                return value(at: i)
             }
             return nil
         }
@@ -49,42 +53,49 @@ public struct RouteParameters {
         count = 0
     }
 
+    /// Empties the list for a lookup of `path` in a router whose capture
+    /// names lie in `nameTable`.
+    mutating func start(path: UnsafeRawPointer?, nameTable: UnsafeRawPointer?) {
+        count = 0
+        self.path = path
+        self.nameTable = nameTable
+    }
+
     /// Name of the i-th capture, without the leading ':' or '*'.
     func name(at index: Int) -> UnsafeRawBufferPointer {
         precondition(index >= 0 && index < count, "route parameter index \(index) out of range 0..<\(count)")
-        return Self.load(names, index)
+        let span = withUnsafeBytes(of: names) { $0.load(fromByteOffset: index * 4, as: UInt32.self) }
+        // safety: the span lies in the name table (`append`).
+        return UnsafeRawBufferPointer(start: nameTable.map { $0 + Int(span >> 16) }, count: Int(span & 0xFFFF))
+    }
+
+    private func value(at index: Int) -> UnsafeRawBufferPointer {
+        let span = withUnsafeBytes(of: values) { $0.load(fromByteOffset: index * 8, as: UInt64.self) }
+        // safety: the span lies in the path (`append`).
+        return UnsafeRawBufferPointer(start: path.map { $0 + Int(span >> 32) }, count: Int(span & 0xFFFF_FFFF))
     }
 
     mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         // The router only pushes captures along one root-to-leaf path of its
         // tree, and every such path belongs to a pattern `add` accepted.
         precondition(count < Self.capacity, "more than \(Self.capacity) route parameters")
-        Self.store(value, into: &values, at: count)
-        Self.store(name, into: &names, at: count)
+        let valueStart = value.baseAddress.map { $0 - path! } ?? 0
+        let nameStart = name.baseAddress.map { $0 - nameTable! } ?? 0
+        precondition(valueStart >= 0 && nameStart >= 0 && nameStart + name.count <= 0xFFFF && name.count <= 0xFFFF,
+                     "a capture outside the path or the name table")
+        let index = count
+        withUnsafeMutableBytes(of: &values) {
+            $0.storeBytes(of: UInt64(valueStart) << 32 | UInt64(value.count), toByteOffset: index * 8, as: UInt64.self)
+        }
+        withUnsafeMutableBytes(of: &names) {
+            $0.storeBytes(of: UInt32(nameStart) << 16 | UInt32(name.count), toByteOffset: index * 4, as: UInt32.self)
+        }
         count += 1
     }
 
     /// Undoes the latest `append` when the lookup backtracks out of a capture.
     mutating func removeLast() {
         count -= 1
-    }
-
-    private static func load(_ slots: Slots, _ index: Int) -> UnsafeRawBufferPointer {
-        // safety: callers check 0 <= index < count <= capacity, and the eight
-        // elements of a homogeneous tuple are laid out contiguously at stride.
-        withUnsafeBytes(of: slots) {
-            $0.load(
-                fromByteOffset: index * MemoryLayout<UnsafeRawBufferPointer>.stride, as: UnsafeRawBufferPointer.self)
-        }
-    }
-
-    private static func store(_ value: UnsafeRawBufferPointer, into slots: inout Slots, at index: Int) {
-        // safety: as in `load`; `append` has checked index < capacity.
-        withUnsafeMutableBytes(of: &slots) {
-            $0.storeBytes(
-                of: value, toByteOffset: index * MemoryLayout<UnsafeRawBufferPointer>.stride,
-                as: UnsafeRawBufferPointer.self)
-        }
     }
 
     private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -62,7 +62,7 @@ public final class Router<Handler> {
     public func lookup(_ method: HTTPMethod, path: UnsafeRawBufferPointer, parameters: inout RouteParameters)
         -> RouteMatch<Handler>
     {
-        parameters.removeAll()
+        parameters.start(path: path.baseAddress, nameTable: tree.nameTable)
         let (handler, allowed) = tree.match(method, path: path, parameters: &parameters)
         if handler >= 0 {
             // safety: handler indices in the tree are positions in `handlers`,
