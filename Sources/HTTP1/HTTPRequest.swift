@@ -7,9 +7,12 @@
 public struct HTTPRequest {
     // safety: `base` is the request's first byte in the session's input
     // buffer; every offset in `head` and `fields` lies inside the request.
-    // The session keeps the buffer unchanged until `respond` returns.
+    // `headPointer` is the parser's own head, in the session's request
+    // state. The session keeps all of it unchanged until `respond` returns.
     let base: UnsafeRawPointer
-    let head: RequestHead
+    /// A pointer, not a copy: the head is about 130 bytes, and copying it
+    /// into each request was a memcpy per request.
+    let headPointer: UnsafePointer<RequestHead>
     let fields: UnsafePointer<FieldSlot>
 
     /// The worker thread serving this request: its counters and caches.
@@ -20,14 +23,18 @@ public struct HTTPRequest {
     /// The decoded body (chunked framing already removed); empty when none.
     public let body: UnsafeRawBufferPointer
 
-    init(base: UnsafeRawPointer, head: RequestHead, fields: UnsafePointer<FieldSlot>, body: UnsafeRawBufferPointer,
-         worker: WorkerContext) {
+    init(base: UnsafeRawPointer, head: UnsafePointer<RequestHead>, fields: UnsafePointer<FieldSlot>,
+         body: UnsafeRawBufferPointer, worker: WorkerContext) {
         self.base = base
         self.worker = worker
-        self.head = head
+        self.headPointer = head
         self.fields = fields
-        self.method = head.method
+        self.method = head.pointee.method
         self.body = body
+    }
+
+    var head: RequestHead {
+        unsafeAddress { headPointer }
     }
 
     public var version: HTTPVersion { head.version }

@@ -420,17 +420,20 @@ public final class HTTPSession {
 
     /// Hands a complete request to the responder and consumes it.
     private func dispatch(bodyRange: Range<Int>, consumed: Int) {
-        let head = parser.head
+        // The parser's head where it lies (the request state), not a copy.
+        let headPointer = UnsafePointer(state).pointer(to: \.parser.head)!
+        let keepAlive = headPointer.pointee.keepAlive
         let base = input + start
         let request = HTTPRequest(
-            base: base, head: head, fields: parser.fields,
+            base: base, head: headPointer, fields: parser.fields,
             body: UnsafeRawBufferPointer(start: base + bodyRange.lowerBound, count: bodyRange.count),
             worker: worker)
         let lastAllowed = limits.maxRequestsPerConnection > 0 && requestsCompleted &+ 1 >= limits.maxRequestsPerConnection
-        if lastAllowed && head.keepAlive && !draining { worker.counters.recordRequestLimitClose() }
+        if lastAllowed && keepAlive && !draining { worker.counters.recordRequestLimitClose() }
         var writer = ResponseWriter(
-            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: head.method == .head,
-            isHTTP10: head.version == .http10, closeConnection: !head.keepAlive || draining || lastAllowed)
+            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines,
+            isHead: headPointer.pointee.method == .head, isHTTP10: headPointer.pointee.version == .http10,
+            closeConnection: !keepAlive || draining || lastAllowed)
         responder.respond(to: request, writer: &writer)
         if !writer.hasResponded { finishAbandoned(&writer) }
         counterSlots.recordResponse(status: writer.status.code)
