@@ -20,15 +20,24 @@ final class Reactor: EventLoop, @unchecked Sendable {
     var events: EventCounters? { syscalls.counters }
     let epfd: Int32
     var listenFD: Int32 = -1
-    /// Per slot, beside the core's table: the socket may hold unread bytes
-    /// (edge-triggered: we saw an edge and have not yet read to a short count
-    /// or EAGAIN), and EPOLLOUT is registered because a send hit EAGAIN.
-    private var readable: [Bool] = []
-    private var wantsWrite: [Bool] = []
-    /// The peer shut its sending side (EPOLLRDHUP): a short read no longer
-    /// means "drained until the next edge", since no edge will come; the
-    /// next read finds the end of stream and closes.
-    private var hungUp: [Bool] = []
+    /// What the loop knows of each slot's socket, beside the core's table.
+    struct SocketState {
+        /// The socket may hold unread bytes (edge-triggered: we saw an edge
+        /// and have not yet read to a short count or EAGAIN).
+        var readable = false
+        /// EPOLLOUT is registered because a send hit EAGAIN.
+        var wantsWrite = false
+        /// The peer shut its sending side (EPOLLRDHUP): a short read no
+        /// longer means "drained until the next edge", since no edge will
+        /// come; the next read finds the end of stream and closes.
+        var hungUp = false
+    }
+    /// Indexed by slot. A buffer, not an array: the hot path's `inout` on
+    /// an element then needs no uniqueness check.
+    // safety: `socketCapacity` initialized elements, allocated in `watch`
+    // (growing), freed in deinit; loop thread only.
+    private var sockets = UnsafeMutablePointer<SocketState>.allocate(capacity: 0)
+    private var socketCapacity = 0
     // safety: `eventCapacity` events, allocated in init, freed in deinit.
     private let readyEvents: UnsafeMutablePointer<epoll_event>
     private let eventCapacity = 256
@@ -55,6 +64,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
     }
 
     deinit {
+        sockets.deinitialize(count: socketCapacity).deallocate()
         readyEvents.deallocate()
         close(epfd)
     }
@@ -109,14 +119,16 @@ final class Reactor: EventLoop, @unchecked Sendable {
 
     /// A connection the core admitted: register it for readiness.
     private func watch(_ slot: Int) {
-        while readable.count <= slot {
-            readable.append(false)
-            wantsWrite.append(false)
-            hungUp.append(false)
+        if slot >= socketCapacity {
+            let capacity = max(slot + 1, socketCapacity * 2, 16)
+            let grown = UnsafeMutablePointer<SocketState>.allocate(capacity: capacity)
+            grown.moveInitialize(from: sockets, count: socketCapacity)
+            (grown + socketCapacity).initialize(repeating: SocketState(), count: capacity - socketCapacity)
+            sockets.deallocate()
+            sockets = grown
+            socketCapacity = capacity
         }
-        readable[slot] = false
-        wantsWrite[slot] = false
-        hungUp[slot] = false
+        sockets[slot] = SocketState()
         let connection = core.connections[slot]
         Epoll.add(epfd, connection.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered,
                   tag: connection.tag(slot: slot))
@@ -136,8 +148,8 @@ final class Reactor: EventLoop, @unchecked Sendable {
             closeConnection(slot)
             return
         }
-        if flags & (Epoll.readable | Epoll.peerHangUp | Epoll.hangUp) != 0 { readable[slot] = true }
-        if flags & (Epoll.peerHangUp | Epoll.hangUp) != 0 { hungUp[slot] = true }
+        if flags & (Epoll.readable | Epoll.peerHangUp | Epoll.hangUp) != 0 { sockets[slot].readable = true }
+        if flags & (Epoll.peerHangUp | Epoll.hangUp) != 0 { sockets[slot].hungUp = true }
         drive(slot)
     }
 
@@ -148,22 +160,29 @@ final class Reactor: EventLoop, @unchecked Sendable {
         // core's table, which outlives this call; unowned(unsafe) spares a
         // retain and release of each per event.
         unowned(unsafe) let connection = core.connections[slot]
-        unowned(unsafe) let session = connection.session
-        if core.draining { session.beginDraining() }
-        switch driveReadiness(session, fd: connection.fd, readable: &readable[slot], hungUp: hungUp[slot], events: syscalls) {
+        let socket = sockets + slot
+        let fd = connection.fd
+        // A guaranteed reference: an unowned(unsafe) local was still
+        // retained and released around the calls on the session.
+        let wait = Unmanaged.passUnretained(connection.session)._withUnsafeGuaranteedRef { session in
+            if core.draining { session.beginDraining() }
+            return driveReadiness(session, fd: fd, readable: &socket.pointee.readable, hungUp: socket.pointee.hungUp,
+                                  events: syscalls)
+        }
+        switch wait {
         case .write:
             // The socket is full: wait for EPOLLOUT, and stop reading
             // (no more requests are taken until this output drains).
-            if !wantsWrite[slot] {
-                wantsWrite[slot] = true
+            if !socket.pointee.wantsWrite {
+                socket.pointee.wantsWrite = true
                 Epoll.modify(epfd, connection.fd, events: Epoll.readable | Epoll.writable | Epoll.peerHangUp | Epoll.edgeTriggered,
                              tag: connection.tag(slot: slot))
                 count(.epollCtl)
             }
             core.armDeadline(slot, sending: true)
         case .read:
-            if wantsWrite[slot] {
-                wantsWrite[slot] = false
+            if socket.pointee.wantsWrite {
+                socket.pointee.wantsWrite = false
                 Epoll.modify(epfd, connection.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered,
                              tag: connection.tag(slot: slot))
                 count(.epollCtl)
@@ -175,11 +194,11 @@ final class Reactor: EventLoop, @unchecked Sendable {
     }
 
     private func expire(_ slot: Int) {
-        switch core.expiry(of: slot, sending: wantsWrite[slot]) {
+        switch core.expiry(of: slot, sending: sockets[slot].wantsWrite) {
         case .close?:
             closeConnection(slot)
         case .answer?:
-            readable[slot] = false  // the 408 goes out; nothing more is read
+            sockets[slot].readable = false  // the 408 goes out; nothing more is read
             drive(slot)
         case nil:
             break
@@ -200,6 +219,6 @@ final class Reactor: EventLoop, @unchecked Sendable {
     /// request; busy ones finish their response, which carries `Connection: close`.
     private func beginDrain() {
         listenFD = core.closeListener(listenFD: listenFD, epfd: epfd)
-        core.beginDrain(isIdle: { !wantsWrite[$0] })
+        core.beginDrain(isIdle: { !sockets[$0].wantsWrite })
     }
 }

@@ -23,13 +23,23 @@ public final class TimerWheel {
     private var previous: [Int32] = []
     private var deadlineTick: [Int] = []  // -1: not armed
     private var currentTick: Int
+    /// When the tick after `currentTick` begins (ms): before then nothing
+    /// can expire, and the loop's wait ends there at the latest.
+    private var nextTickAt: Int
     public private(set) var armedCount = 0
 
     public init(tickMilliseconds: Int = 100, now: Int) {
         self.tickMilliseconds = tickMilliseconds
         buckets = Array(repeating: -1, count: bucketCount)
         currentTick = now / tickMilliseconds
+        nextTickAt = (currentTick + 1) * tickMilliseconds
     }
+
+    /// Whether `advance(to: now)` could find anything: a new tick began.
+    /// Most turns fall within the current tick (100 ms), so the loop asks
+    /// this first and skips the walk.
+    @inline(__always)
+    public func mayExpire(at now: Int) -> Bool { now >= nextTickAt }
 
     /// Makes room for slots `0..<count` (connection table growth only).
     public func reserve(slots count: Int) {
@@ -74,7 +84,8 @@ public final class TimerWheel {
     /// nothing is armed (sleep until an event).
     public func waitMilliseconds(now: Int) -> Int32 {
         guard armedCount > 0 else { return -1 }
-        let nextBoundary = (now / tickMilliseconds + 1) * tickMilliseconds
+        // `nextTickAt` unless the clock is already past it (not yet advanced).
+        let nextBoundary = now < nextTickAt ? nextTickAt : (now / tickMilliseconds + 1) * tickMilliseconds
         return Int32(max(1, nextBoundary - now))
     }
 
@@ -100,5 +111,6 @@ public final class TimerWheel {
             tick += 1
         }
         currentTick = target
+        nextTickAt = (target + 1) * tickMilliseconds
     }
 }
