@@ -166,9 +166,12 @@ NOTE_FIELD(note_field_scalar, , host_valid_scalar)
         head->host_count = head->host_invalid = head->special_overflow = 0;                             \
         head->special = 0;                                                                              \
         size_t section = v + 11, line = section, count = 0;                                             \
+        /* Input no longer than either limit cannot hold a line or a section                           \
+           over it: one test per head instead of two per line. */                                      \
+        const int within_limits = n <= max_field_bytes && n <= max_header_bytes;                         \
         for (;;) {                                                                                      \
             if (line + 1 < n && p[line] == '\r' && p[line + 1] == '\n') {                               \
-                if (line + 2 - section > max_header_bytes + 2) return 0;                                \
+                if (!within_limits && line + 2 - section > max_header_bytes + 2) return 0;              \
                 head->field_count = (uint32_t)count;                                                    \
                 head->head_length = (uint32_t)(line + 2);                                               \
                 return 1;                                                                               \
@@ -176,7 +179,8 @@ NOTE_FIELD(note_field_scalar, , host_valid_scalar)
             if (line >= n) return 0;                                                                    \
             size_t k, start, trimmed, end;                                                              \
             if (!FIELD_LINE(p, n, line, &k, &start, &trimmed, &end)) return 0;                          \
-            if (end - line > max_field_bytes || end + 2 - section > max_header_bytes + 2) return 0;     \
+            if (!within_limits && (end - line > max_field_bytes || end + 2 - section > max_header_bytes + 2)) \
+                return 0;                                                                               \
             if (count >= max_fields) return 0;                                                          \
             fields[count].name_start = (uint32_t)line;                                                  \
             fields[count].name_length = (uint32_t)k;                                                    \
@@ -412,9 +416,14 @@ field_line_avx2(const line_tables_avx2 *tables, const uint8_t *q, size_t avail, 
     if (start > end) start = end;   // an empty value: whitespace up to the CR
     if (end + 1 >= avail) return -1;
     if (q[end] != '\r' || q[end + 1] != '\n') return -1;
-    // Trailing whitespace: the last non-blank byte before the CR.
-    uint64_t inside = nonblank & ((1ull << end) - 1) & (~0ull << start);
-    *value_end = inside ? 64 - (size_t)__builtin_clzll(inside) : start;
+    // Trailing whitespace: the last non-blank byte before the CR. Usually
+    // the byte before the CR is not blank, and the value ends at the CR.
+    if (end > start && !((blank >> (end - 1)) & 1)) {
+        *value_end = end;
+    } else {
+        uint64_t inside = nonblank & ((1ull << end) - 1) & (~0ull << start);
+        *value_end = inside ? 64 - (size_t)__builtin_clzll(inside) : start;
+    }
     *name_length = k;
     *value_start = start;
     *cr = end;
