@@ -128,6 +128,10 @@ struct TurnClock {
         let count = tally
         guard count > 0 else { return }
         tally = 0
+        if count == 1 {  // a keep-alive turn's usual one request: both samples in one call
+            latency.record(priority: priority, queueDelay: queueDelay, duration: queueDelay + busy)
+            return
+        }
         latency.record(.queueDelay, priority: priority, micros: queueDelay, count: count)
         let groups = min(count, Self.samplesPerTurn)
         var recorded = 0

@@ -47,7 +47,12 @@ public struct HTTPRequest {
     /// The path of the target, without the query; "/" for an absolute-form
     /// target without a path.
     public var path: UnsafeRawBufferPointer {
-        if head.pathLength == 0 { return RequestDefaults.rootPath.buffer }
+        if head.pathLength == 0 {
+            // A literal in the binary, not a lazily made static: no
+            // initialization check keeps this getter from being inlined.
+            let root: StaticString = "/"
+            return UnsafeRawBufferPointer(start: root.utf8Start, count: 1)
+        }
         return UnsafeRawBufferPointer(start: base + head.pathStart, count: head.pathLength)
     }
 
@@ -79,9 +84,6 @@ public struct HTTPRequest {
     }
 }
 
-enum RequestDefaults {
-    static let rootPath = StaticBytes("/")
-}
 
 /// The header fields of a request, in order, without copying.
 public struct HTTPHeaders: Sequence {

@@ -100,6 +100,17 @@ public final class LatencyHistograms: @unchecked Sendable {
         add(UInt64(max(micros, 0) * count), at: start + LatencyBuckets.count)
     }
 
+    /// Owner thread only: `count` requests of class `priority` that waited
+    /// `queueDelay` µs and took `duration` µs each, into both histograms
+    /// with one call (a loop's turn of one request, the common case).
+    public func record(priority: Int, queueDelay: Int, duration: Int, count: Int = 1) {
+        let delays = base(.queueDelay, priority), durations = base(.requestDuration, priority)
+        add(UInt64(count), at: delays + LatencyBuckets.index(micros: queueDelay))
+        add(UInt64(max(queueDelay, 0) * count), at: delays + LatencyBuckets.count)
+        add(UInt64(count), at: durations + LatencyBuckets.index(micros: duration))
+        add(UInt64(max(duration, 0) * count), at: durations + LatencyBuckets.count)
+    }
+
     /// Any thread: a copy of every bucket and sum.
     public func snapshot() -> LatencySnapshot {
         var s = LatencySnapshot()

@@ -53,6 +53,7 @@ struct FlatTree {
         var exactCounts: UnsafeMutableBufferPointer<Int32>
         var exactBytes: UnsafeMutableBufferPointer<UInt8>
         var exactMask: Int
+        var exactSeed: UInt64
     }
     // safety: allocated and initialized in init, freed by `deallocate`.
     private let tables: UnsafeMutablePointer<Tables>
@@ -67,6 +68,7 @@ struct FlatTree {
     private var exactCounts: UnsafeMutableBufferPointer<Int32> { tables.pointee.exactCounts }
     private var exactBytes: UnsafeMutableBufferPointer<UInt8> { tables.pointee.exactBytes }
     private var exactMask: Int { tables.pointee.exactMask }
+    private var exactSeed: UInt64 { tables.pointee.exactSeed }
     /// Where capture names lie (`RouteParameters` keeps offsets into it).
     var nameTable: UnsafeRawPointer? { UnsafeRawPointer(names.baseAddress) }
 
@@ -145,15 +147,25 @@ struct FlatTree {
         for (final, index) in order.enumerated() where source[index].slotBase >= 0 {
             if let path = literalPath[index] { exact.append((path, final)) }
         }
+        // Four slots per entry, and a hash seed chosen so that no two paths
+        // share a slot when one of the first 64 tried allows it: a lookup
+        // then probes once. (Collisions would still be correct, only slower.)
         var size = 1
-        while size < 2 * max(1, exact.count) { size *= 2 }
+        while size < 4 * max(1, exact.count) { size *= 2 }
+        var seed = Self.firstSeed
+        for _ in 0..<64 {
+            var used = Set<Int>()
+            let distinct = exact.allSatisfy { used.insert(Int($0.path.withUnsafeBytes { Self.hash($0, seed: seed) }) & (size - 1)).inserted }
+            if distinct { break }
+            seed = (seed &* 0x5851_F42D_4C95_7F2D &+ 0x1405_7B7E_F767_814F) | 1
+        }
         var exactNodes = [Int32](repeating: -1, count: size)
         var exactHashes = [UInt32](repeating: 0, count: size)
         var exactStarts = [Int32](repeating: 0, count: size)
         var exactCounts = [Int32](repeating: 0, count: size)
         var exactBytes: [UInt8] = []
         for (path, node) in exact {
-            let hash = path.withUnsafeBytes { Self.hash($0) }
+            let hash = path.withUnsafeBytes { Self.hash($0, seed: seed) }
             var slot = Int(hash) & (size - 1)
             while exactNodes[slot] >= 0 { slot = (slot + 1) & (size - 1) }
             exactNodes[slot] = Int32(node)
@@ -170,7 +182,7 @@ struct FlatTree {
             names: Self.copy(names), slots: Self.copy(slots),
             exactNodes: Self.copy(exactNodes), exactHashes: Self.copy(exactHashes), exactStarts: Self.copy(exactStarts),
             exactCounts: Self.copy(exactCounts), exactBytes: Self.copy(exactBytes.isEmpty ? [0] : exactBytes),
-            exactMask: size - 1))
+            exactMask: size - 1, exactSeed: seed))
     }
 
     func deallocate() {
@@ -187,14 +199,16 @@ struct FlatTree {
         exactBytes.deallocate()
     }
 
+    static let firstSeed: UInt64 = 0x9E37_79B9_7F4A_7C15
+
     /// A hash of the path: its length and its first and last eight bytes
     /// (two loads, overlapping for short paths), mixed by a multiply; a
     /// path under eight bytes is read byte by byte. Collisions only cost a
     /// probe: the path is compared in full before it counts.
     @inline(__always)
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    static func hash(_ bytes: UnsafeRawBufferPointer, seed: UInt64) -> UInt32 {
         let n = bytes.count
-        var h = UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15
+        var h = UInt64(truncatingIfNeeded: n) &* seed
         if n >= 8, let base = bytes.baseAddress {
             let first = base.loadUnaligned(as: UInt64.self)
             let last = base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
@@ -222,7 +236,7 @@ struct FlatTree {
     /// The node whose whole literal path is `path`, or -1.
     @inline(__always)
     private func exactNode(_ path: UnsafeRawBufferPointer) -> Int {
-        let hash = Self.hash(path)
+        let hash = Self.hash(path, seed: exactSeed)
         var slot = Int(hash) & exactMask
         while true {
             // safety: slot <= exactMask < the table's size; starts and counts

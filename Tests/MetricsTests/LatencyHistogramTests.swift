@@ -28,6 +28,19 @@ struct LatencyHistogramTests {
         #expect(LatencyBuckets.upperBound(LatencyBuckets.count - 1) == nil)
     }
 
+    @Test("A turn's pair of samples in one call records what the two separate calls record",
+          arguments: [(0, 0, 1), (0, 17, 1), (3, 250, 1), (-2, 5, 1), (40, 90_000_000, 3), (1_000, 1_000_000_000, 2)])
+    func pairedRecord(queueDelay: Int, duration: Int, count: Int) {
+        for priority in 0..<LatencyHistograms.classCount {
+            let paired = LatencyHistograms(), separate = LatencyHistograms()
+            paired.record(priority: priority, queueDelay: queueDelay, duration: duration, count: count)
+            separate.record(.queueDelay, priority: priority, micros: queueDelay, count: count)
+            separate.record(.requestDuration, priority: priority, micros: duration, count: count)
+            #expect(paired.snapshot() == separate.snapshot())
+            #expect(paired.snapshot().total(.requestDuration, priority: priority) == UInt64(count))
+        }
+    }
+
     @Test("Prometheus text: cumulative buckets in seconds, +Inf, sum and count; absent classes left out")
     func prometheus() {
         let h = LatencyHistograms()
