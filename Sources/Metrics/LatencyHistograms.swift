@@ -83,7 +83,9 @@ public final class LatencyHistograms: @unchecked Sendable {
 
     @inline(__always)
     private func base(_ kind: LatencyKind, _ priority: Int) -> Int {
-        (kind.rawValue * Self.classCount + priority) * Self.stride
+        // Wrapping arithmetic: both are small (a kind, a class number),
+        // and an overflow check per operation is a third of this code.
+        (kind.rawValue &* Self.classCount &+ priority) &* Self.stride
     }
 
     @inline(__always)
@@ -105,10 +107,11 @@ public final class LatencyHistograms: @unchecked Sendable {
     /// with one call (a loop's turn of one request, the common case).
     public func record(priority: Int, queueDelay: Int, duration: Int, count: Int = 1) {
         let delays = base(.queueDelay, priority), durations = base(.requestDuration, priority)
-        add(UInt64(count), at: delays + LatencyBuckets.index(micros: queueDelay))
-        add(UInt64(max(queueDelay, 0) * count), at: delays + LatencyBuckets.count)
-        add(UInt64(count), at: durations + LatencyBuckets.index(micros: duration))
-        add(UInt64(max(duration, 0) * count), at: durations + LatencyBuckets.count)
+        let n = UInt64(truncatingIfNeeded: count)
+        add(n, at: delays &+ LatencyBuckets.index(micros: queueDelay))
+        add(UInt64(truncatingIfNeeded: max(queueDelay, 0)) &* n, at: delays &+ LatencyBuckets.count)
+        add(n, at: durations &+ LatencyBuckets.index(micros: duration))
+        add(UInt64(truncatingIfNeeded: max(duration, 0)) &* n, at: durations &+ LatencyBuckets.count)
     }
 
     /// Any thread: a copy of every bucket and sum.
