@@ -360,9 +360,17 @@ public final class HTTPSession {
         // One clock read per batch of pipelined requests, not per response.
         guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
+            // Everything consumed: no call to find that out.
+            if start == end && phase == .head { break }
             if !step() { break }
         }
-        compactInput()
+        if start == end && inputCapacity <= initialInputCapacity {
+            // The common end of a batch: rewind, nothing to move or give back.
+            start = 0
+            end = 0
+        } else {
+            compactInput()
+        }
         if output.pendingCount > 0 { return .write }
         if closeAfterOutput { return .close }
         return .read
