@@ -403,11 +403,27 @@ public final class LoopCore: @unchecked Sendable {
             connection.requestStartedAt = -1
             // Not through `deadline(for:)`: passing the unowned record to it
             // costs a retain and release per request (measured).
-            wheel.arm(slot, at: idleDeadline(draining: connection.session.isDraining, now: now))
+            wheel.arm(slot, atTick: idleDeadlineTick(draining: connection.session.isDraining))
             return
         }
         wheel.arm(slot, at: deadline(for: connection, sending: sending, now: now))
     }
+
+    /// The wheel tick of `idleDeadline` at the loop's `now`, computed once
+    /// per millisecond of loop clock (a busy loop answers many requests in
+    /// one): a keep-alive connection going idle is re-armed with a compare.
+    /// A reload's new timeout is used from the next millisecond.
+    @inline(__always)
+    private func idleDeadlineTick(draining: Bool) -> Int {
+        if draining { return wheel.tick(for: idleDeadline(draining: true, now: now)) }
+        if now != idleTickAt {
+            idleTickAt = now
+            idleTick = wheel.tick(for: idleDeadline(draining: false, now: now))
+        }
+        return idleTick
+    }
+    private var idleTickAt = -1
+    private var idleTick = 0
 
     /// When an idle connection is closed: after the keep-alive timeout, or
     /// only briefly while draining (a request may still be on its way).

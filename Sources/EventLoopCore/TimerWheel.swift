@@ -52,13 +52,29 @@ public final class TimerWheel {
 
     /// Arms (or re-arms) `slot` to fire at `deadline` milliseconds.
     public func arm(_ slot: Int, at deadline: Int) {
-        // Round up, and never into the tick being processed, so a timer
-        // fires no earlier than asked.
-        let tick = max((deadline + tickMilliseconds - 1) / tickMilliseconds, currentTick + 1)
+        arm(slot, atTick: (deadline + tickMilliseconds - 1) / tickMilliseconds)
+    }
+
+    /// The tick a deadline (ms) fires in: rounded up, and never the tick
+    /// being processed, so a timer fires no earlier than asked.
+    @inline(__always)
+    public func tick(for deadline: Int) -> Int {
+        max((deadline + tickMilliseconds - 1) / tickMilliseconds, currentTick + 1)
+    }
+
+    /// Arms (or re-arms) `slot` to fire in `tick` (from `tick(for:)`; a
+    /// tick computed before the wheel last advanced is moved past the one
+    /// being processed, as `tick(for:)` would have).
+    @inline(__always)
+    public func arm(_ slot: Int, atTick tick: Int) {
+        let tick = max(tick, currentTick + 1)
         // Re-arming into the tick it already has (a keep-alive connection
         // answering several requests within one tick) changes nothing:
         // skip the unlink and relink, the common case under load.
-        if deadlineTick[slot] == tick { return }
+        if deadlineTick[slot] != tick { relink(slot, tick: tick) }
+    }
+
+    private func relink(_ slot: Int, tick: Int) {
         cancel(slot)
         let bucket = tick % bucketCount
         deadlineTick[slot] = tick
