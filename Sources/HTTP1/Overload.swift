@@ -64,14 +64,16 @@ public struct OverloadGate {
     public init() {}
 
     /// Whether a request of `priority` is to be shed now.
-    @inline(__always)
+    // Inlinable: the application asks once per request, from its module,
+    // and while not overloaded this is one load and a branch.
+    @inlinable @inline(__always)
     public func sheds(_ priority: PriorityClass) -> Bool {
         guard overloaded, priority != .critical else { return false }
         return monotonicMicroseconds() > (priority == .low ? lowDeadline : normalDeadline)
     }
 
     /// Counts a request answered in this turn.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func answered(_ priority: PriorityClass) {
         switch priority {
         case .critical: answeredCritical &+= 1
@@ -86,7 +88,7 @@ public struct OverloadGate {
 /// what the gate compares its deadlines with. Here, in the lowest module
 /// both use, so the two read the same clock. (The coarse clock's 4 ms steps
 /// are as long as the delays it must see.)
-@inline(__always)
+@inlinable @inline(__always)
 public func monotonicMicroseconds() -> Int {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)

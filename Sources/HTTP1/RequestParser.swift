@@ -132,7 +132,14 @@ struct RequestParser {
         var fast = cswitchyard_head()
         guard simd.parseHead(p, count, limits, fields, &fast) else { return nil }
         let methodLength = Int(fast.method_length)
-        guard let method = HTTPMethod(token: UnsafeRawBufferPointer(start: p, count: methodLength)) else {
+        let method: HTTPMethod
+        // GET, the usual method, as one compare of "GET " (the request
+        // line has at least the SP and "/" after the method).
+        if methodLength == 3 && p.loadUnaligned(as: UInt32.self) == 0x2054_4547 {
+            method = .get
+        } else if let other = HTTPMethod(token: UnsafeRawBufferPointer(start: p, count: methodLength)) {
+            method = other
+        } else {
             return .failure(.notImplemented)
         }
         if method == .connect { return .failure(.notImplemented) }
