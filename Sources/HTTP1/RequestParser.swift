@@ -63,6 +63,7 @@ struct RequestParser {
     }
 
     /// Forget the previous request; the fields storage is reused.
+    @inline(__always)
     mutating func reset() {
         self = RequestParser(simd: simd, fields: fields)
     }
@@ -368,6 +369,7 @@ struct RequestParser {
     }
 
     /// Cross-checks the head once the blank line arrived.
+    @inline(__always)
     private mutating func finishHead(_ limits: borrowing HTTPLimits) -> ParseOutcome {
         if head.version == .http11 && head.hostCount != 1 { return .failure(.badRequest) }
         if head.hostCount > 1 { return .failure(.badRequest) }
