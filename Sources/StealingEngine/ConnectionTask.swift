@@ -75,11 +75,16 @@ final class ConnectionTask: @unchecked Sendable {
     }
 
     @inline(__always)
-    static func from(tag: UInt64) -> ConnectionTask {
+    static func from(tag: UInt64) -> ConnectionTask { unmanaged(tag: tag).takeUnretainedValue() }
+
+    /// The record `tag` names, unretained: for `_withUnsafeGuaranteedRef`
+    /// on the hot path, where a strong reference costs a retain and release.
+    @inline(__always)
+    static func unmanaged(tag: UInt64) -> Unmanaged<ConnectionTask> {
         // safety: tags are made by `tag` from records that live as long as
         // the engine's workers, which outlive every queue and epoll set.
         let address = UInt(truncatingIfNeeded: tag & 0xFFFF_FFFF_FFFF)
-        return Unmanaged<ConnectionTask>.fromOpaque(UnsafeRawPointer(bitPattern: address)!).takeUnretainedValue()
+        return Unmanaged<ConnectionTask>.fromOpaque(UnsafeRawPointer(bitPattern: address)!)
     }
 
     @inline(__always)

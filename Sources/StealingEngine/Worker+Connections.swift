@@ -36,9 +36,16 @@ extension Worker {
 
     /// Runs the session until it must wait; false if the connection closed.
     func drive(_ task: ConnectionTask) -> Bool {
-        let session = task.connection.session
-        if pool.draining.load(ordering: .relaxed) { session.beginDraining() }
-        switch driveReadiness(session, fd: task.fd, readable: &task.readable, hungUp: task.hungUp, events: syscalls) {
+        let draining = pool.draining.load(ordering: .relaxed)
+        let fd = task.fd, hungUp = task.hungUp
+        var readable = task.readable
+        // A guaranteed reference to the session: a strong one was retained.
+        let wait = Unmanaged.passUnretained(task.connection.session)._withUnsafeGuaranteedRef { session in
+            if draining { session.beginDraining() }
+            return driveReadiness(session, fd: fd, readable: &readable, hungUp: hungUp, events: syscalls)
+        }
+        task.readable = readable
+        switch wait {
         case .write:
             if !task.wantsWrite {
                 task.wantsWrite = true
@@ -66,8 +73,11 @@ extension Worker {
     /// its own wheel; a thief only records it (the home re-checks when the
     /// timer it has fires) unless it is earlier than what the home armed.
     private func wantDeadline(_ task: ConnectionTask, sending: Bool) {
-        let home = task.home
-        let deadline = home.core.deadline(for: task.connection, sending: sending, now: core.now)
+        unowned(unsafe) let home = task.home
+        // A guaranteed reference: passing the record retained it.
+        let deadline = Unmanaged.passUnretained(task.connection)._withUnsafeGuaranteedRef {
+            home.core.deadline(for: $0, sending: sending, now: core.now)
+        }
         task.deadline.store(deadline, ordering: .relaxed)
         if home === self {
             arm(task, at: deadline)

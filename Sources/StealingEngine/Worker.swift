@@ -212,11 +212,21 @@ final class Worker: EventLoop, @unchecked Sendable {
     /// Runs one connection until it must wait.
     private func run(_ word: UInt64) {
         if searching { stopSearching() }
-        let task = ConnectionTask.from(tag: word)
+        // A guaranteed reference: a strong one was retained and released
+        // three times per run.
+        ConnectionTask.unmanaged(tag: word)._withUnsafeGuaranteedRef { run(task: $0) }
+    }
+
+    @inline(__always)
+    private func run(task: ConnectionTask) {
         let flags = task.begin()
         count(.taskRun)
         if task.home !== self { count(.taskRunForeign) }
-        task.connection.session.rebind(to: core.worker)
+        // Guaranteed references: strong ones to the session and the
+        // worker context were retained and released per run.
+        Unmanaged.passUnretained(task.connection.session)._withUnsafeGuaranteedRef { session in
+            Unmanaged.passUnretained(core.worker)._withUnsafeGuaranteedRef { session.rebind(to: $0) }
+        }
         if flags & ConnectionTask.errorFlag != 0 {
             closeTask(task)
             return
