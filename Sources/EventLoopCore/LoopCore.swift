@@ -406,7 +406,9 @@ public final class LoopCore: @unchecked Sendable {
             wheel.arm(slot, atTick: idleDeadlineTick(draining: connection.session.isDraining))
             return
         }
-        wheel.arm(slot, at: deadline(for: connection, sending: sending, now: now))
+        // A guaranteed reference: passing the record retained it.
+        let due = Unmanaged.passUnretained(connection)._withUnsafeGuaranteedRef { deadline(for: $0, sending: sending, now: now) }
+        wheel.arm(slot, at: due)
     }
 
     /// The wheel tick of `idleDeadline` at the loop's `now`, computed once

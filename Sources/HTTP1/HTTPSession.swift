@@ -143,7 +143,12 @@ public final class HTTPSession {
     // MARK: buffers on loan
 
     private func takeBuffers() {
-        let pool = worker.buffers
+        // The pool through the guaranteed worker: no retain of either.
+        guaranteedWorker._withUnsafeGuaranteedRef { takeBuffers(from: $0.buffers) }
+    }
+
+    @inline(__always)
+    private func takeBuffers(from pool: BufferPool) {
         let buffer = pool.take(atLeast: initialInputCapacity)
         input = buffer.base
         inputCapacity = buffer.capacity
@@ -157,7 +162,11 @@ public final class HTTPSession {
     }
 
     private func giveBuffersBack() {
-        let pool = worker.buffers
+        guaranteedWorker._withUnsafeGuaranteedRef { giveBuffersBack(to: $0.buffers) }
+    }
+
+    @inline(__always)
+    private func giveBuffersBack(to pool: BufferPool) {
         pool.give(PooledBuffer(base: input, capacity: inputCapacity))
         pool.give(fieldStorage)
         input = OutputBytes.detached

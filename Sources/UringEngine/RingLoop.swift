@@ -465,13 +465,15 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             if result > 0 && flags & IORING_CQE_F_MORE == 0 && !io[slot].closing { count(.recvRearm) }
             let generation = core.connections[slot].generation
             if Int(result) > buffers!.size && !options.incremental { count(.recvBundle) }
-            buffers!.consume(flags: flags, result: result) { bytes in
+            // A guaranteed reference: the optional's strong copy was
+            // retained and released per completion.
+            Unmanaged.passUnretained(buffers!)._withUnsafeGuaranteedRef { ring in ring.consume(flags: flags, result: result) { bytes in
                 // A piece may close the connection (a bad request); the rest
                 // of a bundle then goes back unread.
                 guard core.connections[slot].isOpen, core.connections[slot].generation == generation,
                       !io[slot].closing else { return }
                 take(slot, bytes)
-            }
+            } }
             if result <= 0 || io[slot].closing { finishIfClosing(slot, result: result) }
             return
         }
@@ -501,7 +503,12 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// session can take them now, else copied in (a send is in flight) or,
     /// if the session is full, copied aside until it can take them.
     private func take(_ slot: Int, _ bytes: UnsafeRawBufferPointer) {
-        let session = core.connections[slot].session
+        // A guaranteed reference: a strong one was retained and released.
+        Unmanaged.passUnretained(core.connections[slot].session)._withUnsafeGuaranteedRef { take(slot, bytes, session: $0) }
+    }
+
+    @inline(__always)
+    private func take(_ slot: Int, _ bytes: UnsafeRawBufferPointer, session: HTTPSession) {
         if io[slot].sending || io[slot].hasParked {
             if !io[slot].hasParked && session.inputRoom >= bytes.count {
                 session.receive(bytes)
@@ -630,7 +637,9 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     }
 
     private func submitSend(_ slot: Int) {
-        let connection = core.connections[slot]
+        // safety: the core's table keeps the record alive past this call;
+        // unowned(unsafe) spares a retain and release per send.
+        unowned(unsafe) let connection = core.connections[slot]
         // safety: from here until this send's completion (and, zero-copy,
         // its notification) the kernel reads `output`; `sending` keeps
         // `process` away from the session meanwhile.
@@ -701,8 +710,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             return
         }
         io[slot].socketFull = false
-        let session = core.connections[slot].session
-        if session.isIdle && !session.willClose && !core.draining && !io[slot].hasParked {
+        let quiet = Unmanaged.passUnretained(core.connections[slot].session)._withUnsafeGuaranteedRef {
+            $0.isIdle && !$0.willClose
+        }
+        if quiet && !core.draining && !io[slot].hasParked {
             // Everything sent and nothing buffered: `process` could only say `.read`.
             return afterProcess(slot, .read)
         }
