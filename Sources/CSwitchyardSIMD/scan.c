@@ -82,8 +82,11 @@ static inline ATTR __attribute__((always_inline)) void FN(const uint8_t *p, size
     const uint8_t *q = p + name;                                                                    \
     int special = 0;                                                                                \
     switch (k) {                                                                                    \
-    case 4:                                                                                         \
-        if (!is_name(q, "host", 4)) return;                                                         \
+    case 4: {                                                                                       \
+        uint32_t word; /* "host" in any case, as one word */                                        \
+        memcpy(&word, q, 4);                                                                        \
+        if ((word | 0x20202020u) != 0x74736f68u) return;                                            \
+        }                                                                                           \
         head->host_count++;                                                                         \
         if (!HOST_VALID(p + start, length)) head->host_invalid = 1;                                 \
         return;                                                                                     \

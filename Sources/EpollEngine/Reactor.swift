@@ -150,12 +150,14 @@ final class Reactor: EventLoop, @unchecked Sendable {
         }
         if flags & (Epoll.readable | Epoll.peerHangUp | Epoll.hangUp) != 0 { sockets[slot].readable = true }
         if flags & (Epoll.peerHangUp | Epoll.hangUp) != 0 { sockets[slot].hungUp = true }
-        drive(slot)
+        // Not waiting to send: the session's last answer was `.read` (a
+        // deadline that answers 408 drives through `expire`, not here).
+        drive(slot, waitingToRead: !sockets[slot].wantsWrite)
     }
 
     /// Runs the session until it needs an event (`driveReadiness`, shared
     /// with the work-stealing engine), then registers what it waits for.
-    private func drive(_ slot: Int) {
+    private func drive(_ slot: Int, waitingToRead: Bool = false) {
         // safety: the slot's record and its session live as long as the
         // core's table, which outlives this call; unowned(unsafe) spares a
         // retain and release of each per event.
@@ -167,7 +169,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
         let wait = Unmanaged.passUnretained(connection.session)._withUnsafeGuaranteedRef { session in
             if core.draining { session.beginDraining() }
             return driveReadiness(session, fd: fd, readable: &socket.pointee.readable, hungUp: socket.pointee.hungUp,
-                                  events: syscalls)
+                                  events: syscalls, waitingToRead: waitingToRead)
         }
         switch wait {
         case .write:

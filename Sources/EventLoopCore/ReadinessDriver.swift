@@ -33,17 +33,25 @@ public enum ReadinessWait {
 /// count or EAGAIN; cleared here when the socket is drained. `hungUp`: the
 /// peer shut its side (EPOLLRDHUP), so a short read does not mean drained:
 /// no further edge will come, and the next read finds the end of stream.
+///
+/// `waitingToRead`: the caller knows the session's last answer was `.read`
+/// and nothing has touched it since (an event on a connection that was
+/// waiting to read). Asking `process()` again would only say `.read`, so
+/// the loop starts with the read.
 @inlinable @inline(__always)
 public func driveReadiness<Event: ReadinessEvent>(_ session: HTTPSession, fd: Int32, readable: inout Bool,
-                                                  hungUp: Bool, events: LoopEvents<Event>) -> ReadinessWait {
+                                                  hungUp: Bool, events: LoopEvents<Event>,
+                                                  waitingToRead: Bool = false) -> ReadinessWait {
+    var next = waitingToRead ? SessionAction.read : session.process()
     while true {
-        switch session.process() {
+        switch next {
         case .write:
             let output = session.pendingOutput
             let n = switchyard_send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
             events.count(.send)
             if n >= 0 {
                 session.didWrite(n)
+                next = session.process()
                 continue
             }
             if errno == EINTR { continue }
@@ -57,6 +65,7 @@ public func driveReadiness<Event: ReadinessEvent>(_ session: HTTPSession, fd: In
                 session.didRead(n)
                 // A short read drained the socket; the next bytes bring a new edge.
                 if n < space.count && !hungUp { readable = false }
+                next = session.process()
                 continue
             }
             if n == 0 { return .close }  // the client closed

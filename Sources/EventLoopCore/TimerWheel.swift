@@ -98,6 +98,7 @@ public final class TimerWheel {
 
     /// Milliseconds until the next tick boundary, for epoll_wait; -1 when
     /// nothing is armed (sleep until an event).
+    @inline(__always)
     public func waitMilliseconds(now: Int) -> Int32 {
         guard armedCount > 0 else { return -1 }
         // `nextTickAt` unless the clock is already past it (not yet advanced).

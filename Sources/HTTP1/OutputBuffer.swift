@@ -33,6 +33,7 @@ public final class OutputBuffer {
     public var pendingCount: Int { storage.pointee.count - storage.pointee.sent }
 
     /// Marks `n` bytes of `pending` as written.
+    @inline(__always)
     public func didWrite(_ n: Int) { storage.pointee.didWrite(n) }
 
     @inline(__always) func append(_ s: StaticString) { storage.pointee.append(s) }
@@ -87,6 +88,7 @@ struct OutputBytes {
 
     /// When everything is written the buffer rewinds; a buffer that grew for
     /// a large response shrinks back so an idle connection does not keep it.
+    @inline(__always)
     mutating func didWrite(_ n: Int) {
         precondition(n >= 0 && n <= count - sent, "wrote more than was pending")
         sent += n

@@ -72,11 +72,19 @@ struct RequestParser {
     var isAtStart: Bool { phase == .requestLine && scanned == 0 }
 
     /// Parses the head from `p` (the request's first byte) and `count` bytes.
+    @inline(__always)
     mutating func parseHead(_ p: UnsafeRawPointer, count: Int, limits: borrowing HTTPLimits) -> ParseOutcome {
         // A complete head of the common shape, read in one pass; anything
         // else (and every later call on a head that arrived in pieces) goes
-        // line by line below.
+        // line by line. Inlined into the session, with the line loop apart:
+        // the common case then makes one call, not two.
         if isAtStart, let outcome = parseWholeHead(p, count: count, limits) { return outcome }
+        return parseLines(p, count: count, limits: limits)
+    }
+
+    /// The line-at-a-time parser, for whatever the fast path did not take.
+    @inline(never)
+    private mutating func parseLines(_ p: UnsafeRawPointer, count: Int, limits: borrowing HTTPLimits) -> ParseOutcome {
         while phase != .done {
             let searchFrom = scanned
             let lf = searchFrom < count ? searchFrom + simd.findLF(p + searchFrom, count - searchFrom) : count
