@@ -72,6 +72,9 @@ struct OutputBytes {
     /// Stands in for "no buffer": never read or written (capacity is 0).
     nonisolated(unsafe) static let detached = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 16)
 
+    /// Not inlined: rare (an idle connection, a grown buffer), and inlined
+    /// into `didWrite` it made every write save and restore registers.
+    @inline(never)
     mutating func detach() {
         guard capacity > 0 else { return }
         precondition(count == sent, "detaching output that is still pending")
