@@ -59,14 +59,14 @@ public final class HTTPSession {
     // the worker's pool; `[start, end)` are received and not yet consumed.
     // Replaced only in `makeRoom`/`compactInput`, when no request view is
     // alive. Without buffers, `inputCapacity` is 0 and nothing reads `input`.
-    private var input = OutputBytes.detached
-    private var inputCapacity = 0
+    @usableFromInline var input = OutputBytes.detached
+    @usableFromInline var inputCapacity = 0
     private var fieldStorage = PooledBuffer(base: OutputBytes.detached, capacity: 0)
     /// Whether the input buffer and field slots are taken from the pool.
-    private var hasBuffers = false
-    private let initialInputCapacity: Int
-    private var start = 0
-    private var end = 0
+    @usableFromInline var hasBuffers = false
+    @usableFromInline let initialInputCapacity: Int
+    @usableFromInline var start = 0
+    @usableFromInline var end = 0
     private var maxInputCapacity: Int
 
     /// The parser's and chunked decoder's state live at the start of the
@@ -88,10 +88,10 @@ public final class HTTPSession {
         unsafeAddress { UnsafePointer(state).pointer(to: \.decoder)! }
         unsafeMutableAddress { state.pointer(to: \.decoder)! }
     }
-    private enum Phase { case head, body }
-    private var phase = Phase.head
+    @usableFromInline enum Phase { case head, body }
+    @usableFromInline var phase = Phase.head
     private var sentContinue = false
-    private var closeAfterOutput = false
+    @usableFromInline var closeAfterOutput = false
     private var draining = false
     /// While `process(borrowing:)` parses in place, `input` points at the
     /// caller's bytes: nothing may grow, compact or give it back.
@@ -142,7 +142,8 @@ public final class HTTPSession {
 
     // MARK: buffers on loan
 
-    private func takeBuffers() {
+    @usableFromInline
+    func takeBuffers() {
         // The pool through the guaranteed worker: no retain of either.
         guaranteedWorker._withUnsafeGuaranteedRef { takeBuffers(from: $0.buffers) }
     }
@@ -189,6 +190,8 @@ public final class HTTPSession {
     // MARK: input
 
     /// Free space at the end of the input buffer for the next read; never empty.
+    /// Inlinable: an engine asks before every read.
+    @inlinable @inline(__always)
     public func readSpace() -> UnsafeMutableRawBufferPointer {
         if !hasBuffers { takeBuffers() }
         if end == inputCapacity { makeRoom(atLeast: 1) }
@@ -301,6 +304,8 @@ public final class HTTPSession {
     // MARK: state
 
     /// No partial request buffered and no output pending: closing now loses nothing.
+    /// Inlinable (engines ask it per turn, from their modules).
+    @inlinable
     public var isIdle: Bool { start == end && phase == .head && output.pendingCount == 0 }
 
     /// Responses completed on this connection so far; an engine compares it
@@ -349,6 +354,8 @@ public final class HTTPSession {
     public var willClose: Bool { closeAfterOutput }
 
     /// Parses and answers what the input holds, then says what to do next.
+    /// Inlinable: the quiet case is a few loads in the engine's loop.
+    @inlinable @inline(__always)
     public func process() -> SessionAction {
         // Nothing buffered either way (an engine asks before each read and
         // after each complete write): nothing to parse, answer or compact.
@@ -364,8 +371,8 @@ public final class HTTPSession {
     /// `process()` with something to do. Apart, so that the quiet case an
     /// engine meets twice a turn (before its read, after its write) is a
     /// leaf: no saved registers, no stack guard.
-    @inline(never)
-    private func processBuffered() -> SessionAction {
+    @usableFromInline @inline(never)
+    func processBuffered() -> SessionAction {
         // One clock read per batch of pipelined requests, not per response.
         guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
@@ -527,7 +534,8 @@ public final class HTTPSession {
     }
 
     /// Makes at least `extra` free bytes after `end`, compacting or growing.
-    private func makeRoom(atLeast extra: Int) {
+    @usableFromInline
+    func makeRoom(atLeast extra: Int) {
         compactInput()
         guard inputCapacity - end < extra else { return }
         var newCapacity = inputCapacity

@@ -12,7 +12,7 @@ import Pools
 public final class OutputBuffer {
     // safety: allocated and initialized in init, freed in deinit; writers
     // use the pointer only while the session (which owns self) is alive.
-    let storage: UnsafeMutablePointer<OutputBytes>
+    @usableFromInline let storage: UnsafeMutablePointer<OutputBytes>
 
     public init(capacity: Int = 16 * 1024, pool: BufferPool) {
         storage = .allocate(capacity: 1)
@@ -30,7 +30,7 @@ public final class OutputBuffer {
 
     /// The bytes waiting to be written.
     public var pending: UnsafeRawBufferPointer { storage.pointee.pending }
-    public var pendingCount: Int { storage.pointee.count - storage.pointee.sent }
+    @inlinable public var pendingCount: Int { storage.pointee.count &- storage.pointee.sent }
 
     /// Marks `n` bytes of `pending` as written.
     @inline(__always)
@@ -46,6 +46,7 @@ public final class OutputBuffer {
 }
 
 /// The serialized output and how much of it the kernel has taken.
+@usableFromInline
 struct OutputBytes {
     // safety: `bytes` holds `capacity` bytes (a buffer lent by `pool`), the
     // first `count` initialized; with capacity 0 it is detached and points
@@ -54,9 +55,9 @@ struct OutputBytes {
     var bytes: UnsafeMutableRawPointer
     var capacity = 0
     /// End of the serialized bytes.
-    var count = 0
+    @usableFromInline var count = 0
     /// Start of the bytes not yet handed to the kernel.
-    var sent = 0
+    @usableFromInline var sent = 0
     let initialCapacity: Int
     /// Strong: buffers go back to it even while the session is being torn
     /// down. Changes only when the session moves to another worker (`rebind`).
