@@ -80,6 +80,7 @@ public final class Application: HTTPResponder, @unchecked Sendable {
         }
     }
 
+    @inline(__always)
     private func dispatch(_ request: HTTPRequest, _ writer: inout ResponseWriter) {
         // Counted on the serving thread's counters, through a guaranteed
         // reference (a strong copy of `request.worker` would be retained).

@@ -61,6 +61,7 @@ public struct ResponseWriter: ~Copyable {
     }
 
     /// Writes the status line, `Date` and queued headers.
+    @inline(__always)
     public mutating func head(_ status: HTTPStatus) {
         precondition(stage == .initial, "head written twice")
         self.status = status

@@ -13,22 +13,30 @@ public struct RouteParameters {
     /// router's name table. The whole struct is then 120 bytes, which a
     /// handler call copies with a few moves (as 264 bytes of buffers it took
     /// a memcpy per request).
-    typealias Values = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
-    typealias Names = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
+    @usableFromInline typealias Values = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    @usableFromInline typealias Names = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
 
     // A tuple rather than an array: it lives inline in the struct (usually on
     // the caller's stack), which is what keeps a lookup off the heap.
-    private var values: Values = (0, 0, 0, 0, 0, 0, 0, 0)
-    private var names: Names = (0, 0, 0, 0, 0, 0, 0, 0)
+    @usableFromInline var values: Values
+    @usableFromInline var names: Names
     // safety: set by `start` to the path being looked up and the router's
     // name table; offsets in `values` and `names` lie within them.
-    private var path: UnsafeRawPointer?
-    private var nameTable: UnsafeRawPointer?
+    @usableFromInline var path: UnsafeRawPointer?
+    @usableFromInline var nameTable: UnsafeRawPointer?
 
-    public private(set) var count: Int
+    /// How many captures the lookup found.
+    public var count: Int { captured }
+    @usableFromInline var captured: Int
 
+    /// Inlinable: the application makes one per request, in its module.
+    @inlinable
     public init() {
-        count = 0
+        values = (0, 0, 0, 0, 0, 0, 0, 0)
+        names = (0, 0, 0, 0, 0, 0, 0, 0)
+        path = nil
+        nameTable = nil
+        captured = 0
     }
 
     /// Value of the i-th capture (in pattern order), as a slice of the looked-up path buffer.
@@ -50,13 +58,13 @@ public struct RouteParameters {
     }
 
     public mutating func removeAll() {
-        count = 0
+        captured = 0
     }
 
     /// Empties the list for a lookup of `path` in a router whose capture
     /// names lie in `nameTable`.
     mutating func start(path: UnsafeRawPointer?, nameTable: UnsafeRawPointer?) {
-        count = 0
+        captured = 0
         self.path = path
         self.nameTable = nameTable
     }
@@ -90,12 +98,12 @@ public struct RouteParameters {
         withUnsafeMutableBytes(of: &names) {
             $0.storeBytes(of: UInt32(nameStart) << 16 | UInt32(name.count), toByteOffset: index * 4, as: UInt32.self)
         }
-        count += 1
+        captured += 1
     }
 
     /// Undoes the latest `append` when the lookup backtracks out of a capture.
     mutating func removeLast() {
-        count -= 1
+        captured -= 1
     }
 
     private static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
