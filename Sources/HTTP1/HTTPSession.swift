@@ -393,6 +393,7 @@ public final class HTTPSession {
     }
 
     /// Takes one step on the current request; false when more input is needed.
+    @inline(__always)  // one caller, the batch loop
     private func step() -> Bool {
         let available = end - start
         let request = input + start

@@ -137,6 +137,7 @@ struct RequestParser {
     /// parser does after a line is valid, in the same order (the method,
     /// then each field's meaning, then the cross-checks), so the outcome is
     /// the same as parsing the bytes line by line. Nil: not handled here.
+    @inline(__always)  // one caller, parseHead, itself inlined into the session's step
     private mutating func parseWholeHead(_ p: UnsafeRawPointer, count: Int, _ limits: borrowing HTTPLimits) -> ParseOutcome? {
         var fast = cswitchyard_head()
         guard simd.parseHead(p, count, limits, fields, &fast) else { return nil }
