@@ -52,19 +52,19 @@ public final class TimerWheel {
 
     /// Arms (or re-arms) `slot` to fire at `deadline` milliseconds.
     public func arm(_ slot: Int, at deadline: Int) {
-        arm(slot, atTick: (deadline + tickMilliseconds - 1) / tickMilliseconds)
+        arm(slot, atTick: tick(for: deadline))
     }
 
-    /// The tick a deadline (ms) fires in: rounded up, and never the tick
-    /// being processed, so a timer fires no earlier than asked.
+    /// The tick a deadline (ms) falls in, rounded up so a timer fires no
+    /// earlier than asked.
     @inline(__always)
     public func tick(for deadline: Int) -> Int {
-        max((deadline + tickMilliseconds - 1) / tickMilliseconds, currentTick + 1)
+        (deadline + tickMilliseconds - 1) / tickMilliseconds
     }
 
-    /// Arms (or re-arms) `slot` to fire in `tick` (from `tick(for:)`; a
-    /// tick computed before the wheel last advanced is moved past the one
-    /// being processed, as `tick(for:)` would have).
+    /// Arms (or re-arms) `slot` to fire in `tick` (from `tick(for:)`), and
+    /// never in the tick being processed: a tick computed before the wheel
+    /// last advanced is moved past it.
     @inline(__always)
     public func arm(_ slot: Int, atTick tick: Int) {
         let tick = max(tick, currentTick + 1)

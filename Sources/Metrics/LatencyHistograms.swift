@@ -97,21 +97,19 @@ public final class LatencyHistograms: @unchecked Sendable {
     /// Owner thread only: `count` requests of class `priority` took `micros` each.
     @inline(__always)
     public func record(_ kind: LatencyKind, priority: Int, micros: Int, count: Int = 1) {
-        let start = base(kind, priority)
-        add(UInt64(count), at: start + LatencyBuckets.index(micros: micros))
-        add(UInt64(max(micros, 0) * count), at: start + LatencyBuckets.count)
+        // Wrapping arithmetic, as in `base`: the offsets are small and the
+        // sum of a histogram grows by µs, far from 2^64.
+        let start = base(kind, priority), n = UInt64(truncatingIfNeeded: count)
+        add(n, at: start &+ LatencyBuckets.index(micros: micros))
+        add(UInt64(truncatingIfNeeded: max(micros, 0)) &* n, at: start &+ LatencyBuckets.count)
     }
 
     /// Owner thread only: `count` requests of class `priority` that waited
     /// `queueDelay` µs and took `duration` µs each, into both histograms
     /// with one call (a loop's turn of one request, the common case).
     public func record(priority: Int, queueDelay: Int, duration: Int, count: Int = 1) {
-        let delays = base(.queueDelay, priority), durations = base(.requestDuration, priority)
-        let n = UInt64(truncatingIfNeeded: count)
-        add(n, at: delays &+ LatencyBuckets.index(micros: queueDelay))
-        add(UInt64(truncatingIfNeeded: max(queueDelay, 0)) &* n, at: delays &+ LatencyBuckets.count)
-        add(n, at: durations &+ LatencyBuckets.index(micros: duration))
-        add(UInt64(truncatingIfNeeded: max(duration, 0)) &* n, at: durations &+ LatencyBuckets.count)
+        record(.queueDelay, priority: priority, micros: queueDelay, count: count)
+        record(.requestDuration, priority: priority, micros: duration, count: count)
     }
 
     /// Any thread: a copy of every bucket and sum.

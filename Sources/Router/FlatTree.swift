@@ -44,7 +44,8 @@ struct FlatTree {
         /// Every node with handlers whose path is all literal (`/plaintext`),
         /// by a hash of that whole path: such a path is found with one hash, one
         /// probe and one compare, without walking the tree. Open addressing,
-        /// linear probing, a power-of-two size at least twice the entries;
+        /// linear probing, a power-of-two size at least four times the
+        /// entries and a hash seed chosen at build time (see init);
         /// entry i is node exactNodes[i] (-1: empty), its path is
         /// exactBytes[exactStarts[i] ..< exactStarts[i] + exactCounts[i]].
         var exactNodes: UnsafeMutableBufferPointer<Int32>
