@@ -33,39 +33,41 @@ let package = Package(
             dependencies: [.product(name: "Atomics", package: "swift-atomics")],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Pools", dependencies: ["Metrics"], exclude: ["README.md"], swiftSettings: hotPath),
+        // What one loop thread owns on the hot path: clock, date cache, pool, arena, overload gate.
+        .target(name: "LoopRuntime", dependencies: ["Metrics", "Pools"], exclude: ["README.md"], swiftSettings: hotPath),
         // The parser's byte scanners: scalar, SSE4.2 and AVX2, chosen at run time.
         .target(name: "CSwitchyardSIMD", exclude: ["README.md"], cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "HTTP1", dependencies: ["Metrics", "Pools", "CSwitchyardSIMD"], exclude: ["README.md"], swiftSettings: hotPath),
+        .target(name: "HTTP1", dependencies: ["LoopRuntime", "Metrics", "Pools", "CSwitchyardSIMD"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Router", dependencies: ["HTTP1"], exclude: ["README.md"], swiftSettings: hotPath),
         .target(
-            name: "Application", dependencies: ["HTTP1", "Router", "Metrics", "Pools"],
+            name: "Application", dependencies: ["LoopRuntime", "HTTP1", "Router", "Metrics", "Pools"],
             exclude: ["README.md"], swiftSettings: hotPath),
         // Drives a session without a socket and reads its output strictly:
         // the fuzzer, the corpus tests and `switchyard http-replay`.
-        .target(name: "HTTPReplay", dependencies: ["HTTP1", "Metrics"], exclude: ["README.md"]),
+        .target(name: "HTTPReplay", dependencies: ["LoopRuntime", "HTTP1", "Metrics"], exclude: ["README.md"]),
         // The libFuzzer target (`make fuzz` builds it with -sanitize=fuzzer).
-        .executableTarget(name: "SwitchyardFuzz", dependencies: ["HTTPReplay", "Application", "HTTP1", "Metrics"], exclude: ["README.md"]),
+        .executableTarget(name: "SwitchyardFuzz", dependencies: ["LoopRuntime", "HTTPReplay", "Application", "HTTP1", "Metrics"], exclude: ["README.md"]),
         // Linux interfaces missing from `import Glibc` (GNU extensions, epoll).
         .systemLibrary(name: "CSystem"),
         // CPU topology and thread placement over hwloc (Debian's libhwloc-dev).
         .systemLibrary(name: "CHwloc", pkgConfig: "hwloc", providers: [.apt(["libhwloc-dev"])]),
         .target(name: "Topology", dependencies: ["CHwloc"], exclude: ["README.md"]),
-        .target(name: "EngineCore", dependencies: ["HTTP1", "Metrics", "CSystem", "Topology"], exclude: ["README.md"]),
+        .target(name: "EngineCore", dependencies: ["LoopRuntime", "HTTP1", "Metrics", "CSystem", "Topology"], exclude: ["README.md"]),
         // What every event-loop engine shares: slots, deadlines, budget, shedding, drain.
         .target(
-            name: "EventLoopCore", dependencies: ["EngineCore", "HTTP1", "Metrics", "CSystem"],
+            name: "EventLoopCore", dependencies: ["LoopRuntime", "EngineCore", "HTTP1", "Metrics", "CSystem"],
             exclude: ["README.md"], swiftSettings: hotPath),
-        .target(name: "ThreadsEngine", dependencies: ["EngineCore", "HTTP1", "Metrics"], exclude: ["README.md"]),
+        .target(name: "ThreadsEngine", dependencies: ["LoopRuntime", "EngineCore", "HTTP1", "Metrics"], exclude: ["README.md"]),
         .target(
             name: "EpollEngine", dependencies: ["EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem"],
             exclude: ["README.md"], swiftSettings: hotPath),
         // liburing 2.3 (Debian's liburing-dev) and the constants of newer kernels.
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
         .target(
-            name: "UringEngine", dependencies: ["EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem", "CLiburing"],
+            name: "UringEngine", dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem", "CLiburing"],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(
-            name: "StealingEngine", dependencies: ["EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem"],
+            name: "StealingEngine", dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem"],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(
             name: "Engines", dependencies: ["EngineCore", "ThreadsEngine", "EpollEngine", "UringEngine", "StealingEngine"],
@@ -83,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "switchyard",
             dependencies: [
-                "EngineCore", "Engines", "Application", "HTTP1", "Metrics", "Topology", "LoadGen", "Experiments", "Sweep",
+                "EngineCore", "Engines", "Application", "HTTP1", "LoopRuntime", "Metrics", "Topology", "LoadGen", "Experiments", "Sweep",
                 "CSystem", "UringEngine", "HTTPReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,11 +96,11 @@ let package = Package(
         .target(name: "CMallocCounter", exclude: ["README.md"]),
         .executableTarget(
             name: "SwitchyardBench",
-            dependencies: ["CMallocCounter", "HTTP1", "Router", "Application", "Metrics", "Pools"],
+            dependencies: ["CMallocCounter", "LoopRuntime", "HTTP1", "Router", "Application", "Metrics", "Pools"],
             exclude: ["README.md"],
             swiftSettings: hotPath
         ),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "HTTPReplay", "Application", "Metrics", "Pools", "CSwitchyardSIMD"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["LoopRuntime", "HTTP1", "HTTPReplay", "Application", "Metrics", "Pools", "CSwitchyardSIMD"]),
         .testTarget(name: "RouterTests", dependencies: ["Router", "HTTP1"]),
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),
@@ -109,7 +111,7 @@ let package = Package(
         .testTarget(name: "StealingEngineTests", dependencies: ["StealingEngine"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["EngineCore", "EventLoopCore", "Engines", "Application", "HTTP1", "LoadGen", "Metrics", "Topology"]
+            dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "Engines", "Application", "HTTP1", "LoadGen", "Metrics", "Topology"]
         ),
     ]
 )

@@ -1,4 +1,5 @@
 import HTTP1
+import LoopRuntime
 import Metrics
 import Router
 
@@ -83,8 +84,8 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     @inline(__always)
     private func dispatch(_ request: HTTPRequest, _ writer: inout ResponseWriter) {
         // Counted on the serving thread's counters, through a guaranteed
-        // reference (a strong copy of `request.worker` would be retained).
-        Unmanaged.passUnretained(request.worker)._withUnsafeGuaranteedRef { $0.counters.recordRoutedRequest() }
+        // reference (a strong copy of `request.loop` would be retained).
+        Unmanaged.passUnretained(request.loop)._withUnsafeGuaranteedRef { $0.counters.recordRoutedRequest() }
         var parameters = RouteParameters()
         switch router.lookup(request.method, path: request.path, parameters: &parameters) {
         case .found(let found):
@@ -102,12 +103,12 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     /// Runs the route's handler, unless its class is being shed.
     @inline(__always)
     private func run(_ route: Route, _ request: HTTPRequest, _ parameters: RouteParameters, _ writer: inout ResponseWriter) {
-        let shed = Unmanaged.passUnretained(request.worker)._withUnsafeGuaranteedRef { worker in
-            if worker.overload.sheds(route.priority) {
-                worker.counters.recordShed(priority: route.priority.rawValue)
+        let shed = Unmanaged.passUnretained(request.loop)._withUnsafeGuaranteedRef { loop in
+            if loop.overload.sheds(route.priority) {
+                loop.counters.recordShed(priority: route.priority.rawValue)
                 return true
             }
-            worker.overload.answered(route.priority)
+            loop.overload.answered(route.priority)
             return false
         }
         if shed {

@@ -1,4 +1,5 @@
 import HTTP1
+import LoopRuntime
 
 /// Which priority class each route belongs to (`--priority`): rules of the
 /// form `PATTERN=CLASS`, where PATTERN is a route pattern exactly as the

@@ -1,5 +1,6 @@
 import EngineCore
 import HTTP1
+import LoopRuntime
 
 /// One slot of a loop's connection table. Records are reused after a
 /// connection closes (with their session and its buffers), so a loop stops
@@ -26,10 +27,10 @@ public final class LoopConnection {
     /// The peer address counted against `--max-connections-per-address`; nil when not counted.
     var peer: AddressLimiter.Key?
     /// The turn in which it last went idle while waiting for its buffers to
-    /// be given back (`LoopCore.releaseIdleCandidates`); `notPending` when
-    /// it is not in that list. Last, so it fits the record's padding.
-    var releaseTurn = LoopConnection.notPending
-    static var notPending: UInt32 { 0xFFFF_FFFF }
+    /// be given back (`LoopCore.releaseIdleCandidates`), or
+    /// `LoopClock.noTurn` when it is not in that list. Last, so it fits the
+    /// record's padding.
+    var releaseTurn = LoopClock.noTurn
 
     init(session: HTTPSession) {
         self.session = session

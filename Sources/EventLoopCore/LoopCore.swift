@@ -2,6 +2,7 @@ import CSystem
 import EngineCore
 import Glibc
 import HTTP1
+import LoopRuntime
 import Metrics
 import Synchronization
 
@@ -29,7 +30,7 @@ public final class LoopCore: @unchecked Sendable {
     public let counters: WorkerCounters
     /// Created by the loop thread itself once pinned (`begin`), so its pool,
     /// arena and date cache are first touched on the loop's CPU. Loop thread only.
-    public private(set) var worker: WorkerContext!
+    public private(set) var loop: LoopContext!
     /// Other threads write it to wake the loop; the engine waits on it
     /// (an epoll registration, a poll on the ring) and calls `wokenUp`.
     public let wakeFD: Int32
@@ -51,11 +52,13 @@ public final class LoopCore: @unchecked Sendable {
     public private(set) var connections: [LoopConnection] = []
     private var freeSlots: [Int] = []
     private let wheel: TimerWheel
-    /// The loop's clock (ms), read once per turn (`tick`). Deadlines are
-    /// counted from when an event arrived; 100 ms ticks need no finer clock.
+    /// The loop's clock (ms) and turn at the top of the current turn: the
+    /// loop context's one `LoopClock`, read once per turn (`tick`), copied
+    /// here because the request path reads them (through the context each
+    /// read retained and released it). Deadlines are counted from when an
+    /// event arrived; 100 ms ticks need no finer clock.
     public private(set) var now = 0
-    /// Counts turns (`tick`), for the idle-buffer release below.
-    private var turnNumber: UInt32 = 0
+    public private(set) var turn: UInt32 = 0
     /// Give idle connections' buffers back at the end of the turn after the
     /// one they went idle in, not at once (`releaseIdleCandidates`). Only an
     /// engine whose idle connections wait for readiness, with no operation
@@ -172,12 +175,11 @@ public final class LoopCore: @unchecked Sendable {
         // Sessions and pooled buffers are created on this thread from here
         // on, so their memory is first touched on this CPU's node.
         configuration.pinCurrentThread(index: index)
-        worker = WorkerContext(counters: counters)
+        loop = LoopContext(counters: counters)
         var cpuClock = clockid_t()
         if pthread_getcpuclockid(pthread_self(), &cpuClock) == 0 { counters.setCPUClock(Int32(cpuClock)) }
-        let clock = monotonicMicroseconds()
-        now = clock / 1000
-        turns = TurnClock(settings: configuration.overload, now: clock)
+        turns = TurnClock(settings: configuration.overload, now: loop.clock.micros)
+        now = loop.clock.millis
     }
 
     /// The engine's wait or harvest returned as many ready events as it had
@@ -195,7 +197,7 @@ public final class LoopCore: @unchecked Sendable {
         let clock = monotonicMicroseconds()
         // A guaranteed reference: passing the stored one into a mutating
         // call on `turns` retained and released it each turn.
-        Unmanaged.passUnretained(worker)._withUnsafeGuaranteedRef { turns.willWait(at: clock, worker: $0) }
+        Unmanaged.passUnretained(loop)._withUnsafeGuaranteedRef { turns.willWait(at: clock, loop: $0) }
         var timeout = wheel.waitMilliseconds(now: clock / 1000)
         if draining { timeout = timeout < 0 ? 50 : min(timeout, 50) }
         // Idle connections still holding buffers: a quiet loop wakes within
@@ -218,11 +220,14 @@ public final class LoopCore: @unchecked Sendable {
     /// begins, with its queueing delay and shedding decision (`TurnClock`).
     @inline(__always)
     public func tick() {
-        turnNumber = turnNumber == LoopConnection.notPending - 1 ? 0 : turnNumber + 1
         candidatesOfThisTurn = 0
-        let clock = monotonicMicroseconds()
-        now = clock / 1000
-        Unmanaged.passUnretained(worker)._withUnsafeGuaranteedRef { turns.tick(at: clock, worker: $0) }
+        // A guaranteed reference: through the stored one each use was a retain.
+        Unmanaged.passUnretained(loop)._withUnsafeGuaranteedRef { loop in
+            let clock = loop.clock.beginTurn()
+            now = clock / 1000
+            turn = loop.clock.turn
+            turns.tick(at: clock, loop: loop)
+        }
     }
 
     /// `wakeFD` fired (the engine has consumed its count): returns the
@@ -331,7 +336,7 @@ public final class LoopCore: @unchecked Sendable {
             // A reload changed the limits: this connection's session takes them.
             if connections[slot].session.limits != limits { connections[slot].session.adopt(limits) }
         } else {
-            let session = HTTPSession(responder: responder, worker: worker, limits: limits)
+            let session = HTTPSession(responder: responder, loop: loop, limits: limits)
             connections.append(LoopConnection(session: session))
             slot = connections.count - 1
             wheel.reserve(slots: connections.count)
@@ -354,8 +359,8 @@ public final class LoopCore: @unchecked Sendable {
     /// The shedding response (with this second's Date line) written at
     /// `buffer`, which must hold `shedResponseCount` bytes; returns its length.
     public func shedResponse(into buffer: UnsafeMutableRawPointer) -> Int {
-        worker.date.refresh()
-        let date = worker.date.headerLine
+        loop.date.refresh()
+        let date = loop.date.headerLine
         buffer.copyMemory(from: Shedding.prefix.base, byteCount: Shedding.prefix.count)
         (buffer + Shedding.prefix.count).copyMemory(from: date.baseAddress!, byteCount: date.count)
         (buffer + Shedding.prefix.count + date.count).copyMemory(from: Shedding.suffix.base, byteCount: Shedding.suffix.count)
@@ -376,8 +381,8 @@ public final class LoopCore: @unchecked Sendable {
     /// Answers a refused connection with a fixed response around this
     /// second's Date line, in one writev, closes it and gives its budget back.
     private func answerAndClose(_ fd: Int32, prefix: UnsafeRawBufferPointer, suffix: UnsafeRawBufferPointer, status: Int) {
-        worker.date.refresh()
-        SocketOptions.writeRefusal(fd, prefix, worker.date.headerLine, suffix)
+        loop.date.refresh()
+        SocketOptions.writeRefusal(fd, prefix, loop.date.headerLine, suffix)
         close(fd)
         counters.recordResponse(status: status)
         onClose()
@@ -395,9 +400,9 @@ public final class LoopCore: @unchecked Sendable {
         if defersIdleRelease && !sending && Unmanaged.passUnretained(connection.session)._withUnsafeGuaranteedRef({ $0.isIdle }) {
             // Keep the buffers for now: a connection busy enough to send its
             // next request within a turn would take them straight back.
-            if connection.releaseTurn != turnNumber {
-                if connection.releaseTurn == LoopConnection.notPending { idleCandidates.append(slot) }
-                connection.releaseTurn = turnNumber
+            if connection.releaseTurn != turn {
+                if connection.releaseTurn == LoopClock.noTurn { idleCandidates.append(slot) }
+                connection.releaseTurn = turn
                 candidatesOfThisTurn += 1
             }
             connection.requestStartedAt = -1
@@ -449,14 +454,14 @@ public final class LoopCore: @unchecked Sendable {
             i += 1
             let connection = connections[slot]
             if connection.isOpen && connection.session.isIdle {
-                if connection.releaseTurn == turnNumber {  // went idle in this turn: one more
+                if connection.releaseTurn == turn {  // went idle in this turn: one more
                     idleCandidates[kept] = slot
                     kept += 1
                     continue
                 }
                 connection.session.releaseIdleBuffers()
             }
-            connection.releaseTurn = LoopConnection.notPending
+            connection.releaseTurn = LoopClock.noTurn
         }
         idleCandidates.removeLast(idleCandidates.count - kept)
     }
@@ -566,7 +571,7 @@ public final class LoopCore: @unchecked Sendable {
     public func beginDrain(isIdle: (Int) -> Bool, armIdle: ((Int, Int) -> Void)? = nil,
                            claim: (Int) -> Bool = { _ in true }, unclaim: (Int) -> Void = { _ in }) {
         draining = true
-        drainDeadline = monotonicMilliseconds() + drainTimeoutMS.load(ordering: .relaxed)
+        drainDeadline = now + drainTimeoutMS.load(ordering: .relaxed)
         let graceEnds = now + drainIdleGrace
         for slot in 0..<connections.count where connections[slot].fd >= 0 {
             guard claim(slot) else { continue }

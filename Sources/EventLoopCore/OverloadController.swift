@@ -1,4 +1,5 @@
 import EngineCore
+import LoopRuntime
 
 /// Decides when a loop is overloaded from its queueing delay, CoDel style
 /// (RFC 8289; the request-queue variant of Facebook's "Fail at Scale"):

@@ -1,5 +1,6 @@
 import EngineCore
 import HTTP1
+import LoopRuntime
 import Metrics
 
 /// What a loop learns from the two clock reads each turn already pays for
@@ -68,22 +69,22 @@ struct TurnClock {
     }
 
     /// The loop is about to wait: the turn's work is over.
-    mutating func willWait(at now: Int, worker: WorkerContext) {
-        end(at: now, worker: worker)
+    mutating func willWait(at now: Int, loop: LoopContext) {
+        end(at: now, loop: loop)
         waitBegan = now
     }
 
     /// The loop read its clock at the top of a turn (after a wait, or
     /// between tasks without one): the previous turn ends if no wait ended
     /// it, and a new one begins.
-    mutating func tick(at now: Int, worker: WorkerContext) {
+    mutating func tick(at now: Int, loop: LoopContext) {
         let idle: Bool
         if waitBegan >= 0 {
             let waited = now &- waitBegan
             idle = waited >= Self.idleWaitMicros && waited >= lastBusy
             waitBegan = -1
         } else {
-            end(at: now, worker: worker)
+            end(at: now, loop: loop)
             idle = false
         }
         origin = idle ? now : (fullBatch ? origin : turnStart)
@@ -91,20 +92,20 @@ struct TurnClock {
         queueDelay = now &- origin
         turnStart = now
         inTurn = true
-        worker.counters.setQueueDelay(micros: queueDelay)
+        loop.counters.setQueueDelay(micros: queueDelay)
         // Off (the default): the gate stays open and costs nothing here.
         guard controller.settings.enabled else { return }
-        worker.overload.overloaded = controller.overloaded
-        worker.overload.lowDeadline = origin + controller.settings.targetMicros
-        worker.overload.normalDeadline = origin + controller.settings.normalTargetMicros
+        loop.overload.overloaded = controller.overloaded
+        loop.overload.lowDeadline = origin + controller.settings.targetMicros
+        loop.overload.normalDeadline = origin + controller.settings.normalTargetMicros
     }
 
-    private mutating func end(at now: Int, worker: WorkerContext) {
+    private mutating func end(at now: Int, loop: LoopContext) {
         guard inTurn else { return }
         inTurn = false
         let busy = now &- turnStart
         lastBusy = busy
-        let counters = worker.counters
+        let counters = loop.counters
         // The controller's signal: how long the oldest request of this turn
         // may have waited by its end. A turn that shed anything ran past
         // the target, so shedding alone never looks like recovery.
@@ -119,9 +120,9 @@ struct TurnClock {
             utilizationWindowStart = now
             busyInWindow = 0
         }
-        record(&worker.overload.answeredCritical, priority: 0, busy: busy, into: counters.latency)
-        record(&worker.overload.answeredNormal, priority: 1, busy: busy, into: counters.latency)
-        record(&worker.overload.answeredLow, priority: 2, busy: busy, into: counters.latency)
+        record(&loop.overload.answeredCritical, priority: 0, busy: busy, into: counters.latency)
+        record(&loop.overload.answeredNormal, priority: 1, busy: busy, into: counters.latency)
+        record(&loop.overload.answeredLow, priority: 2, busy: busy, into: counters.latency)
     }
 
     /// Takes one class's tally (`count` requests, reset to 0), spread over

@@ -1,3 +1,4 @@
+import LoopRuntime
 /// A parsed request: a view into the connection's input buffer.
 ///
 /// Lifetime: valid only while the responder's `respond(to:writer:)` runs.
@@ -15,18 +16,18 @@ public struct HTTPRequest {
     let headPointer: UnsafePointer<RequestHead>
     let fields: UnsafePointer<FieldSlot>
 
-    /// The worker thread serving this request: its counters and caches.
-    // safety: the worker outlives every request it serves.
-    public unowned(unsafe) let worker: WorkerContext
+    /// The loop thread serving this request: its counters and caches.
+    // safety: the loop outlives every request it serves.
+    public unowned(unsafe) let loop: LoopContext
 
     public let method: HTTPMethod
     /// The decoded body (chunked framing already removed); empty when none.
     public let body: UnsafeRawBufferPointer
 
     init(base: UnsafeRawPointer, head: UnsafePointer<RequestHead>, fields: UnsafePointer<FieldSlot>,
-         body: UnsafeRawBufferPointer, worker: WorkerContext) {
+         body: UnsafeRawBufferPointer, loop: LoopContext) {
         self.base = base
-        self.worker = worker
+        self.loop = loop
         self.headPointer = head
         self.fields = fields
         self.method = head.pointee.method

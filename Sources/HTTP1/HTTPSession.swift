@@ -1,4 +1,5 @@
 import Glibc
+import LoopRuntime
 import Metrics
 import Pools
 
@@ -37,17 +38,17 @@ public final class HTTPSession {
     /// Changes only between connections (`adopt`).
     public private(set) var limits: HTTPLimits
     let responder: any HTTPResponder
-    /// Strong: the session gives its buffers back to the worker's pool when
-    /// it goes away, so the worker must outlive it. Changes only in `rebind`.
-    public private(set) var worker: WorkerContext
-    /// The worker's counters bumped per read, write and response, without a
+    /// Strong: the session gives its buffers back to the loop's pool when
+    /// it goes away, so the loop must outlive it. Changes only in `rebind`.
+    public private(set) var loop: LoopContext
+    /// The loop's counters bumped per read, write and response, without a
     /// reference (no retain per use); re-pointed in `rebind`.
-    // safety: the worker (held above) keeps its counters alive.
+    // safety: the loop (held above) keeps its counters alive.
     private var counterSlots: CounterSlots
-    /// `worker` again, for calls on its `let` parts (date cache, arena) from
+    /// `loop` again, for calls on its `let` parts (date cache, arena) from
     /// the request path: through a guaranteed reference they need no retain.
-    // safety: `worker` keeps it alive; both change together in `rebind`.
-    private var guaranteedWorker: Unmanaged<WorkerContext>
+    // safety: `loop` keeps it alive; both change together in `rebind`.
+    private var guaranteedLoop: Unmanaged<LoopContext>
     public let output: OutputBuffer
     /// The responder's, read once: status lines with its fixed headers.
     private let statusLines: StatusLines
@@ -56,7 +57,7 @@ public final class HTTPSession {
     public var outputHighWater = 256 * 1024
 
     // safety: while `hasBuffers`, `input` holds `inputCapacity` bytes lent by
-    // the worker's pool; `[start, end)` are received and not yet consumed.
+    // the loop's pool; `[start, end)` are received and not yet consumed.
     // Replaced only in `makeRoom`/`compactInput`, when no request view is
     // alive. Without buffers, `inputCapacity` is 0 and nothing reads `input`.
     @usableFromInline var input = OutputBytes.detached
@@ -97,15 +98,15 @@ public final class HTTPSession {
     /// caller's bytes: nothing may grow, compact or give it back.
     private var borrowing = false
 
-    public init(responder: any HTTPResponder, worker: WorkerContext, limits: HTTPLimits = HTTPLimits(),
+    public init(responder: any HTTPResponder, loop: LoopContext, limits: HTTPLimits = HTTPLimits(),
                 inputCapacity: Int = 16 * 1024, outputCapacity: Int = 16 * 1024) {
         self.limits = limits
         self.responder = responder
         self.statusLines = responder.statusLines
-        self.worker = worker
-        self.counterSlots = worker.counters.slots
-        self.guaranteedWorker = Unmanaged.passUnretained(worker)
-        self.output = OutputBuffer(capacity: outputCapacity, pool: worker.buffers)
+        self.loop = loop
+        self.counterSlots = loop.counters.slots
+        self.guaranteedLoop = Unmanaged.passUnretained(loop)
+        self.output = OutputBuffer(capacity: outputCapacity, pool: loop.buffers)
         initialInputCapacity = inputCapacity
         // Head, body and one framing line or trailer field must fit at once.
         maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + max(limits.maxHeaderBytes, limits.maxFieldBytes) + 8192
@@ -126,26 +127,26 @@ public final class HTTPSession {
         output.detach()
     }
 
-    /// Moves the session to another worker thread's context (work-stealing
+    /// Moves the session to another loop thread's context (work-stealing
     /// engine: the thread that runs a connection's task records into its own
     /// counters, date cache, arena and pool, which are single-threaded).
     /// Buffers the session holds now stay with it and go back to the new
-    /// worker's pool; an idle session holds none. Call only from the thread
+    /// loop's pool; an idle session holds none. Call only from the thread
     /// that owns the session from now on, between `process` calls.
-    public func rebind(to newWorker: WorkerContext) {
-        guard newWorker !== worker else { return }
-        worker = newWorker
-        counterSlots = newWorker.counters.slots
-        guaranteedWorker = Unmanaged.passUnretained(newWorker)
-        output.storage.pointee.pool = newWorker.buffers
+    public func rebind(to newLoop: LoopContext) {
+        guard newLoop !== loop else { return }
+        loop = newLoop
+        counterSlots = newLoop.counters.slots
+        guaranteedLoop = Unmanaged.passUnretained(newLoop)
+        output.storage.pointee.pool = newLoop.buffers
     }
 
     // MARK: buffers on loan
 
     @usableFromInline
     func takeBuffers() {
-        // The pool through the guaranteed worker: no retain of either.
-        guaranteedWorker._withUnsafeGuaranteedRef { takeBuffers(from: $0.buffers) }
+        // The pool through the guaranteed loop: no retain of either.
+        guaranteedLoop._withUnsafeGuaranteedRef { takeBuffers(from: $0.buffers) }
     }
 
     @inline(__always)
@@ -163,7 +164,7 @@ public final class HTTPSession {
     }
 
     private func giveBuffersBack() {
-        guaranteedWorker._withUnsafeGuaranteedRef { giveBuffersBack(to: $0.buffers) }
+        guaranteedLoop._withUnsafeGuaranteedRef { giveBuffersBack(to: $0.buffers) }
     }
 
     @inline(__always)
@@ -176,7 +177,7 @@ public final class HTTPSession {
     }
 
     /// Gives the input buffer, field slots and output buffer back to the
-    /// worker's pool if the connection is idle (nothing buffered either way).
+    /// loop's pool if the connection is idle (nothing buffered either way).
     /// An engine whose idle connections do not need a buffer to wait in
     /// (epoll: readiness, not a blocked read) calls this after each batch, so
     /// an idle keep-alive connection holds no buffer. The next `readSpace()`
@@ -257,7 +258,7 @@ public final class HTTPSession {
         start = 0
         end = bytes.count
         borrowing = true
-        guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
+        guaranteedLoop._withUnsafeGuaranteedRef { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
             if !step() { break }
         }
@@ -342,7 +343,7 @@ public final class HTTPSession {
     /// request buffered it gets 408 (then close); otherwise the connection
     /// was idle and closes silently.
     public func readTimedOut() {
-        guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
+        guaranteedLoop._withUnsafeGuaranteedRef { $0.date.refresh() }
         if !isIdle && !closeAfterOutput {
             respondWithError(.requestTimeout)
         } else {
@@ -374,7 +375,7 @@ public final class HTTPSession {
     @usableFromInline @inline(never)
     func processBuffered() -> SessionAction {
         // One clock read per batch of pipelined requests, not per response.
-        guaranteedWorker._withUnsafeGuaranteedRef { $0.date.refresh() }
+        guaranteedLoop._withUnsafeGuaranteedRef { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
             // Everything consumed: no call to find that out.
             if start == end && phase == .head { break }
@@ -460,11 +461,11 @@ public final class HTTPSession {
         let request = HTTPRequest(
             base: base, head: headPointer, fields: parser.fields,
             body: UnsafeRawBufferPointer(start: base + bodyRange.lowerBound, count: bodyRange.count),
-            worker: worker)
+            loop: loop)
         let lastAllowed = limits.maxRequestsPerConnection > 0 && requestsCompleted &+ 1 >= limits.maxRequestsPerConnection
-        if lastAllowed && keepAlive && !draining { worker.counters.recordRequestLimitClose() }
+        if lastAllowed && keepAlive && !draining { loop.counters.recordRequestLimitClose() }
         var writer = ResponseWriter(
-            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines,
+            output: output.storage, dateLine: loop.date.linePointer, statusLines: statusLines,
             isHead: headPointer.pointee.method == .head, isHTTP10: headPointer.pointee.version == .http10,
             closeConnection: !keepAlive || draining || lastAllowed)
         responder.respond(to: request, writer: &writer)
@@ -472,7 +473,7 @@ public final class HTTPSession {
         counterSlots.recordResponse(status: writer.status.code)
         closeAfterOutput = writer.closeConnection
         requestsCompleted &+= 1
-        guaranteedWorker._withUnsafeGuaranteedRef { $0.arena.reset() }
+        guaranteedLoop._withUnsafeGuaranteedRef { $0.arena.reset() }
         start += consumed
         parser.reset()
         phase = .head
@@ -495,7 +496,7 @@ public final class HTTPSession {
     /// error the rest of the stream cannot be trusted (RFC 9112 section 6.3).
     private func respondWithError(_ status: HTTPStatus) {
         var writer = ResponseWriter(
-            output: output.storage, dateLine: worker.date.linePointer, statusLines: statusLines, isHead: hasBuffers && parser.head.method == .head,
+            output: output.storage, dateLine: loop.date.linePointer, statusLines: statusLines, isHead: hasBuffers && parser.head.method == .head,
             isHTTP10: false, closeConnection: true)
         writer.respond(status, contentType: .textPlain, body: ErrorBodies.body(for: status))
         counterSlots.recordResponse(status: status.code)
@@ -521,7 +522,7 @@ public final class HTTPSession {
             end = 0
             if inputCapacity > initialInputCapacity && phase == .head {
                 // A large body grew the buffer; give it back for a normal one.
-                let pool = worker.buffers
+                let pool = loop.buffers
                 pool.give(PooledBuffer(base: input, capacity: inputCapacity))
                 let buffer = pool.take(atLeast: initialInputCapacity)
                 input = buffer.base
@@ -543,7 +544,7 @@ public final class HTTPSession {
         while newCapacity - end < extra { newCapacity *= 2 }
         newCapacity = min(newCapacity, max(maxInputCapacity, inputCapacity))
         precondition(newCapacity - end >= extra, "input larger than the configured limits allow")
-        let pool = worker.buffers
+        let pool = loop.buffers
         let buffer = pool.take(atLeast: newCapacity)
         buffer.base.copyMemory(from: input, byteCount: end)
         pool.give(PooledBuffer(base: input, capacity: inputCapacity))

@@ -1,3 +1,4 @@
+import LoopRuntime
 /// Serializes one response straight into the connection's output buffer.
 ///
 /// A responder is lent a writer for the duration of one request. Use either

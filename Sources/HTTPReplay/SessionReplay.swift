@@ -1,4 +1,5 @@
 import HTTP1
+import LoopRuntime
 import Metrics
 
 /// A request as the responder saw it: enough to compare two parsers'
@@ -64,9 +65,9 @@ public struct ReplayResult {
 /// the corpus tests and `switchyard http-replay` all drive sessions this way.
 public enum SessionReplay {
     public static func run(pieces: [[UInt8]], responder inner: (any HTTPResponder)? = nil,
-                           limits: HTTPLimits = HTTPLimits(), worker: WorkerContext? = nil) -> ReplayResult {
+                           limits: HTTPLimits = HTTPLimits(), loop: LoopContext? = nil) -> ReplayResult {
         let recorder = RecordingResponder(forwardingTo: inner)
-        let session = HTTPSession(responder: recorder, worker: worker ?? WorkerContext(counters: WorkerCounters()), limits: limits)
+        let session = HTTPSession(responder: recorder, loop: loop ?? LoopContext(counters: WorkerCounters()), limits: limits)
         var output: [UInt8] = []
         var closed = false
         var settled = true

@@ -26,7 +26,7 @@ extension Worker {
         let deadline = core.admissionDeadline  // as the core armed it
         task.deadline.store(deadline, ordering: .relaxed)
         task.armedAt.store(deadline, ordering: .relaxed)
-        task.connection.session.rebind(to: core.worker)
+        task.connection.session.rebind(to: core.loop)
         task.state.store(ConnectionTask.idle, ordering: .releasing)  // publishes the fields above
         Epoll.add(readiness, task.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered, tag: task.tag)
         count(.epollCtl)
@@ -107,7 +107,7 @@ extension Worker {
         }
         let session = task.connection.session
         session.reset()
-        session.rebind(to: task.home.core.worker)
+        session.rebind(to: task.home.core.loop)
         task.state.store(ConnectionTask.closed, ordering: .releasing)
         task.home.post(Message(kind: .closed, tag: task.tag))
     }
@@ -167,7 +167,7 @@ extension Worker {
             arm(task, at: core.now + core.timerTickMilliseconds)
             return
         }
-        task.connection.session.rebind(to: core.worker)
+        task.connection.session.rebind(to: core.loop)
         switch core.expiry(of: slot, sending: task.wantsWrite) {
         case .close?:
             closeTask(task)
@@ -195,7 +195,7 @@ extension Worker {
             },
             claim: { slot in
                 guard tasks[slot].claim() else { return false }
-                tasks[slot].connection.session.rebind(to: core.worker)
+                tasks[slot].connection.session.rebind(to: core.loop)
                 return true
             },
             unclaim: { slot in if tasks[slot].finish() { requeue(tasks[slot]) } })

@@ -3,6 +3,7 @@ import EngineCore
 import EventLoopCore
 import Glibc
 import HTTP1
+import LoopRuntime
 import Metrics
 import Synchronization
 
@@ -225,7 +226,7 @@ final class Worker: EventLoop, @unchecked Sendable {
         // Guaranteed references: strong ones to the session and the
         // worker context were retained and released per run.
         Unmanaged.passUnretained(task.connection.session)._withUnsafeGuaranteedRef { session in
-            Unmanaged.passUnretained(core.worker)._withUnsafeGuaranteedRef { session.rebind(to: $0) }
+            Unmanaged.passUnretained(core.loop)._withUnsafeGuaranteedRef { session.rebind(to: $0) }
         }
         if flags & ConnectionTask.errorFlag != 0 {
             closeTask(task)

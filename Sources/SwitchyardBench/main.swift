@@ -14,6 +14,7 @@ import Application
 import CMallocCounter
 import Glibc
 import HTTP1
+import LoopRuntime
 import Metrics
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -68,7 +69,7 @@ func now() -> Int {
 }
 
 let application = try Application.demo(metrics: MetricsRegistry())
-let worker = WorkerContext(counters: WorkerCounters())
+let loop = LoopContext(counters: WorkerCounters())
 
 /// What an engine does per read: bytes in, process, write everything out.
 @inline(never)
@@ -90,7 +91,7 @@ print("iterations per scenario: \(iterations) feeds; parser variants: \(variants
 print("scenario                    parser   ns/request   allocations/request   response bytes")
 for scenario in scenarios where scenario.name.hasPrefix(only) {
   for simd in variants {
-    let session = HTTPSession(responder: application, worker: worker, limits: HTTPLimits(parserSIMD: simd))
+    let session = HTTPSession(responder: application, loop: loop, limits: HTTPLimits(parserSIMD: simd))
     scenario.request.withUnsafeBytes { request in
         var bytes = 0
         for _ in 0..<10_000 { bytes = serve(session, request) }  // warm-up: buffers, caches, lazy statics

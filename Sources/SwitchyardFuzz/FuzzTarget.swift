@@ -13,9 +13,10 @@
 import Application
 import HTTP1
 import HTTPReplay
+import LoopRuntime
 import Metrics
 
-/// Made once: the application is read-only once built, and a fresh worker
+/// Made once: the application is read-only once built, and a fresh loop
 /// per input would make each run allocate its pools anew.
 // safety: libFuzzer calls the entry point from one thread.
 nonisolated(unsafe) let application: Application = {
@@ -23,16 +24,16 @@ nonisolated(unsafe) let application: Application = {
     demo.maxWorkMicroseconds = 50  // an input may ask /work for a long burn
     return try! Application.demo(demo, metrics: MetricsRegistry())
 }()
-nonisolated(unsafe) let worker = WorkerContext(counters: WorkerCounters())
+nonisolated(unsafe) let loop = LoopContext(counters: WorkerCounters())
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     let pieces = SessionReplay.pieces(fromFuzzInput: input)
-    let split = SessionReplay.run(pieces: pieces, responder: application, worker: worker)
+    let split = SessionReplay.run(pieces: pieces, responder: application, loop: loop)
     var problems = ReplayInvariants.violations(split)
     if pieces.count > 1 {
-        let whole = SessionReplay.run(pieces: [Array(pieces.joined())], responder: application, worker: worker)
+        let whole = SessionReplay.run(pieces: [Array(pieces.joined())], responder: application, loop: loop)
         problems += ReplayInvariants.splitViolations(whole: whole, split: split)
     }
     if !problems.isEmpty { fatalError("invariant broken: \(problems.joined(separator: "; "))") }

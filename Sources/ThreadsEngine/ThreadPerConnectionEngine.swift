@@ -1,6 +1,7 @@
 import EngineCore
 import Glibc
 import HTTP1
+import LoopRuntime
 import Metrics
 import Synchronization
 
@@ -130,26 +131,26 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             counters.recordConnectionClosed()
             metrics.retire(counters)
         }
-        let worker = WorkerContext(counters: counters)
+        let loop = LoopContext(counters: counters)
         let fd = connection.fd
         if let addressLimiter, let peer = AddressLimiter.peer(of: fd) {
             guard addressLimiter.admit(peer) else {
-                worker.date.refresh()
-                SocketOptions.writeRefusal(fd, AddressLimitResponse.prefix.buffer, worker.date.headerLine,
+                loop.date.refresh()
+                SocketOptions.writeRefusal(fd, AddressLimitResponse.prefix.buffer, loop.date.headerLine,
                                            AddressLimitResponse.suffix.buffer)
                 counters.recordResponse(status: 429)
                 return
             }
             defer { addressLimiter.release(peer) }
-            serve(connection, fd: fd, worker: worker)
+            serve(connection, fd: fd, loop: loop)
         } else {
-            serve(connection, fd: fd, worker: worker)
+            serve(connection, fd: fd, loop: loop)
         }
     }
 
     /// The request loop of one admitted connection.
-    private func serve(_ connection: Connection, fd: Int32, worker: WorkerContext) {
-        let session = HTTPSession(responder: responder, worker: worker, limits: live.withLock { $0.limits })
+    private func serve(_ connection: Connection, fd: Int32, loop: LoopContext) {
+        let session = HTTPSession(responder: responder, loop: loop, limits: live.withLock { $0.limits })
 
         while true {
             if stopping.load(ordering: .relaxed) { session.beginDraining() }

@@ -3,6 +3,7 @@ import EngineCore
 import EventLoopCore
 import Glibc
 import HTTP1
+import LoopRuntime
 import Metrics
 
 /// One io_uring event loop: a ring created and driven only by its own
@@ -73,14 +74,12 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private var sendsSubmitted = SlotList()
     /// Last turn's `sendsSubmitted`, checked after this turn's completions.
     private var sendsToCheck = SlotList()
-    /// Loop turns counted; a send remembers the turn it was submitted in.
-    private var turn: UInt32 = 0
 
     /// Per-slot I/O state, beside the core's connection table.
     /// Laid out small (24 bytes): one per connection slot, idle or not.
     struct SlotIO {
         var sendLength: Int32 = 0
-        /// The loop turn the current send was submitted in (wraps).
+        /// The loop turn the current send was submitted in (`LoopClock.turn`).
         var sendTurn: UInt32 = 0
         /// The loop's clock (ms, wrapping) when the send last made progress.
         var sendSince: UInt32 = 0
@@ -202,7 +201,6 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             if status == -ETIME { count(.waitTimeout) }
             if status < 0 && status != -ETIME && status != -EINTR && status != -EBUSY && status != -EAGAIN { break }
             core.tick()
-            turn &+= 1
             swap(&sendsToCheck, &sendsSubmitted)
             sendsSubmitted.count = 0
             reap()
@@ -210,7 +208,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             // completed, nor replaced by a new send during this turn).
             for i in 0..<sendsToCheck.count {
                 let slot = sendsToCheck.slots[i]
-                if io[slot].sending && io[slot].sendTurn != turn && !io[slot].closing { core.armDeadline(slot, sending: true) }
+                if io[slot].sending && io[slot].sendTurn != core.turn && !io[slot].closing { core.armDeadline(slot, sending: true) }
             }
             if !starved.isEmpty, let buffers, buffers.available > 0 { rearmStarved() }
             core.expireDeadlines { expire($0) }
@@ -664,7 +662,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         io[slot].sendLength = Int32(truncatingIfNeeded: output.count)
         io[slot].sendSince = UInt32(truncatingIfNeeded: core.now)
         io[slot].outstanding += 1
-        io[slot].sendTurn = turn
+        io[slot].sendTurn = core.turn
         sendsSubmitted.append(slot)
     }
 

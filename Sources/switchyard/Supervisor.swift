@@ -2,6 +2,7 @@ import ArgumentParser
 import CSystem
 import EngineCore
 import Glibc
+import LoopRuntime
 import Synchronization
 import Topology
 

@@ -3,6 +3,7 @@ import EngineCore
 import EventLoopCore
 import HTTP1
 import LoadGen
+import LoopRuntime
 import Metrics
 import Testing
 

@@ -2,6 +2,7 @@
 // that plays the engine's role (feed bytes, loop process/didWrite), and a small
 // HTTP response parser so tests can assert on status codes, headers and bodies.
 
+import LoopRuntime
 import Testing
 @testable import HTTP1
 import Metrics
@@ -115,7 +116,7 @@ final class RecordingResponder: HTTPResponder, @unchecked Sendable {
 
 /// One connection driven the way an engine drives it, minus the socket.
 final class TestConnection {
-    let worker = WorkerContext(counters: WorkerCounters())
+    let loop = LoopContext(counters: WorkerCounters())
     let responder: RecordingResponder
     let session: HTTPSession
     /// Everything the session has written so far.
@@ -129,7 +130,7 @@ final class TestConnection {
 
     init(limits: HTTPLimits = HTTPLimits(), responder: RecordingResponder = RecordingResponder()) {
         self.responder = responder
-        session = HTTPSession(responder: responder, worker: worker, limits: limits)
+        session = HTTPSession(responder: responder, loop: loop, limits: limits)
     }
 
     /// Feeds `bytes` (if the connection is still open) and runs the session

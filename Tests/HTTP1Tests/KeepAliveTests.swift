@@ -231,7 +231,7 @@ struct RequestLimitTests {
         #expect(r.statuses == [200, 200, 200])
         #expect(r.responses.map { $0.header("Connection") } == [nil, nil, "close"])
         #expect(c.closed)
-        #expect(c.worker.counters.snapshot().requestLimitCloses == 1)
+        #expect(c.loop.counters.snapshot().requestLimitCloses == 1)
     }
 
     /// A request that closes anyway (HTTP/1.0 without keep-alive) is not counted.
@@ -239,6 +239,6 @@ struct RequestLimitTests {
         let c = TestConnection(limits: HTTPLimits(maxRequestsPerConnection: 1))
         c.send("GET / HTTP/1.0\r\n\r\n".bytes)
         #expect(result(of: c).statuses == [200])
-        #expect(c.worker.counters.snapshot().requestLimitCloses == 0)
+        #expect(c.loop.counters.snapshot().requestLimitCloses == 0)
     }
 }

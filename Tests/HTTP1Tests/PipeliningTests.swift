@@ -138,7 +138,7 @@ struct PipeliningTests {
         let c = TestConnection()
         c.maxWrite = 100
         c.send(bytes)
-        let snapshot = c.worker.counters.snapshot()
+        let snapshot = c.loop.counters.snapshot()
         #expect(snapshot.responses == 20)
         #expect(snapshot.bytesIn == UInt64(bytes.count))
         #expect(snapshot.bytesOut == UInt64(c.output.count))

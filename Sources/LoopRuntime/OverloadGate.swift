@@ -1,36 +1,5 @@
 import Glibc
 
-/// How much a request matters when a loop is overloaded. A route has one
-/// (`Application`'s priority rules); the overload controller sheds the
-/// lowest classes first and never sheds `critical`.
-public enum PriorityClass: Int, Sendable, CaseIterable, Comparable, CustomStringConvertible {
-    /// Health checks and metrics: never shed, so an orchestrator and an
-    /// operator still see the server while it sheds.
-    case critical = 0
-    case normal = 1
-    /// Work that may wait or be retried (batch, expensive endpoints).
-    case low = 2
-
-    public init?(name: String) {
-        switch name {
-        case "critical": self = .critical
-        case "normal": self = .normal
-        case "low": self = .low
-        default: return nil
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .critical: return "critical"
-        case .normal: return "normal"
-        case .low: return "low"
-        }
-    }
-
-    public static func < (a: PriorityClass, b: PriorityClass) -> Bool { a.rawValue < b.rawValue }
-}
-
 /// One thread's view of its loop's overload controller, read by the
 /// application before it runs a handler, plus the per-turn tallies the loop
 /// turns into latency samples.
@@ -81,16 +50,4 @@ public struct OverloadGate {
         case .low: answeredLow &+= 1
         }
     }
-}
-
-/// Microseconds on the fine monotonic clock (vDSO, no system call): what a
-/// loop measures of itself once per turn (queueing delay, busy time) and
-/// what the gate compares its deadlines with. Here, in the lowest module
-/// both use, so the two read the same clock. (The coarse clock's 4 ms steps
-/// are as long as the delays it must see.)
-@inlinable @inline(__always)
-public func monotonicMicroseconds() -> Int {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return t.tv_sec * 1_000_000 + t.tv_nsec / 1000
 }

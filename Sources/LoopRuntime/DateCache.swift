@@ -1,6 +1,4 @@
 import Glibc
-import Metrics
-import Pools
 
 /// The serialized `Date` header line of the current second, one per thread.
 ///
@@ -34,7 +32,7 @@ public final class DateCache {
 
     /// The line as of the last `refresh`; the memory stays put for the
     /// cache's lifetime, so writers may hold the pointer.
-    var linePointer: UnsafeRawPointer { UnsafeRawPointer(line) }
+    public var linePointer: UnsafeRawPointer { UnsafeRawPointer(line) }
 
     @inline(__always)
     public func refresh() {
@@ -65,23 +63,5 @@ public final class DateCache {
         two(12, year / 100); two(14, year % 100); put(16, 0x20)
         two(17, parts.tm_hour); put(19, 0x3A); two(20, parts.tm_min); put(22, 0x3A); two(23, parts.tm_sec)
         put(25, 0x20); put(26, 0x47); put(27, 0x4D); put(28, 0x54)  // " GMT"
-    }
-}
-
-/// What one worker thread owns for the hot path: its date cache, counters,
-/// buffer pool and request arena. Create it on the worker's own thread, so
-/// the memory is first touched there (on its NUMA node).
-public final class WorkerContext {
-    public let date = DateCache()
-    public let counters: WorkerCounters
-    public let buffers: BufferPool
-    public let arena: RequestArena
-    /// The loop's overload decisions and per-turn tallies (`OverloadGate`).
-    public var overload = OverloadGate()
-
-    public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256) {
-        self.counters = counters
-        buffers = BufferPool(counters: counters, maxCachedPerClass: maxCachedBuffersPerClass)
-        arena = RequestArena(pool: buffers)
     }
 }

@@ -1,0 +1,65 @@
+import Glibc
+
+/// A loop's one clock: the fine monotonic clock read once at the top of each
+/// turn, and the count of turns. Everything a loop times (deadlines, the
+/// timer wheel, queueing delay, busy time, the overload gate's deadlines)
+/// reads these values, so the loop's parts agree on what "now" is and no
+/// part reads the clock again on the request path.
+///
+/// Ownership: the loop thread, as part of its `LoopContext`.
+public struct LoopClock {
+    /// µs on CLOCK_MONOTONIC at the top of the current turn.
+    public private(set) var micros: Int
+    /// The same moment in ms: what deadlines and the timer wheel count in.
+    public private(set) var millis: Int
+    /// Turns begun so far, wrapping before `LoopClock.noTurn`, so a record
+    /// can say "in no turn" with that value.
+    public private(set) var turn: UInt32 = 0
+
+    public static var noTurn: UInt32 { 0xFFFF_FFFF }
+
+    public init(micros: Int = monotonicMicroseconds()) {
+        self.micros = micros
+        millis = micros / 1000
+    }
+
+    /// A turn begins: one clock read. Returns the reading (µs).
+    @inline(__always) @discardableResult
+    public mutating func beginTurn() -> Int {
+        turn = turn == LoopClock.noTurn - 1 ? 0 : turn &+ 1
+        let now = monotonicMicroseconds()
+        micros = now
+        millis = now / 1000
+        return now
+    }
+
+    /// Reads the clock without beginning a turn (the moment a loop starts
+    /// waiting, or a test's fake time), updating `micros` and `millis`.
+    @inline(__always) @discardableResult
+    public mutating func read(micros now: Int = monotonicMicroseconds()) -> Int {
+        micros = now
+        millis = now / 1000
+        return now
+    }
+}
+
+/// Microseconds on the fine monotonic clock (vDSO, no system call): what a
+/// loop reads once per turn (`LoopClock`) and what the overload gate
+/// compares its deadlines with. (The coarse clock's 4 ms steps are as long
+/// as the delays a loop must see.)
+@inlinable @inline(__always)
+public func monotonicMicroseconds() -> Int {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return t.tv_sec * 1_000_000 + t.tv_nsec / 1000
+}
+
+/// Milliseconds on the coarse monotonic clock (vDSO, no system call), for
+/// code outside a loop's turn (the supervisor, the threads engine's idle
+/// accounting) that needs only tick precision.
+@inline(__always)
+public func monotonicMilliseconds() -> Int {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t)
+    return t.tv_sec * 1000 + t.tv_nsec / 1_000_000
+}

@@ -1,0 +1,28 @@
+import Metrics
+import Pools
+
+/// What one loop thread owns for the hot path: its clock, date cache,
+/// counters, buffer pool, request arena and overload gate. Protocol
+/// machines (HTTP/1.1 sessions) and the application reach all of it through
+/// the one context of the thread that runs them; nothing here is shared.
+///
+/// Create it on the loop's own thread (after pinning), so its memory is
+/// first touched there, on that CPU's NUMA node.
+/// Ownership: the thread that created it; a work-stealing worker lends it
+/// to the connections it runs (`HTTPSession.rebind`).
+public final class LoopContext {
+    /// The loop's clock, read once per turn by the engine (`LoopClock.beginTurn`).
+    public var clock = LoopClock()
+    public let date = DateCache()
+    public let counters: WorkerCounters
+    public let buffers: BufferPool
+    public let arena: RequestArena
+    /// The loop's overload decisions and per-turn tallies (`OverloadGate`).
+    public var overload = OverloadGate()
+
+    public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256) {
+        self.counters = counters
+        buffers = BufferPool(counters: counters, maxCachedPerClass: maxCachedBuffersPerClass)
+        arena = RequestArena(pool: buffers)
+    }
+}
