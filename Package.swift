@@ -109,6 +109,7 @@ let package = Package(
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Experiments", "Topology", "Engines"]),
         .testTarget(name: "StealingEngineTests", dependencies: ["StealingEngine"]),
+        .testTarget(name: "EventLoopCoreTests", dependencies: ["EventLoopCore", "EngineCore", "LoopRuntime", "Metrics"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "Engines", "Application", "HTTP1", "LoadGen", "Metrics", "Topology"]

@@ -85,12 +85,12 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     private func dispatch(_ request: HTTPRequest, _ writer: inout ResponseWriter) {
         // Counted on the serving thread's counters, through a guaranteed
         // reference (a strong copy of `request.loop` would be retained).
-        Unmanaged.passUnretained(request.loop)._withUnsafeGuaranteedRef { $0.counters.recordRoutedRequest() }
+        Unmanaged.passUnretained(request.loop).guaranteed { $0.counters.recordRoutedRequest() }
         var parameters = RouteParameters()
         switch router.lookup(request.method, path: request.path, parameters: &parameters) {
         case .found(let found):
             // safety: `routeObjects` holds every route the router returns.
-            found._withUnsafeGuaranteedRef { run($0, request, parameters, &writer) }
+            found.guaranteed { run($0, request, parameters, &writer) }
         case .methodNotAllowed(let allow):
             writer.head(.methodNotAllowed)
             writer.header("Allow", allow)
@@ -103,7 +103,7 @@ public final class Application: HTTPResponder, @unchecked Sendable {
     /// Runs the route's handler, unless its class is being shed.
     @inline(__always)
     private func run(_ route: Route, _ request: HTTPRequest, _ parameters: RouteParameters, _ writer: inout ResponseWriter) {
-        let shed = Unmanaged.passUnretained(request.loop)._withUnsafeGuaranteedRef { loop in
+        let shed = Unmanaged.passUnretained(request.loop).guaranteed { loop in
             if loop.overload.sheds(route.priority) {
                 loop.counters.recordShed(priority: route.priority.rawValue)
                 return true

@@ -3,6 +3,7 @@ import EngineCore
 import EventLoopCore
 import Glibc
 import HTTP1
+import LoopRuntime
 import Metrics
 
 /// One event loop: an epoll instance and the readiness-driven I/O of the
@@ -131,19 +132,20 @@ final class Reactor: EventLoop, @unchecked Sendable {
         sockets[slot] = SocketState()
         let connection = core.connections[slot]
         Epoll.add(epfd, connection.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered,
-                  tag: connection.tag(slot: slot))
+                  tag: connection.tag(slot: slot).raw)
         count(.epollCtl)
     }
 
     // MARK: connection I/O
 
     private func connectionEvent(tag: UInt64, flags: UInt32) {
-        let slot = Int(tag & 0xFFFF_FFFF)
+        let tag = SlotTag(raw: tag)
+        let slot = tag.slot
         guard slot < core.connections.count else { return }
         // safety: the core's table keeps the record alive past this call.
         unowned(unsafe) let connection = core.connections[slot]
         // A stale event for a connection closed earlier in this batch.
-        guard connection.isOpen, connection.generation == UInt32(tag >> 32) else { return }
+        guard connection.isOpen, tag.matches(generation: connection.generation) else { return }
         if flags & Epoll.error != 0 {
             closeConnection(slot)
             return
@@ -166,7 +168,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
         let fd = connection.fd
         // A guaranteed reference: an unowned(unsafe) local was still
         // retained and released around the calls on the session.
-        let wait = Unmanaged.passUnretained(connection.session)._withUnsafeGuaranteedRef { session in
+        let wait = Unmanaged.passUnretained(connection.session).guaranteed { session in
             if core.draining { session.beginDraining() }
             return driveReadiness(session, fd: fd, readable: &socket.pointee.readable, hungUp: socket.pointee.hungUp,
                                   events: syscalls, waitingToRead: waitingToRead)
@@ -178,7 +180,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
             if !socket.pointee.wantsWrite {
                 socket.pointee.wantsWrite = true
                 Epoll.modify(epfd, connection.fd, events: Epoll.readable | Epoll.writable | Epoll.peerHangUp | Epoll.edgeTriggered,
-                             tag: connection.tag(slot: slot))
+                             tag: connection.tag(slot: slot).raw)
                 count(.epollCtl)
             }
             core.armDeadline(slot, sending: true)
@@ -186,7 +188,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
             if socket.pointee.wantsWrite {
                 socket.pointee.wantsWrite = false
                 Epoll.modify(epfd, connection.fd, events: Epoll.readable | Epoll.peerHangUp | Epoll.edgeTriggered,
-                             tag: connection.tag(slot: slot))
+                             tag: connection.tag(slot: slot).raw)
                 count(.epollCtl)
             }
             core.armDeadline(slot, sending: false)

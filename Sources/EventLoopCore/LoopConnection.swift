@@ -14,7 +14,7 @@ import LoopRuntime
 public final class LoopConnection {
     /// Kept for the slot's life (a `let`: the hot path reads it without
     /// retaining); a reload's new limits reach it through `adopt`.
-    public let session: HTTPSession
+    public let session: ServerConnection
     /// The socket, or -1 while the slot is free.
     public internal(set) var fd: Int32 = -1
     /// Bumped on every reuse; events and completions carry it, so one meant
@@ -32,13 +32,14 @@ public final class LoopConnection {
     /// record's padding.
     var releaseTurn = LoopClock.noTurn
 
-    init(session: HTTPSession) {
+    init(session: ServerConnection) {
         self.session = session
     }
 
     /// Whether the slot holds a live connection.
     public var isOpen: Bool { fd >= 0 }
 
-    /// A 64-bit tag for epoll events: generation in the high half, slot in the low.
-    public func tag(slot: Int) -> UInt64 { UInt64(generation) << 32 | UInt64(slot) }
+    /// The slot's tag for an event or operation on this connection (`SlotTag`).
+    @inline(__always)
+    public func tag(slot: Int, kind: UInt8 = 0) -> SlotTag { SlotTag(kind: kind, slot: slot, generation: generation) }
 }

@@ -134,7 +134,7 @@ public final class LoopCore: @unchecked Sendable {
 
     /// The deadline `admit` arms for a new connection: the keep-alive
     /// timeout, or while draining the drain grace.
-    public var admissionDeadline: Int { now + (draining ? drainIdleGrace : keepAliveMilliseconds) }
+    public var admissionDeadline: Int { idleDeadline(draining: draining, now: now) }
 
     /// Milliseconds an idle connection may wait for its next request.
     public var keepAliveMilliseconds: Int { keepAliveTimeoutMS.load(ordering: .relaxed) }
@@ -197,7 +197,7 @@ public final class LoopCore: @unchecked Sendable {
         let clock = monotonicMicroseconds()
         // A guaranteed reference: passing the stored one into a mutating
         // call on `turns` retained and released it each turn.
-        Unmanaged.passUnretained(loop)._withUnsafeGuaranteedRef { turns.willWait(at: clock, loop: $0) }
+        Unmanaged.passUnretained(loop).guaranteed { turns.willWait(at: clock, loop: $0) }
         var timeout = wheel.waitMilliseconds(now: clock / 1000)
         if draining { timeout = timeout < 0 ? 50 : min(timeout, 50) }
         // Idle connections still holding buffers: a quiet loop wakes within
@@ -222,7 +222,7 @@ public final class LoopCore: @unchecked Sendable {
     public func tick() {
         candidatesOfThisTurn = 0
         // A guaranteed reference: through the stored one each use was a retain.
-        Unmanaged.passUnretained(loop)._withUnsafeGuaranteedRef { loop in
+        Unmanaged.passUnretained(loop).guaranteed { loop in
             let clock = loop.clock.beginTurn()
             now = clock / 1000
             turn = loop.clock.turn
@@ -336,7 +336,7 @@ public final class LoopCore: @unchecked Sendable {
             // A reload changed the limits: this connection's session takes them.
             if connections[slot].session.limits != limits { connections[slot].session.adopt(limits) }
         } else {
-            let session = HTTPSession(responder: responder, loop: loop, limits: limits)
+            let session = ServerConnection(responder: responder, loop: loop, limits: limits)
             connections.append(LoopConnection(session: session))
             slot = connections.count - 1
             wheel.reserve(slots: connections.count)
@@ -397,7 +397,7 @@ public final class LoopCore: @unchecked Sendable {
         // safety: the table keeps the record alive past this call.
         unowned(unsafe) let connection = connections[slot]
         // A guaranteed reference: the session was retained around `isIdle`.
-        if defersIdleRelease && !sending && Unmanaged.passUnretained(connection.session)._withUnsafeGuaranteedRef({ $0.isIdle }) {
+        if defersIdleRelease && !sending && Unmanaged.passUnretained(connection.session).guaranteed({ $0.isIdle }) {
             // Keep the buffers for now: a connection busy enough to send its
             // next request within a turn would take them straight back.
             if connection.releaseTurn != turn {
@@ -412,7 +412,7 @@ public final class LoopCore: @unchecked Sendable {
             return
         }
         // A guaranteed reference: passing the record retained it.
-        let due = Unmanaged.passUnretained(connection)._withUnsafeGuaranteedRef { deadline(for: $0, sending: sending, now: now) }
+        let due = Unmanaged.passUnretained(connection).guaranteed { deadline(for: $0, sending: sending, now: now) }
         wheel.arm(slot, at: due)
     }
 
@@ -432,11 +432,11 @@ public final class LoopCore: @unchecked Sendable {
     private var idleTickAt = -1
     private var idleTick = 0
 
-    /// When an idle connection is closed: after the keep-alive timeout, or
-    /// only briefly while draining (a request may still be on its way).
+    /// When an idle connection is closed (`DeadlinePolicy.idle`), reading
+    /// only the one timeout it needs.
     @inline(__always)
     private func idleDeadline(draining: Bool, now: Int) -> Int {
-        now + (draining ? drainIdleGrace : keepAliveMilliseconds)
+        DeadlinePolicy.idle(now: now, draining: draining, keepAlive: keepAliveMilliseconds, drainIdleGrace: drainIdleGrace)
     }
 
     /// Gives back the buffers of connections that went idle in an earlier
@@ -473,21 +473,30 @@ public final class LoopCore: @unchecked Sendable {
     /// only from the thread that runs the connection now.
     public func deadline(for connection: LoopConnection, sending: Bool, now: Int) -> Int {
         let session = connection.session
-        if sending { return now + sendTimeoutMilliseconds }
-        if session.isIdle {
+        let settings = deadlineSettings
+        if sending { return DeadlinePolicy.deadline(.sending, now: now, settings: settings) }
+        switch session.waitingFor {
+        case .idle:
             connection.requestStartedAt = -1
             // Waiting for the next request needs no buffer: lend them to busy connections.
             session.releaseIdleBuffers()
-            return idleDeadline(draining: session.isDraining, now: now)
+            return DeadlinePolicy.deadline(.idle(draining: session.isDraining), now: now, settings: settings)
+        case .body:
+            return DeadlinePolicy.deadline(.body, now: now, settings: settings)
+        case .head:
+            let completed = session.requestsCompleted
+            connection.requestStartedAt = DeadlinePolicy.headStart(
+                startedAt: connection.requestStartedAt, requestsSeen: connection.requestsSeen, requestsCompleted: completed, now: now)
+            connection.requestsSeen = completed
+            return DeadlinePolicy.deadline(.head(startedAt: connection.requestStartedAt), now: now, settings: settings)
         }
-        if session.isReceivingBody { return now + bodyTimeoutMS.load(ordering: .relaxed) }
-        // Part of a head is here: the deadline runs from its first byte
-        // and is not extended by more bytes, so trickling does not help.
-        if connection.requestStartedAt < 0 || connection.requestsSeen != session.requestsCompleted {
-            connection.requestStartedAt = now
-            connection.requestsSeen = session.requestsCompleted
-        }
-        return connection.requestStartedAt + headTimeoutMS.load(ordering: .relaxed)
+    }
+
+    /// The timeouts as the last reload set them (five relaxed loads).
+    public var deadlineSettings: DeadlineSettings {
+        DeadlineSettings(head: headTimeoutMS.load(ordering: .relaxed), body: bodyTimeoutMS.load(ordering: .relaxed),
+                         keepAlive: keepAliveTimeoutMS.load(ordering: .relaxed), send: sendTimeoutMS.load(ordering: .relaxed),
+                         drainIdleGrace: drainIdleGraceMS.load(ordering: .relaxed))
     }
 
     /// How finely the timer wheel fires (ms): a deadline is at most this late.

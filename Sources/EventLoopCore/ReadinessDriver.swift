@@ -2,6 +2,7 @@ import CSystem
 import EngineCore
 import Glibc
 import HTTP1
+import LoopRuntime
 
 /// Event counters of an engine that drives non-blocking sockets on
 /// readiness: it must count its receives and sends.
@@ -37,12 +38,14 @@ public enum ReadinessWait {
 /// `waitingToRead`: the caller knows the session's last answer was `.read`
 /// and nothing has touched it since (an event on a connection that was
 /// waiting to read). Asking `process()` again would only say `.read`, so
-/// the loop starts with the read.
+/// the loop starts with the read. An engine shortcut kept because it was
+/// measured to pay (the epoll loop's common event; issue 13's notes).
 @inlinable @inline(__always)
-public func driveReadiness<Event: ReadinessEvent>(_ session: HTTPSession, fd: Int32, readable: inout Bool,
-                                                  hungUp: Bool, events: LoopEvents<Event>,
-                                                  waitingToRead: Bool = false) -> ReadinessWait {
-    var next = waitingToRead ? SessionAction.read : session.process()
+public func driveReadiness<Machine: ConnectionMachine, Event: ReadinessEvent>(
+    _ session: Machine, fd: Int32, readable: inout Bool, hungUp: Bool, events: LoopEvents<Event>,
+    waitingToRead: Bool = false
+) -> ReadinessWait {
+    var next = waitingToRead ? ConnectionAction.read : session.process()
     while true {
         switch next {
         case .write:

@@ -3,16 +3,6 @@ import LoopRuntime
 import Metrics
 import Pools
 
-/// What the engine should do next with a connection.
-public enum SessionAction: Equatable, Sendable {
-    /// Read more bytes into `readSpace()` and report them with `didRead`.
-    case read
-    /// Write `pendingOutput`, report with `didWrite`, then call `process` again.
-    case write
-    /// All output is written; close the connection.
-    case close
-}
-
 /// The sans-I/O HTTP/1.1 connection: bytes in, bytes out, and what to do next.
 ///
 /// An engine owns the socket and calls, in a loop:
@@ -34,7 +24,7 @@ public enum SessionAction: Equatable, Sendable {
 /// read is in flight); requests handed to the responder point into the same
 /// buffer and are valid until their response is serialized.
 /// Ownership: one thread at a time (the connection's).
-public final class HTTPSession {
+public final class HTTPSession: ConnectionMachine {
     /// Changes only between connections (`adopt`).
     public private(set) var limits: HTTPLimits
     let responder: any HTTPResponder
@@ -146,7 +136,7 @@ public final class HTTPSession {
     @usableFromInline
     func takeBuffers() {
         // The pool through the guaranteed loop: no retain of either.
-        guaranteedLoop._withUnsafeGuaranteedRef { takeBuffers(from: $0.buffers) }
+        guaranteedLoop.guaranteed { takeBuffers(from: $0.buffers) }
     }
 
     @inline(__always)
@@ -164,7 +154,7 @@ public final class HTTPSession {
     }
 
     private func giveBuffersBack() {
-        guaranteedLoop._withUnsafeGuaranteedRef { giveBuffersBack(to: $0.buffers) }
+        guaranteedLoop.guaranteed { giveBuffersBack(to: $0.buffers) }
     }
 
     @inline(__always)
@@ -243,7 +233,7 @@ public final class HTTPSession {
     /// with larger buffers hands them over in pieces). The session may move
     /// bytes within `bytes` (cutting chunk framing out of a body), so they
     /// must be writable memory the caller does not need afterwards.
-    public func process(borrowing bytes: UnsafeRawBufferPointer) -> SessionAction {
+    public func process(borrowing bytes: UnsafeRawBufferPointer) -> ConnectionAction {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return process() }
         guard start == end, phase == .head, !closeAfterOutput, output.pendingCount < outputHighWater else {
             precondition(bytes.count <= inputRoom, "process(borrowing:) given more than inputRoom")
@@ -258,7 +248,7 @@ public final class HTTPSession {
         start = 0
         end = bytes.count
         borrowing = true
-        guaranteedLoop._withUnsafeGuaranteedRef { $0.date.refresh() }
+        guaranteedLoop.guaranteed { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
             if !step() { break }
         }
@@ -313,9 +303,16 @@ public final class HTTPSession {
     /// between events to tell when a new request began (its head deadline).
     public private(set) var requestsCompleted = 0
 
-    /// Bytes of a request are buffered and its body is being received: the
-    /// engine applies its body idle timeout rather than the head deadline.
-    public var isReceivingBody: Bool { phase == .body }
+    /// Nothing buffered either way and not closing: `process()` would only
+    /// say `.read`. Inlinable (engines ask it per turn, from their modules).
+    @inlinable
+    public var isQuiet: Bool { start == end && phase == .head && !closeAfterOutput && output.pendingCount == 0 }
+
+    /// What the connection waits for when it is not sending.
+    public var waitingFor: ConnectionWait {
+        if isIdle { return .idle }
+        return phase == .body ? .body : .head
+    }
 
     /// Makes the session ready for a new connection, keeping its buffers, so
     /// an engine can reuse sessions instead of allocating one per connection.
@@ -343,7 +340,7 @@ public final class HTTPSession {
     /// request buffered it gets 408 (then close); otherwise the connection
     /// was idle and closes silently.
     public func readTimedOut() {
-        guaranteedLoop._withUnsafeGuaranteedRef { $0.date.refresh() }
+        guaranteedLoop.guaranteed { $0.date.refresh() }
         if !isIdle && !closeAfterOutput {
             respondWithError(.requestTimeout)
         } else {
@@ -357,11 +354,10 @@ public final class HTTPSession {
     /// Parses and answers what the input holds, then says what to do next.
     /// Inlinable: the quiet case is a few loads in the engine's loop.
     @inlinable @inline(__always)
-    public func process() -> SessionAction {
+    public func process() -> ConnectionAction {
         // Nothing buffered either way (an engine asks before each read and
         // after each complete write): nothing to parse, answer or compact.
-        if start == end && phase == .head && !closeAfterOutput && output.pendingCount == 0
-            && inputCapacity <= initialInputCapacity {
+        if isQuiet && inputCapacity <= initialInputCapacity {
             start = 0
             end = 0
             return .read
@@ -373,9 +369,9 @@ public final class HTTPSession {
     /// engine meets twice a turn (before its read, after its write) is a
     /// leaf: no saved registers, no stack guard.
     @usableFromInline @inline(never)
-    func processBuffered() -> SessionAction {
+    func processBuffered() -> ConnectionAction {
         // One clock read per batch of pipelined requests, not per response.
-        guaranteedLoop._withUnsafeGuaranteedRef { $0.date.refresh() }
+        guaranteedLoop.guaranteed { $0.date.refresh() }
         while !closeAfterOutput && output.pendingCount < outputHighWater {
             // Everything consumed: no call to find that out.
             if start == end && phase == .head { break }
@@ -473,7 +469,7 @@ public final class HTTPSession {
         counterSlots.recordResponse(status: writer.status.code)
         closeAfterOutput = writer.closeConnection
         requestsCompleted &+= 1
-        guaranteedLoop._withUnsafeGuaranteedRef { $0.arena.reset() }
+        guaranteedLoop.guaranteed { $0.arena.reset() }
         start += consumed
         parser.reset()
         phase = .head

@@ -23,6 +23,12 @@ public struct LoopClock {
         millis = micros / 1000
     }
 
+    /// A clock at a given turn (tests of the wrap).
+    init(micros: Int, turn: UInt32) {
+        self.init(micros: micros)
+        self.turn = turn
+    }
+
     /// A turn begins: one clock read. Returns the reading (µs).
     @inline(__always) @discardableResult
     public mutating func beginTurn() -> Int {

@@ -77,7 +77,7 @@ final class ConnectionTask: @unchecked Sendable {
     @inline(__always)
     static func from(tag: UInt64) -> ConnectionTask { unmanaged(tag: tag).takeUnretainedValue() }
 
-    /// The record `tag` names, unretained: for `_withUnsafeGuaranteedRef`
+    /// The record `tag` names, unretained: for `Unmanaged.guaranteed`
     /// on the hot path, where a strong reference costs a retain and release.
     @inline(__always)
     static func unmanaged(tag: UInt64) -> Unmanaged<ConnectionTask> {

@@ -3,6 +3,7 @@ import EngineCore
 import EventLoopCore
 import Glibc
 import HTTP1
+import LoopRuntime
 
 /// A worker's connections: admitting them (home), driving them (whoever
 /// runs the task), and the hand-backs that keep slot, timer and release with
@@ -40,7 +41,7 @@ extension Worker {
         let fd = task.fd, hungUp = task.hungUp
         var readable = task.readable
         // A guaranteed reference to the session: a strong one was retained.
-        let wait = Unmanaged.passUnretained(task.connection.session)._withUnsafeGuaranteedRef { session in
+        let wait = Unmanaged.passUnretained(task.connection.session).guaranteed { session in
             if draining { session.beginDraining() }
             return driveReadiness(session, fd: fd, readable: &readable, hungUp: hungUp, events: syscalls)
         }
@@ -75,7 +76,7 @@ extension Worker {
     private func wantDeadline(_ task: ConnectionTask, sending: Bool) {
         unowned(unsafe) let home = task.home
         // A guaranteed reference: passing the record retained it.
-        let deadline = Unmanaged.passUnretained(task.connection)._withUnsafeGuaranteedRef {
+        let deadline = Unmanaged.passUnretained(task.connection).guaranteed {
             home.core.deadline(for: $0, sending: sending, now: core.now)
         }
         task.deadline.store(deadline, ordering: .relaxed)

@@ -215,7 +215,7 @@ final class Worker: EventLoop, @unchecked Sendable {
         if searching { stopSearching() }
         // A guaranteed reference: a strong one was retained and released
         // three times per run.
-        ConnectionTask.unmanaged(tag: word)._withUnsafeGuaranteedRef { run(task: $0) }
+        ConnectionTask.unmanaged(tag: word).guaranteed { run(task: $0) }
     }
 
     @inline(__always)
@@ -225,8 +225,8 @@ final class Worker: EventLoop, @unchecked Sendable {
         if task.home !== self { count(.taskRunForeign) }
         // Guaranteed references: strong ones to the session and the
         // worker context were retained and released per run.
-        Unmanaged.passUnretained(task.connection.session)._withUnsafeGuaranteedRef { session in
-            Unmanaged.passUnretained(core.loop)._withUnsafeGuaranteedRef { session.rebind(to: $0) }
+        Unmanaged.passUnretained(task.connection.session).guaranteed { session in
+            Unmanaged.passUnretained(core.loop).guaranteed { session.rebind(to: $0) }
         }
         if flags & ConnectionTask.errorFlag != 0 {
             closeTask(task)

@@ -150,7 +150,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 
     /// The request loop of one admitted connection.
     private func serve(_ connection: Connection, fd: Int32, loop: LoopContext) {
-        let session = HTTPSession(responder: responder, loop: loop, limits: live.withLock { $0.limits })
+        let session = ServerConnection(responder: responder, loop: loop, limits: live.withLock { $0.limits })
 
         while true {
             if stopping.load(ordering: .relaxed) { session.beginDraining() }

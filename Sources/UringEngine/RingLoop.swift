@@ -303,7 +303,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             accepted(result: result, flags: flags)
         case .wake?:
             wokenUp(flags: flags)
-        case .cancel?, nil:
+        case .ignore?, nil:
             break  // a cancel's own result (0, -ENOENT, -EALREADY): the target's completion says the rest
         }
     }
@@ -314,7 +314,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let slot = completion.slot
         guard slot < core.connections.count else { return nil }
         let connection = core.connections[slot]
-        guard connection.isOpen, connection.generation & 0xFF_FFFF == completion.generation else { return nil }
+        guard connection.isOpen, completion.tag.matches(generation: connection.generation) else { return nil }
         return slot
     }
 
@@ -390,10 +390,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             io_uring_prep_send(send, index, shedBuffer, length, Int32(MSG_NOSIGNAL))
             // A hard link: the close runs even if the send fails.
             send.pointee.flags |= UInt8(switchyard_sqe_flag_fixed_file()) | UInt8(switchyard_sqe_flag_io_hardlink())
-            io_uring_sqe_set_data64(send, Completion.tag(.cancel))  // nothing to do on its completion
+            io_uring_sqe_set_data64(send, Completion.tag(.ignore))  // nothing to do on its completion
             let close = entry()
             io_uring_prep_close_direct(close, UInt32(index))
-            io_uring_sqe_set_data64(close, Completion.tag(.cancel))
+            io_uring_sqe_set_data64(close, Completion.tag(.ignore))
             count(.close)
         }
     }
@@ -465,7 +465,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             if Int(result) > buffers!.size && !options.incremental { count(.recvBundle) }
             // A guaranteed reference: the optional's strong copy was
             // retained and released per completion.
-            Unmanaged.passUnretained(buffers!)._withUnsafeGuaranteedRef { ring in ring.consume(flags: flags, result: result) { bytes in
+            Unmanaged.passUnretained(buffers!).guaranteed { ring in ring.consume(flags: flags, result: result) { bytes in
                 // A piece may close the connection (a bad request); the rest
                 // of a bundle then goes back unread.
                 guard core.connections[slot].isOpen, core.connections[slot].generation == generation,
@@ -502,11 +502,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// if the session is full, copied aside until it can take them.
     private func take(_ slot: Int, _ bytes: UnsafeRawBufferPointer) {
         // A guaranteed reference: a strong one was retained and released.
-        Unmanaged.passUnretained(core.connections[slot].session)._withUnsafeGuaranteedRef { take(slot, bytes, session: $0) }
+        Unmanaged.passUnretained(core.connections[slot].session).guaranteed { take(slot, bytes, session: $0) }
     }
 
     @inline(__always)
-    private func take(_ slot: Int, _ bytes: UnsafeRawBufferPointer, session: HTTPSession) {
+    private func take(_ slot: Int, _ bytes: UnsafeRawBufferPointer, session: ServerConnection) {
         if io[slot].sending || io[slot].hasParked {
             if !io[slot].hasParked && session.inputRoom >= bytes.count {
                 session.receive(bytes)
@@ -518,7 +518,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             return
         }
         if core.draining { session.beginDraining() }
-        var action = SessionAction.read
+        var action = ConnectionAction.read
         var offset = 0
         while offset < bytes.count {
             // `process(borrowing:)` takes no more than the session has room
@@ -558,7 +558,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private func cancel(_ target: UInt64) {
         let sqe = entry()
         io_uring_prep_cancel64(sqe, target, 0)
-        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        io_uring_sqe_set_data64(sqe, Completion.tag(.ignore))
         count(.cancel)
     }
 
@@ -619,7 +619,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         afterProcess(slot, action)
     }
 
-    private func afterProcess(_ slot: Int, _ action: SessionAction) {
+    private func afterProcess(_ slot: Int, _ action: ConnectionAction) {
         switch action {
         case .write:
             submitSend(slot)
@@ -708,9 +708,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             return
         }
         io[slot].socketFull = false
-        let quiet = Unmanaged.passUnretained(core.connections[slot].session)._withUnsafeGuaranteedRef {
-            $0.isIdle && !$0.willClose
-        }
+        let quiet = Unmanaged.passUnretained(core.connections[slot].session).guaranteed { $0.isQuiet }
         if quiet && !core.draining && !io[slot].hasParked {
             // Everything sent and nothing buffered: `process` could only say `.read`.
             return afterProcess(slot, .read)
@@ -760,7 +758,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let sqe = entry()
         io_uring_prep_cancel_fd(sqe, core.connections[slot].fd,
                                 UInt32(IORING_ASYNC_CANCEL_ALL) | (direct ? UInt32(IORING_ASYNC_CANCEL_FD_FIXED) : 0))
-        io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+        io_uring_sqe_set_data64(sqe, Completion.tag(.ignore))
         count(.cancel)
     }
 
@@ -771,7 +769,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         if direct {
             let sqe = entry()
             io_uring_prep_close_direct(sqe, UInt32(fd))
-            io_uring_sqe_set_data64(sqe, Completion.tag(.cancel))
+            io_uring_sqe_set_data64(sqe, Completion.tag(.ignore))
         } else {
             close(fd)
         }

@@ -122,7 +122,7 @@ final class TestConnection {
     /// Everything the session has written so far.
     private(set) var output: [UInt8] = []
     private(set) var closed = false
-    private(set) var lastAction: SessionAction = .read
+    private(set) var lastAction: ConnectionAction = .read
     /// Largest `didWrite` the fake socket accepts at once (partial writes).
     var maxWrite = Int.max
     /// `process()` calls that returned `.write`; shows backpressure at work.

@@ -1,5 +1,6 @@
 // Persistence rules (RFC 9112 §9.3) and graceful shutdown (beginDraining).
 
+import LoopRuntime
 import Testing
 @testable import HTTP1
 
@@ -203,10 +204,10 @@ struct KeepAliveTests {
         let c = TestConnection()
         c.session.receive(request("GET /1 HTTP/1.1") + request("POST /2 HTTP/1.1", ["Host: x", "Content-Length: 10"], body: "abc"))
         #expect(c.session.process() == .write)
-        #expect(c.session.isReceivingBody)
+        #expect(c.session.waitingFor == .body)
         c.session.reset()
         #expect(c.session.pendingOutput.count == 0)
-        #expect(!c.session.isReceivingBody)
+        #expect(c.session.waitingFor != .body)
         #expect(c.session.isIdle)
         c.send(request("GET /3 HTTP/1.1"))
         let r = result(of: c)

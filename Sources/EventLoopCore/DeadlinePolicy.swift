@@ -1,0 +1,70 @@
+import LoopRuntime
+
+/// Timeouts that decide a connection's deadline, in milliseconds, as a
+/// reload last set them (`LiveSettings`).
+public struct DeadlineSettings: Equatable, Sendable {
+    /// A request head must be complete this long after its first byte.
+    public var head: Int
+    /// A body may go this long without a byte.
+    public var body: Int
+    /// An idle connection may wait this long for its next request.
+    public var keepAlive: Int
+    /// A send may go this long without progress.
+    public var send: Int
+    /// While draining, an idle connection stays open this long.
+    public var drainIdleGrace: Int
+
+    public init(head: Int, body: Int, keepAlive: Int, send: Int, drainIdleGrace: Int) {
+        self.head = head
+        self.body = body
+        self.keepAlive = keepAlive
+        self.send = send
+        self.drainIdleGrace = drainIdleGrace
+    }
+}
+
+/// One deadline per connection, chosen by what it waits for: pure (state,
+/// time and settings in, a deadline out), so it is tested on a fake clock
+/// and shared by every event-loop engine, including a work-stealing thief
+/// that computes a deadline with its own clock.
+///
+/// - sending (output waits for the socket): `now` + send timeout;
+/// - idle: `now` + keep-alive timeout, or the drain grace while draining;
+/// - part of a head buffered: its first byte's arrival + head timeout. Not
+///   extended by later bytes, so a client trickling a head gains nothing;
+/// - a body arriving: `now` + body timeout (extended by each byte).
+public enum DeadlinePolicy {
+    /// What a connection waits for, as far as its deadline is concerned.
+    public enum Waiting: Equatable, Sendable {
+        case sending
+        case idle(draining: Bool)
+        case head(startedAt: Int)
+        case body
+    }
+
+    @inline(__always)
+    public static func deadline(_ waiting: Waiting, now: Int, settings: DeadlineSettings) -> Int {
+        switch waiting {
+        case .sending: return now &+ settings.send
+        case .idle(let draining):
+            return idle(now: now, draining: draining, keepAlive: settings.keepAlive, drainIdleGrace: settings.drainIdleGrace)
+        case .head(let startedAt): return startedAt &+ settings.head
+        case .body: return now &+ settings.body
+        }
+    }
+
+    /// The idle case alone, with only the two timeouts it reads: the hot
+    /// one (every keep-alive request ends in it).
+    @inline(__always)
+    public static func idle(now: Int, draining: Bool, keepAlive: Int, drainIdleGrace: Int) -> Int {
+        now &+ (draining ? drainIdleGrace : keepAlive)
+    }
+
+    /// When the current head began (ms): `startedAt` if it is still the same
+    /// request (`requestsSeen` answered since), else `now`. The caller stores
+    /// the result with `requestsCompleted`, so a trickled head keeps its start.
+    @inline(__always)
+    public static func headStart(startedAt: Int, requestsSeen: Int, requestsCompleted: Int, now: Int) -> Int {
+        startedAt < 0 || requestsSeen != requestsCompleted ? now : startedAt
+    }
+}
