@@ -120,6 +120,11 @@ public final class Application: HTTPResponder, @unchecked Sendable {
             return
         }
         route.handler(request, parameters, &writer)
+        if writer.isDeferred {
+            // Sampled when it is answered, with its real duration, not in this turn.
+            Unmanaged.passUnretained(request.loop).guaranteed { $0.overload.deferred(route.priority) }
+            writer.setDeferredPriority(route.priority)
+        }
     }
 }
 

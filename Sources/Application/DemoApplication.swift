@@ -10,6 +10,8 @@ public struct DemoConfiguration: Sendable {
     public var staticDirectory: String?
     /// Upper bound for `/work?us=N`, so one request cannot occupy a thread forever.
     public var maxWorkMicroseconds = 1_000_000
+    /// Upper bound for `/delay?ms=N`.
+    public var maxDelayMilliseconds = 60_000
 
     /// Adds `GET /crash`, whose handler traps: a test aid for watching a
     /// supervisor contain a crash (`--enable-crash-route`). Off by default.
@@ -35,6 +37,7 @@ extension Application {
     /// | `GET /json` | `{"message":"Hello, World!"}` (serialized per request) |
     /// | `POST /echo` | the request body, with its Content-Type |
     /// | `GET /work?us=N` | burns N µs of CPU: service-time experiments |
+    /// | `GET /delay?ms=N[&id=X]` | answered N ms later from a timer thread (`respondLater`): the loop serves others meanwhile |
     /// | `GET /users/:id` | shows the captured parameter |
     /// | `GET /static/*path` | files under the static directory |
     /// | `GET /health` | "ok" |
@@ -80,6 +83,34 @@ extension Application {
                 body.write("worked ")
                 body.write(decimal: us)
                 body.write(" us\n")
+            }
+        }
+        let maxDelay = configuration.maxDelayMilliseconds
+        try app.route(.get, "/delay") { request, _, writer in
+            guard let ms = request.queryValue("ms")?.decimalValue, ms <= maxDelay else {
+                writer.respond(.badRequest, contentType: .textPlain) { body in
+                    body.write("query parameter ms must be an integer from 0 to ")
+                    body.write(decimal: maxDelay)
+                    body.write("\n")
+                }
+                return
+            }
+            // Copied now: the request's view is not valid after this call.
+            let id = Array(request.queryValue("id") ?? UnsafeRawBufferPointer(start: nil, count: 0))
+            let pending = writer.respondLater()
+            LateTimer.shared.after(milliseconds: ms) {
+                pending.respond { _, writer in
+                    writer.respond(.ok, contentType: .textPlain) { body in
+                        body.write("delayed ")
+                        body.write(decimal: ms)
+                        body.write(" ms")
+                        if !id.isEmpty {
+                            body.write(" ")
+                            id.withUnsafeBytes { body.write($0) }
+                        }
+                        body.write("\n")
+                    }
+                }
             }
         }
         try app.route(.get, "/users/:id") { _, parameters, writer in

@@ -47,6 +47,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var bodyTimeout = 30.0
     /// Seconds without write progress before the client is cut off.
     public var sendTimeout = 30.0
+    /// Seconds a deferred response (`respondLater`) may take before the
+    /// client gets 504 and the connection closes.
+    public var responseTimeout = 30.0
     /// Unsent response bytes per connection beyond which it stops being read.
     public var readAheadLimit = 256 * 1024
     /// Connections per loop beyond which new ones get 503 with Retry-After
@@ -140,6 +143,7 @@ public struct LiveSettings: Sendable, Equatable {
     public var keepAliveTimeout: Double
     public var bodyTimeout: Double
     public var sendTimeout: Double
+    public var responseTimeout: Double
     public var drainTimeout: Double
     public var drainIdleGrace: Double
     public var readAheadLimit: Int
@@ -154,6 +158,7 @@ public struct LiveSettings: Sendable, Equatable {
         keepAliveTimeout = configuration.keepAliveTimeout
         bodyTimeout = configuration.bodyTimeout
         sendTimeout = configuration.sendTimeout
+        responseTimeout = configuration.responseTimeout
         drainTimeout = configuration.drainTimeout
         drainIdleGrace = configuration.drainIdleGrace
         readAheadLimit = configuration.readAheadLimit

@@ -32,6 +32,9 @@ final class Reactor: EventLoop, @unchecked Sendable {
         /// longer means "drained until the next edge", since no edge will
         /// come; the next read finds the end of stream and closes.
         var hungUp = false
+        /// The session waits for a deferred response (`.wait`): events
+        /// only note readiness until the answer arrives (`answer`).
+        var awaiting = false
     }
     /// Indexed by slot. A buffer, not an array: the hot path's `inout` on
     /// an element then needs no uniqueness check.
@@ -102,7 +105,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
 
     private func wokenUp() {
         Epoll.drain(core.wakeFD)
-        if core.wokenUp(adopt: { watch($0) }) { beginDrain() }
+        if core.wokenUp(adopt: { watch($0) }, answer: { answer($0, $1) }) { beginDrain() }
         if core.listenerMayResume { resumeListener() }
     }
 
@@ -152,6 +155,8 @@ final class Reactor: EventLoop, @unchecked Sendable {
         }
         if flags & (Epoll.readable | Epoll.peerHangUp | Epoll.hangUp) != 0 { sockets[slot].readable = true }
         if flags & (Epoll.peerHangUp | Epoll.hangUp) != 0 { sockets[slot].hungUp = true }
+        // Waiting for a late answer: nothing is read meanwhile.
+        if sockets[slot].awaiting { return }
         // Not waiting to send: the session's last answer was `.read` (a
         // deadline that answers 408 drives through `expire`, not here).
         drive(slot, waitingToRead: !sockets[slot].wantsWrite)
@@ -194,7 +199,18 @@ final class Reactor: EventLoop, @unchecked Sendable {
             core.armDeadline(slot, sending: false)
         case .close:
             closeConnection(slot)
+        case .wait:
+            socket.pointee.awaiting = true
+            core.armDeadline(slot, sending: false)
         }
+    }
+
+    /// A late answer for `slot` arrived (the core checked its tag): apply
+    /// it and send what it queued.
+    private func answer(_ slot: Int, _ late: any LateAnswer) {
+        guard sockets[slot].awaiting, core.connections[slot].session.answer(late) else { return }
+        sockets[slot].awaiting = false
+        drive(slot)
     }
 
     private func expire(_ slot: Int) {
@@ -202,7 +218,8 @@ final class Reactor: EventLoop, @unchecked Sendable {
         case .close?:
             closeConnection(slot)
         case .answer?:
-            sockets[slot].readable = false  // the 408 goes out; nothing more is read
+            sockets[slot].readable = false  // the 408 or 504 goes out; nothing more is read
+            sockets[slot].awaiting = false
             drive(slot)
         case nil:
             break

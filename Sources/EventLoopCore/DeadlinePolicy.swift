@@ -13,8 +13,11 @@ public struct DeadlineSettings: Equatable, Sendable {
     public var send: Int
     /// While draining, an idle connection stays open this long.
     public var drainIdleGrace: Int
+    /// A deferred response must come within this long (then 504).
+    public var response: Int
 
-    public init(head: Int, body: Int, keepAlive: Int, send: Int, drainIdleGrace: Int) {
+    public init(head: Int, body: Int, keepAlive: Int, send: Int, drainIdleGrace: Int, response: Int) {
+        self.response = response
         self.head = head
         self.body = body
         self.keepAlive = keepAlive
@@ -32,7 +35,9 @@ public struct DeadlineSettings: Equatable, Sendable {
 /// - idle: `now` + keep-alive timeout, or the drain grace while draining;
 /// - part of a head buffered: its first byte's arrival + head timeout. Not
 ///   extended by later bytes, so a client trickling a head gains nothing;
-/// - a body arriving: `now` + body timeout (extended by each byte).
+/// - a body arriving: `now` + body timeout (extended by each byte);
+/// - a deferred response: `now` + response timeout, counted from when the
+///   handler deferred it (then 504 and close).
 public enum DeadlinePolicy {
     /// What a connection waits for, as far as its deadline is concerned.
     public enum Waiting: Equatable, Sendable {
@@ -40,6 +45,8 @@ public enum DeadlinePolicy {
         case idle(draining: Bool)
         case head(startedAt: Int)
         case body
+        /// A handler deferred its response.
+        case response
     }
 
     @inline(__always)
@@ -50,6 +57,7 @@ public enum DeadlinePolicy {
             return idle(now: now, draining: draining, keepAlive: settings.keepAlive, drainIdleGrace: settings.drainIdleGrace)
         case .head(let startedAt): return startedAt &+ settings.head
         case .body: return now &+ settings.body
+        case .response: return now &+ settings.response
         }
     }
 

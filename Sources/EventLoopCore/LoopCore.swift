@@ -21,7 +21,7 @@ import Synchronization
 /// Ownership: the loop thread, except `enqueue`, `wakeIfPaused` and
 /// `requestStop`, which any thread may call (they take a lock or use atomics,
 /// then signal `wakeFD`).
-public final class LoopCore: @unchecked Sendable {
+public final class LoopCore: Resumer, @unchecked Sendable {
     // @unchecked Sendable: mutable state is confined to the loop thread except
     // `inbox`, `stopRequested`, `isPaused` and `openCount`, which are synchronized.
     public let index: Int
@@ -47,6 +47,11 @@ public final class LoopCore: @unchecked Sendable {
     /// Open connections; written by the loop, read by the acceptor.
     public let openCount = Atomic(0)
     private let inbox = Mutex([Int32]())
+    /// Late answers for this loop's connections (`resume`, any thread),
+    /// taken by the loop when it wakes (`wokenUp`); `resumesTaken` is the
+    /// loop's side of the swap, so neither allocates once grown.
+    private let resumes = Mutex([any LateAnswer]())
+    private var resumesTaken: [any LateAnswer] = []
     private let stopRequested = Atomic(false)
 
     public private(set) var connections: [LoopConnection] = []
@@ -86,6 +91,7 @@ public final class LoopCore: @unchecked Sendable {
     private let bodyTimeoutMS = Atomic(0)
     private let keepAliveTimeoutMS = Atomic(0)
     private let sendTimeoutMS = Atomic(0)
+    private let responseTimeoutMS = Atomic(0)
     private let drainIdleGraceMS = Atomic(0)
     private let drainTimeoutMS = Atomic(0)
     private let readAheadLimitBytes = Atomic(0)
@@ -124,6 +130,7 @@ public final class LoopCore: @unchecked Sendable {
         bodyTimeoutMS.store(Int(live.bodyTimeout * 1000), ordering: .relaxed)
         keepAliveTimeoutMS.store(Int(live.keepAliveTimeout * 1000), ordering: .relaxed)
         sendTimeoutMS.store(Int(live.sendTimeout * 1000), ordering: .relaxed)
+        responseTimeoutMS.store(Int(live.responseTimeout * 1000), ordering: .relaxed)
         drainIdleGraceMS.store(Int(live.drainIdleGrace * 1000), ordering: .relaxed)
         drainTimeoutMS.store(Int(live.drainTimeout * 1000), ordering: .relaxed)
         readAheadLimitBytes.store(live.readAheadLimit, ordering: .relaxed)
@@ -160,6 +167,14 @@ public final class LoopCore: @unchecked Sendable {
     /// Any thread: budget was freed; a paused loop may accept again.
     public func wakeIfPaused() {
         if isPaused.load(ordering: .sequentiallyConsistent) { Epoll.signal(wakeFD) }
+    }
+
+    /// Any thread: a late answer for one of this loop's connections; the
+    /// loop applies it when it wakes (`wokenUp`), or drops it if the slot's
+    /// connection is no longer the one it was for.
+    public func resume(_ answer: any LateAnswer) {
+        resumes.withLock { $0.append(answer) }
+        Epoll.signal(wakeFD)
     }
 
     /// Any thread: begin the graceful stop.
@@ -234,7 +249,28 @@ public final class LoopCore: @unchecked Sendable {
     /// sockets an acceptor handed over, already admitted or refused, by
     /// calling `adopt` for each admitted slot; starts the drain if a stop was
     /// requested. Returns true when a stop began.
-    public func wokenUp(adopt: (Int) -> Void) -> Bool {
+    ///
+    /// Late answers (`resume`) are checked against their slot's connection
+    /// (a stale one is dropped) and handed to `answer` with the slot, which
+    /// applies it (`ConnectionMachine.answer`) and drives the connection.
+    public func wokenUp(adopt: (Int) -> Void, answer: (Int, any LateAnswer) -> Void) -> Bool {
+        if !resumes.withLock({ $0.isEmpty }) {
+            resumes.withLock { swap(&$0, &resumesTaken) }
+            var i = 0
+            while i < resumesTaken.count {
+                let late = resumesTaken[i]
+                i += 1
+                let tag = SlotTag(raw: late.connection)
+                guard tag.slot < connections.count else { continue }
+                let connection = connections[tag.slot]
+                guard connection.isOpen, tag.matches(generation: connection.generation) else {
+                    counters.recordStaleResume()
+                    continue
+                }
+                answer(tag.slot, late)
+            }
+            resumesTaken.removeAll(keepingCapacity: true)
+        }
         // Most wake-ups carry no hand-off (a stop, budget, a scheduler's
         // nudge): look first, so they copy and allocate nothing.
         // An index loop, not for-in: in unoptimized builds the iterator's
@@ -345,6 +381,7 @@ public final class LoopCore: @unchecked Sendable {
         connection.session.outputHighWater = readAheadLimit
         connection.fd = fd
         connection.generation &+= 1
+        connection.session.attach(resumer: self, connection: connection.tag(slot: slot).raw)
         connection.requestStartedAt = -1
         connection.requestsSeen = 0
         connection.peer = peer
@@ -476,6 +513,8 @@ public final class LoopCore: @unchecked Sendable {
         let settings = deadlineSettings
         if sending { return DeadlinePolicy.deadline(.sending, now: now, settings: settings) }
         switch session.waitingFor {
+        case .response:
+            return DeadlinePolicy.deadline(.response, now: now, settings: settings)
         case .idle:
             connection.requestStartedAt = -1
             // Waiting for the next request needs no buffer: lend them to busy connections.
@@ -496,7 +535,7 @@ public final class LoopCore: @unchecked Sendable {
     public var deadlineSettings: DeadlineSettings {
         DeadlineSettings(head: headTimeoutMS.load(ordering: .relaxed), body: bodyTimeoutMS.load(ordering: .relaxed),
                          keepAlive: keepAliveTimeoutMS.load(ordering: .relaxed), send: sendTimeoutMS.load(ordering: .relaxed),
-                         drainIdleGrace: drainIdleGraceMS.load(ordering: .relaxed))
+                         drainIdleGrace: drainIdleGraceMS.load(ordering: .relaxed), response: responseTimeoutMS.load(ordering: .relaxed))
     }
 
     /// How finely the timer wheel fires (ms): a deadline is at most this late.
@@ -522,8 +561,9 @@ public final class LoopCore: @unchecked Sendable {
     public enum Expiry {
         /// Send timeout or idle keep-alive: close without a word.
         case close
-        /// The client went quiet mid-request: the session has queued 408
-        /// (then close); drive it so the answer goes out.
+        /// The client went quiet mid-request (the session has queued 408),
+        /// or a deferred response is overdue (504); either then closes:
+        /// drive it so the answer goes out.
         case answer
     }
 
@@ -533,7 +573,11 @@ public final class LoopCore: @unchecked Sendable {
         let connection = connections[slot]
         guard connection.fd >= 0 else { return nil }
         if sending || connection.session.isIdle { return .close }
-        connection.session.readTimedOut()
+        if connection.session.waitingFor == .response {
+            connection.session.responseTimedOut()
+        } else {
+            connection.session.readTimedOut()
+        }
         return .answer
     }
 

@@ -22,6 +22,10 @@ public enum ReadinessWait {
     case write
     /// The session is done, the peer closed, or the socket failed: close it.
     case close
+    /// A response comes later (`ConnectionAction.wait`): read nothing
+    /// more (an edge seen meanwhile stays in `readable`) until the loop
+    /// applies the answer and drives the connection again.
+    case wait
 }
 
 /// The I/O half of an engine that waits for readiness (epoll, work
@@ -78,6 +82,8 @@ public func driveReadiness<Machine: ConnectionMachine, Event: ReadinessEvent>(
             return .read
         case .close:
             return .close
+        case .wait:
+            return .wait
         }
     }
 }

@@ -93,6 +93,7 @@ struct TurnClock {
         turnStart = now
         inTurn = true
         loop.counters.setQueueDelay(micros: queueDelay)
+        loop.overload.queueDelay = queueDelay
         // Off (the default): the gate stays open and costs nothing here.
         guard controller.settings.enabled else { return }
         loop.overload.overloaded = controller.overloaded

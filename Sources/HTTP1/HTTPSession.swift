@@ -79,7 +79,9 @@ public final class HTTPSession: ConnectionMachine {
         unsafeAddress { UnsafePointer(state).pointer(to: \.decoder)! }
         unsafeMutableAddress { state.pointer(to: \.decoder)! }
     }
-    @usableFromInline enum Phase { case head, body }
+    /// `awaiting`: a handler deferred its response (`respondLater`); the
+    /// request stays unconsumed in the input until `answer` or `responseTimedOut`.
+    @usableFromInline enum Phase { case head, body, awaiting }
     @usableFromInline var phase = Phase.head
     private var sentContinue = false
     @usableFromInline var closeAfterOutput = false
@@ -87,6 +89,17 @@ public final class HTTPSession: ConnectionMachine {
     /// While `process(borrowing:)` parses in place, `input` points at the
     /// caller's bytes: nothing may grow, compact or give it back.
     private var borrowing = false
+
+    // Responses that come later (loop thread).
+    /// Who runs this connection, and its name there (`attach`).
+    private var resumer: (any Resumer)?
+    private var connectionTag: UInt64 = 0
+    /// The deferred request's answer to be, while `phase == .awaiting`.
+    private(set) var pendingResponse: PendingResponse?
+    /// The deferred request's length in the input and its body's range,
+    /// from `start`: consumed, and rebuilt as a view, when it is answered.
+    private var pendingConsumed = 0
+    private var pendingBody = 0..<0
 
     public init(responder: any HTTPResponder, loop: LoopContext, limits: HTTPLimits = HTTPLimits(),
                 inputCapacity: Int = 16 * 1024, outputCapacity: Int = 16 * 1024) {
@@ -311,12 +324,17 @@ public final class HTTPSession: ConnectionMachine {
     /// What the connection waits for when it is not sending.
     public var waitingFor: ConnectionWait {
         if isIdle { return .idle }
-        return phase == .body ? .body : .head
+        switch phase {
+        case .head: return .head
+        case .body: return .body
+        case .awaiting: return .response
+        }
     }
 
     /// Makes the session ready for a new connection, keeping its buffers, so
     /// an engine can reuse sessions instead of allocating one per connection.
     public func reset() {
+        pendingResponse = nil
         output.discardAll()
         start = 0
         end = 0
@@ -340,6 +358,7 @@ public final class HTTPSession: ConnectionMachine {
     /// request buffered it gets 408 (then close); otherwise the connection
     /// was idle and closes silently.
     public func readTimedOut() {
+        if phase == .awaiting { return responseTimedOut() }
         guaranteedLoop.guaranteed { $0.date.refresh() }
         if !isIdle && !closeAfterOutput {
             respondWithError(.requestTimeout)
@@ -386,7 +405,7 @@ public final class HTTPSession: ConnectionMachine {
         }
         if output.pendingCount > 0 { return .write }
         if closeAfterOutput { return .close }
-        return .read
+        return phase == .awaiting ? .wait : .read
     }
 
     /// Takes one step on the current request; false when more input is needed.
@@ -445,6 +464,8 @@ public final class HTTPSession: ConnectionMachine {
             case .none:
                 preconditionFailure("body phase without a body")
             }
+        case .awaiting:
+            return false  // nothing more is taken until the deferred request is answered
         }
     }
 
@@ -463,9 +484,20 @@ public final class HTTPSession: ConnectionMachine {
         var writer = ResponseWriter(
             output: output.storage, dateLine: loop.date.linePointer, statusLines: statusLines,
             isHead: headPointer.pointee.method == .head, isHTTP10: headPointer.pointee.version == .http10,
-            closeConnection: !keepAlive || draining || lastAllowed)
+            closeConnection: !keepAlive || draining || lastAllowed, session: self)
         responder.respond(to: request, writer: &writer)
+        if writer.isDeferred {
+            awaitAnswer(consumed: consumed, body: bodyRange)
+            return
+        }
         if !writer.hasResponded { finishAbandoned(&writer) }
+        complete(&writer, consumed: consumed)
+    }
+
+    /// The response is written: count it, consume the request, and make
+    /// ready for the next one.
+    @inline(__always)
+    private func complete(_ writer: inout ResponseWriter, consumed: Int) {
         counterSlots.recordResponse(status: writer.status.code)
         closeAfterOutput = writer.closeConnection
         requestsCompleted &+= 1
@@ -474,6 +506,72 @@ public final class HTTPSession: ConnectionMachine {
         parser.reset()
         phase = .head
         sentContinue = false
+    }
+
+    // MARK: responses that come later
+
+    public func attach(resumer: any Resumer, connection: UInt64) {
+        self.resumer = resumer
+        connectionTag = connection
+    }
+
+    /// `ResponseWriter.respondLater`: the handler defers this request.
+    func makePending(isHead: Bool, isHTTP10: Bool, closeConnection: Bool) -> PendingResponse {
+        guard let resumer else { preconditionFailure("respondLater: the engine attached no resumer to this connection") }
+        let pending = PendingResponse(
+            connection: connectionTag, resumer: resumer, isHead: isHead, isHTTP10: isHTTP10, closeConnection: closeConnection,
+            turnStartedAt: loop.clock.micros, queueDelay: loop.overload.queueDelay)
+        pendingResponse = pending
+        return pending
+    }
+
+    /// The handler returned with its response deferred: keep the request
+    /// (nothing consumed, the parser's head and fields kept) and take no
+    /// more until it is answered.
+    private func awaitAnswer(consumed: Int, body: Range<Int>) {
+        precondition(pendingResponse != nil, "a deferred response without a PendingResponse")
+        pendingConsumed = consumed
+        pendingBody = body
+        phase = .awaiting
+        guaranteedLoop.guaranteed { $0.arena.reset() }
+    }
+
+    public func answer(_ late: any LateAnswer) -> Bool {
+        guard phase == .awaiting, let pending = pendingResponse, pending === late else { return false }
+        pendingResponse = nil
+        guaranteedLoop.guaranteed { $0.date.refresh() }
+        // A fresh view of the request where its bytes are now.
+        let base = input + start
+        let request = HTTPRequest(
+            base: base, head: UnsafePointer(state).pointer(to: \.parser.head)!, fields: parser.fields,
+            body: UnsafeRawBufferPointer(start: base + pendingBody.lowerBound, count: pendingBody.count), loop: loop)
+        var writer = ResponseWriter(
+            output: output.storage, dateLine: loop.date.linePointer, statusLines: statusLines,
+            isHead: pending.isHead, isHTTP10: pending.isHTTP10, closeConnection: pending.closeConnection || draining)
+        pending.takeWrite()?(request, &writer)
+        if !writer.hasResponded { finishAbandoned(&writer) }
+        recordLatency(of: pending)
+        loop.counters.recordLateResponse()
+        complete(&writer, consumed: pendingConsumed)
+        return true
+    }
+
+    public func responseTimedOut() {
+        guard phase == .awaiting, let pending = pendingResponse else { return }
+        pendingResponse = nil  // its answer, should it come, is stale
+        guaranteedLoop.guaranteed { $0.date.refresh() }
+        recordLatency(of: pending)
+        requestsCompleted &+= 1
+        parser.reset()
+        phase = .head
+        respondWithError(.gatewayTimeout)
+    }
+
+    /// A late response's latency sample: from its turn's start (plus the
+    /// wait before it) to now, in its class.
+    private func recordLatency(of pending: PendingResponse) {
+        let duration = pending.queueDelay &+ (monotonicMicroseconds() &- pending.turnStartedAt)
+        loop.counters.latency.record(priority: pending.priority.rawValue, queueDelay: pending.queueDelay, duration: duration)
     }
 
     /// The responder returned without completing a response: a bug in the

@@ -23,6 +23,7 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
     public static let internalServerError = HTTPStatus(500)
     public static let notImplemented = HTTPStatus(501)
     public static let serviceUnavailable = HTTPStatus(503)
+    public static let gatewayTimeout = HTTPStatus(504)
     public static let versionNotSupported = HTTPStatus(505)
 
     public var reasonPhrase: String {

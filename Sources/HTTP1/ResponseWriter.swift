@@ -1,4 +1,5 @@
 import LoopRuntime
+
 /// Serializes one response straight into the connection's output buffer.
 ///
 /// A responder is lent a writer for the duration of one request. Use either
@@ -27,9 +28,16 @@ public struct ResponseWriter: ~Copyable {
     /// Lines queued by middleware: only the line of each header, 16 bytes.
     private var extraHeaders: InlineArray<4, StaticBytes?> = [nil, nil, nil, nil]
     private var extraCount = 0
+    /// The session that lent the writer, for `respondLater`; nil for a
+    /// writer that answers a late response (it cannot defer again).
+    // safety: the session outlives the writer (see above).
+    unowned(unsafe) let session: HTTPSession?
+    /// The handler took the response away to answer later (`respondLater`).
+    public private(set) var isDeferred = false
 
     init(output: UnsafeMutablePointer<OutputBytes>, dateLine: UnsafeRawPointer, statusLines: StatusLines,
-         isHead: Bool, isHTTP10: Bool, closeConnection: Bool) {
+         isHead: Bool, isHTTP10: Bool, closeConnection: Bool, session: HTTPSession? = nil) {
+        self.session = session
         self.output = output
         self.dateLine = dateLine
         self.statusLines = statusLines
@@ -40,6 +48,23 @@ public struct ResponseWriter: ~Copyable {
 
     /// True once a complete response has been written.
     public var hasResponded: Bool { stage == .done }
+
+    /// Takes the response away from this call: the handler returns without
+    /// writing, and the returned `PendingResponse` is answered later, from
+    /// any thread (`PendingResponse.respond`). Until then the connection
+    /// sends nothing more and takes no further request (pipelined ones
+    /// wait, in order); past `--response-timeout` the client gets 504.
+    public mutating func respondLater() -> PendingResponse {
+        precondition(stage == .initial && !isDeferred, "respondLater after the response began")
+        guard let session else { preconditionFailure("respondLater: this writer answers a late response already") }
+        isDeferred = true
+        return session.makePending(isHead: isHead, isHTTP10: isHTTP10, closeConnection: closeConnection)
+    }
+
+    /// The application's priority class for a deferred request's latency sample.
+    public mutating func setDeferredPriority(_ priority: PriorityClass) {
+        session?.pendingResponse?.priority = priority
+    }
     /// True once the status line has been written.
     public var hasStarted: Bool { stage != .initial }
 

@@ -88,6 +88,10 @@ public enum SessionReplay {
                 case .close:
                     closed = true
                     break pieces
+                case .wait:
+                    // The recorder answers at once; nothing here defers.
+                    settled = false
+                    break pieces
                 }
             }
         }

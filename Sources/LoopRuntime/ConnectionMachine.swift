@@ -6,6 +6,12 @@ public enum ConnectionAction: Equatable, Sendable {
     case write
     /// All output is written; close the connection.
     case close
+    /// Nothing to send and nothing to read until something outside the
+    /// connection happens: a response that comes later (`LateAnswer`)
+    /// reaches the machine through its loop (`Resumer`), or its deadline
+    /// passes (`responseTimedOut`). The engine reads no more meanwhile:
+    /// pipelined requests behind the pending one wait, in order.
+    case wait
 }
 
 /// What a connection that is not sending waits for, which decides its
@@ -19,6 +25,29 @@ public enum ConnectionWait: Equatable, Sendable {
     case head
     /// A request's body is being received: the body idle timeout.
     case body
+    /// A request was handed on and its response comes later (`.wait`): the
+    /// response timeout, after which the client gets 504 and the connection closes.
+    case response
+}
+
+/// A response that comes later, as a loop sees it: which connection it is
+/// for (`connection`: the slot tag the engine attached, module EventLoopCore's
+/// `SlotTag`) and the machine-specific answer inside. Made by the machine
+/// when a handler defers, answered on any thread, delivered to the loop by
+/// its `Resumer`, and applied by the machine on the loop's thread
+/// (`ConnectionMachine.answer`).
+public protocol LateAnswer: AnyObject, Sendable {
+    var connection: UInt64 { get }
+}
+
+/// Whoever runs a connection's machine and can be told, from any thread,
+/// that a late answer is ready: a loop (module EventLoopCore's `LoopCore`,
+/// through its resume queue and wake-up descriptor) or a connection thread.
+public protocol Resumer: AnyObject, Sendable {
+    /// Any thread: queue `answer` for the loop that runs its connection and
+    /// wake it. An answer whose connection has closed, or whose slot holds
+    /// another connection by then, is ignored when it arrives.
+    func resume(_ answer: any LateAnswer)
 }
 
 /// The seam between an engine and a protocol: a sans-I/O connection that
@@ -94,6 +123,17 @@ public protocol ConnectionMachine: AnyObject {
     /// The client went quiet past its deadline: a partial request is
     /// answered (then close); an idle connection just closes.
     func readTimedOut()
+
+    // MARK: responses that come later
+    /// Who to tell when a deferred response is ready, and the tag that names
+    /// this connection to it; set by the engine when the connection starts.
+    func attach(resumer: any Resumer, connection: UInt64)
+    /// On the connection's thread: applies a late answer if it is the one
+    /// the machine waits for (false: stale, ignored), queueing its response
+    /// and taking the pipelined requests behind it; then `process()`.
+    func answer(_ late: any LateAnswer) -> Bool
+    /// The pending response's deadline passed: 504, then close.
+    func responseTimedOut()
 
     // MARK: lifetime
     /// The server is stopping: the next response closes the connection.

@@ -29,6 +29,10 @@ public struct OverloadGate {
     public var answeredCritical = 0
     public var answeredNormal = 0
     public var answeredLow = 0
+    /// How long this turn's requests may have waited for the loop (µs, the
+    /// loop's estimate at the top of the turn): a late response's latency
+    /// sample starts from it.
+    public var queueDelay = 0
 
     public init() {}
 
@@ -39,6 +43,17 @@ public struct OverloadGate {
     public func sheds(_ priority: PriorityClass) -> Bool {
         guard overloaded, priority != .critical else { return false }
         return monotonicMicroseconds() > (priority == .low ? lowDeadline : normalDeadline)
+    }
+
+    /// Takes back `answered` for a request whose handler deferred its
+    /// response: it is sampled when it is answered, with its own duration.
+    @inlinable @inline(__always)
+    public mutating func deferred(_ priority: PriorityClass) {
+        switch priority {
+        case .critical: answeredCritical &-= 1
+        case .normal: answeredNormal &-= 1
+        case .low: answeredLow &-= 1
+        }
     }
 
     /// Counts a request answered in this turn.

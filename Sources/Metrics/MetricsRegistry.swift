@@ -130,6 +130,12 @@ public final class MetricsRegistry: Sendable {
         out += "# HELP switchyard_connections_closed_at_request_limit_total Keep-alive connections closed after --max-requests-per-connection requests.\n"
         out += "# TYPE switchyard_connections_closed_at_request_limit_total counter\n"
         out += "switchyard_connections_closed_at_request_limit_total \(total.requestLimitCloses)\n"
+        out += "# HELP switchyard_late_responses_total Responses a handler deferred (respondLater) and answered in a later turn.\n"
+        out += "# TYPE switchyard_late_responses_total counter\n"
+        out += "switchyard_late_responses_total \(total.lateResponses)\n"
+        out += "# HELP switchyard_stale_resumes_total Late answers dropped because their connection had closed, timed out or been replaced.\n"
+        out += "# TYPE switchyard_stale_resumes_total counter\n"
+        out += "switchyard_stale_resumes_total \(total.staleResumes)\n"
         out += "# HELP switchyard_overload_shed_total Requests the overload controller answered 503 without running their handler, by priority class.\n"
         out += "# TYPE switchyard_overload_shed_total counter\n"
         for (priority, name) in LatencyHistograms.classNames.enumerated() {

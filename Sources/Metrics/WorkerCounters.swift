@@ -62,6 +62,8 @@ public final class WorkerCounters: @unchecked Sendable {
     @inline(__always) public func recordPoolMiss() { add(1, to: Slot.poolMisses) }
     /// A keep-alive connection closed because it reached `--max-requests-per-connection`.
     @inline(__always) public func recordRequestLimitClose() { add(1, to: Slot.requestLimitCloses) }
+    public func recordLateResponse() { add(1, to: Slot.lateResponses) }
+    public func recordStaleResume() { add(1, to: Slot.staleResumes) }
     /// A request of class `priority` (HTTP1's `PriorityClass` raw value) answered 503 by the overload controller.
     @inline(__always) public func recordShed(priority: Int) { add(1, to: Slot.shedCritical + priority) }
     /// A loop's turn: `micros` spent working (not waiting), for utilisation.
@@ -126,7 +128,11 @@ enum Slot {
     static let utilizationPerMille = 49
     /// Bit 32 set when the low 32 bits hold a clockid_t.
     static let cpuClock = 50
-    static let count = 51
+    /// Responses a handler deferred and answered later; late answers that
+    /// found their connection gone (closed, timed out, slot reused).
+    static let lateResponses = 51
+    static let staleResumes = 52
+    static let count = 53
 
     /// Status code to slot, built once; a 600-entry byte table keeps the hot
     /// path to one load.
@@ -168,6 +174,8 @@ public struct CounterSnapshot: Sendable {
     public var poolInUse: UInt64 { values[Slot.poolInUse] }
     public var poolHighWater: UInt64 { values[Slot.poolHighWater] }
     public var requestLimitCloses: UInt64 { values[Slot.requestLimitCloses] }
+    public var lateResponses: UInt64 { values[Slot.lateResponses] }
+    public var staleResumes: UInt64 { values[Slot.staleResumes] }
     /// 503s from the overload controller, by class raw value.
     public func shed(priority: Int) -> UInt64 { values[Slot.shedCritical + priority] }
     public var busyMicros: UInt64 { values[Slot.busyMicros] }

@@ -67,6 +67,43 @@ extension Worker {
         case .close:
             closeTask(task)
             return false
+        case .wait:
+            // A response comes later: the home applies it (`answer`).
+            // Readiness seen meanwhile stays in `task.readable`.
+            wantDeadline(task, sending: false)
+            return true
+        }
+    }
+
+    // MARK: late answers (home)
+
+    /// A late answer for `slot` (the core checked its tag): the home claims
+    /// the connection, applies the answer and drives it. A connection that
+    /// is queued or running elsewhere cannot be claimed: the answer is
+    /// retried at the home's next housekeeping.
+    func answer(_ slot: Int, _ late: any LateAnswer) {
+        let task = tasks[slot]
+        guard task.claim() else {
+            answersToRetry.append((slot, late))
+            return
+        }
+        task.connection.session.rebind(to: core.loop)
+        if task.connection.session.answer(late) {
+            if drive(task), task.finish() { requeue(task) }
+        } else if task.finish() {
+            requeue(task)
+        }
+    }
+
+    /// Answers that found their connection busy, tried again (each still
+    /// checked against its slot's current connection).
+    func retryAnswers() {
+        let retry = answersToRetry
+        answersToRetry.removeAll(keepingCapacity: true)
+        for (slot, late) in retry {
+            let tag = SlotTag(raw: late.connection)
+            guard core.connections[slot].isOpen, tag.matches(generation: core.connections[slot].generation) else { continue }
+            answer(slot, late)
         }
     }
 

@@ -56,6 +56,9 @@ final class Worker: EventLoop, @unchecked Sendable {
     let mailbox = PthreadLock<[Message]>([])
     let hasMail = Atomic(false)
     var delivered: [Message] = []
+    /// Late answers whose connection was queued or running elsewhere when
+    /// they arrived (`answer`); retried at housekeeping. Home thread only.
+    var answersToRetry: [(Int, any LateAnswer)] = []
     // safety: each allocated in init, freed in deinit.
     private let ready: UnsafeMutablePointer<epoll_event>
     private let readyCapacity: Int
@@ -430,7 +433,7 @@ final class Worker: EventLoop, @unchecked Sendable {
             core.acceptReady(listenFD: listenFD, epfd: waitSet, tag: Worker.listenerTag, events: syscalls) { watch($0) }
         case Worker.wakeTag:
             Epoll.drain(core.wakeFD)
-            if core.wokenUp(adopt: { watch($0) }) { beginDrain() }
+            if core.wokenUp(adopt: { watch($0) }, answer: { answer($0, $1) }) { beginDrain() }
             if core.listenerMayResume { resumeListener() }
         default:
             break  // a readiness set: harvested on the next turn
@@ -445,6 +448,7 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     private func expireAndDeliver() {
         deliverMail()
+        if !answersToRetry.isEmpty { retryAnswers() }
         core.expireDeadlines { expire($0) }
         if core.listenerMayResume { resumeListener() }
     }

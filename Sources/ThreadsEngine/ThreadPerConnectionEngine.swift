@@ -151,6 +151,8 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     /// The request loop of one admitted connection.
     private func serve(_ connection: Connection, fd: Int32, loop: LoopContext) {
         let session = ServerConnection(responder: responder, loop: loop, limits: live.withLock { $0.limits })
+        let resumer = ConnectionResumer()
+        session.attach(resumer: resumer, connection: 0)
 
         while true {
             if stopping.load(ordering: .relaxed) { session.beginDraining() }
@@ -184,6 +186,18 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
                 }
             case .close:
                 return
+            case .wait:
+                // A handler deferred its response: block until it comes, or
+                // until --response-timeout (then 504 and close).
+                let deadline = monotonicMilliseconds() + Int(live.withLock { $0.responseTimeout } * 1000)
+                while true {
+                    let remaining = deadline - monotonicMilliseconds()
+                    guard remaining > 0 else {
+                        session.responseTimedOut()
+                        break
+                    }
+                    if let late = resumer.next(waitingAtMost: remaining), session.answer(late) { break }
+                }
             }
         }
     }

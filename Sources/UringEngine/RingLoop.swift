@@ -44,6 +44,10 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// send in flight and the input full), in arrival order, pieces of at
     /// most 4 KiB. Rare, so a dictionary: idle connections pay nothing for it.
     private var parked: [Int: [[UInt8]]] = [:]
+    /// Late answers that arrived while their connection's send was in
+    /// flight: applying one appends to the output the kernel is reading, so
+    /// it waits for the send's completion (`sendProgressed`). Rare.
+    private var heldAnswers: [Int: any LateAnswer] = [:]
     /// Slots whose multishot receive ended with ENOBUFS, re-armed when
     /// buffers come back.
     private var starved: [Int] = []
@@ -426,7 +430,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         Epoll.drain(core.wakeFD)
         count(.eventfdRead)
         if flags & IORING_CQE_F_MORE == 0 { armWake() }
-        if core.wokenUp(adopt: { adopted($0) }) { beginDrain() }
+        if core.wokenUp(adopt: { adopted($0) }, answer: { answer($0, $1) }) { beginDrain() }
         if core.listenerMayResume { resumeAccept() }
     }
 
@@ -631,7 +635,23 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             if !io[slot].receiving && !io[slot].starved { armReceive(slot) }
         case .close:
             startClose(slot)
+        case .wait:
+            // A response comes later (`answer`). A multishot receive stays
+            // armed: what arrives meanwhile is copied in or parked (`take`).
+            core.armDeadline(slot, sending: false)
         }
+    }
+
+    /// A late answer for `slot` (the core checked its tag): applied now, or
+    /// once the send in flight completes.
+    private func answer(_ slot: Int, _ late: any LateAnswer) {
+        guard !io[slot].closing else { return }
+        if io[slot].sending {
+            heldAnswers[slot] = late
+            return
+        }
+        guard core.connections[slot].session.answer(late) else { return }
+        drive(slot)
     }
 
     private func submitSend(_ slot: Int) {
@@ -708,6 +728,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             return
         }
         io[slot].socketFull = false
+        // A late answer that came during the send: its turn now.
+        if !heldAnswers.isEmpty, let late = heldAnswers.removeValue(forKey: slot) {
+            _ = core.connections[slot].session.answer(late)
+            return drive(slot)
+        }
         let quiet = Unmanaged.passUnretained(core.connections[slot].session).guaranteed { $0.isQuiet }
         if quiet && !core.draining && !io[slot].hasParked {
             // Everything sent and nothing buffered: `process` could only say `.read`.
@@ -785,6 +810,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     private func finishClose(_ slot: Int) {
         if io[slot].hasParked { parked[slot] = nil }  // copies: nothing to give back
+        if !heldAnswers.isEmpty { heldAnswers[slot] = nil }
         io[slot] = SlotIO()
         closeSocket(core.connections[slot].fd)
         if core.release(slot) { resumeAccept() }

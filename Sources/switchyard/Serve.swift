@@ -121,6 +121,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Reactor engines: time without write progress before the client is cut off (30s, or seconds).")
     var sendTimeout = Seconds(30)
 
+    @Option(help: "Time a handler's deferred response (respondLater) may take before the client gets 504 and the connection closes (30s, 500ms, or seconds).")
+    var responseTimeout = Seconds(30)
+
     @Option(help: "Reactor engines: unsent response bytes per connection beyond which it stops being read.")
     var readAheadLimit: Int = 256 * 1024
 
@@ -283,7 +286,8 @@ struct Serve: ParsableCommand {
         guard backlog >= 1 else { throw ValidationError("--backlog \(backlog): must be at least 1") }
         guard readTimeout.value >= 0 else { throw ValidationError("--read-timeout \(readTimeout.text): must be 0 or more seconds") }
         for (flag, value) in [("--head-timeout", headTimeout), ("--keep-alive-timeout", keepAliveTimeout),
-                              ("--body-timeout", bodyTimeout), ("--send-timeout", sendTimeout)] where value.value <= 0 {
+                              ("--body-timeout", bodyTimeout), ("--send-timeout", sendTimeout),
+                              ("--response-timeout", responseTimeout)] where value.value <= 0 {
             throw ValidationError("\(flag) \(value.text): must be more than 0 seconds")
         }
         guard readAheadLimit >= 1024 else { throw ValidationError("--read-ahead-limit \(readAheadLimit): must be at least 1024") }
@@ -399,6 +403,7 @@ struct Serve: ParsableCommand {
         configuration.keepAliveTimeout = keepAliveTimeout.value
         configuration.bodyTimeout = bodyTimeout.value
         configuration.sendTimeout = sendTimeout.value
+        configuration.responseTimeout = responseTimeout.value
         configuration.readAheadLimit = readAheadLimit
         configuration.shedAbove = shedAbove
         configuration.maxConnectionsPerAddress = maxConnectionsPerAddress

@@ -61,6 +61,7 @@ struct ServeSetting: Sendable {
         ServeSetting("keep-alive-timeout", live: true) { $0.keepAliveTimeout.text },
         ServeSetting("body-timeout", live: true) { $0.bodyTimeout.text },
         ServeSetting("send-timeout", live: true) { $0.sendTimeout.text },
+        ServeSetting("response-timeout", live: true) { $0.responseTimeout.text },
         ServeSetting("read-ahead-limit", live: true) { String($0.readAheadLimit) },
         ServeSetting("shed-above", live: true) { String($0.shedAbove) },
         ServeSetting("max-connections-per-address") { String($0.maxConnectionsPerAddress) },

@@ -70,6 +70,14 @@ final class TestClient {
     /// Half-closes: the server sees end of stream.
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
+    /// Makes the eventual close a reset (SO_LINGER 0), as a client that
+    /// crashes or gives up does; then shuts the socket down both ways.
+    func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        // The close in deinit sends the reset; shutting down first would send a FIN.
+    }
+
     /// True if the server closed the connection (end of stream, nothing buffered).
     func isClosedByServer() throws -> Bool {
         if !buffer.isEmpty { return false }

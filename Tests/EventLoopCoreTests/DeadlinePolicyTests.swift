@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Deadline policy")
 struct DeadlinePolicyTests {
-    let settings = DeadlineSettings(head: 10_000, body: 20_000, keepAlive: 5_000, send: 30_000, drainIdleGrace: 250)
+    let settings = DeadlineSettings(head: 10_000, body: 20_000, keepAlive: 5_000, send: 30_000, drainIdleGrace: 250, response: 2_000)
 
     @Test("Each wait gets its own timeout", arguments: [
         (DeadlinePolicy.Waiting.sending, 31_000),
@@ -13,6 +13,7 @@ struct DeadlinePolicyTests {
         (.idle(draining: true), 1_250),
         (.body, 21_000),
         (.head(startedAt: 400), 10_400),
+        (.response, 3_000),
     ])
     func deadlines(waiting: DeadlinePolicy.Waiting, expected: Int) {
         #expect(DeadlinePolicy.deadline(waiting, now: 1_000, settings: settings) == expected)

@@ -142,7 +142,7 @@ final class TestConnection {
         return pump()
     }
 
-    /// process()/didWrite until `.read` or `.close`. Bounded, so a session
+    /// process()/didWrite until `.read`, `.wait` or `.close`. Bounded, so a session
     /// that never settles fails the test instead of hanging it.
     @discardableResult
     func pump() -> [UInt8] {
@@ -160,7 +160,7 @@ final class TestConnection {
                 let n = min(pending.count, maxWrite)
                 output += pending[0..<n]
                 session.didWrite(n)
-            case .read:
+            case .read, .wait:
                 return Array(output[before...])
             case .close:
                 #expect(session.pendingOutput.count == 0, ".close with output still pending")
