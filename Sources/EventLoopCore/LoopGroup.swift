@@ -5,8 +5,39 @@ import HTTP1
 import Metrics
 import Synchronization
 
-/// An engine's event loop as the group sees it: a core, a listener slot and
-/// a body to run on its own thread.
+/// An engine's event loop: the contract a new event-loop engine implements.
+/// The group makes one per thread (`makeLoop`), sets `listenFD`, and calls
+/// `run` on the loop's own thread. Everything below the I/O is the loop's
+/// `LoopCore`; the engine's file holds only how it waits for and issues I/O.
+///
+/// `run` calls its core in this order (the names are `LoopCore`'s):
+///
+/// 1. `begin()` once, on the loop thread: pins it and makes its `LoopContext`.
+/// 2. Each turn:
+///    - `waitMilliseconds()` for the wait's timeout (the turn's work ends
+///      here), then the engine's wait (epoll_wait, io_uring_enter, a park);
+///    - `tick()` as the wait returns (`noteFullBatch()` if the batch was full):
+///      the loop clock, queueing delay and shedding decision of the turn;
+///    - for each event or completion:
+///      - a listener ready: `takeBudget()`, accept, `admit(fd)` (nil:
+///        refused and closed), then watch the slot; `listenerDidPause` /
+///        `listenerDidResume` as the budget runs out and returns;
+///      - the wake-up descriptor: `wokenUp(adopt:answer:)`; `true` means a
+///        stop began: close the listener and `beginDrain(...)`;
+///      - a connection: drive its machine (`ConnectionMachine`, through
+///        `driveReadiness` or the engine's own completions) until it waits,
+///        then `armDeadline(slot, sending:)`; on `.close`, close the socket
+///        and `release(slot)` (true: resume the listener);
+///      - a late answer handed to `answer`: `session.answer(late)`, then
+///        drive the slot;
+///    - `expireDeadlines { slot in ... }`, each slot through `expiry(of:sending:)`
+///      (`.close`, or `.answer`: drive the queued 408/504 out);
+///    - `listenerMayResume` and `isFinished` (end the loop).
+/// 3. After the loop: close what is still open (`openSlots`), `release` each.
+///
+/// Connections are named outside the table by `SlotTag` (slot, generation,
+/// kind), so an event or completion for a slot's previous connection is
+/// recognised and ignored.
 public protocol EventLoop: AnyObject, Sendable {
     var core: LoopCore { get }
     /// This loop's SO_REUSEPORT listener, set by the group before `run`; -1

@@ -1,0 +1,82 @@
+import CSystem
+import EngineCore
+import Glibc
+import HTTP1
+import LoopRuntime
+import Metrics
+
+/// What other threads hand a loop (accepted sockets, late answers, a stop),
+/// and what the loop does with them when its wake-up descriptor fires.
+extension LoopCore {
+    // MARK: other threads
+
+    /// Acceptor thread: hands over an accepted, non-blocking socket.
+    public func enqueue(_ fd: Int32) {
+        inbox.withLock { $0.append(fd) }
+        Epoll.signal(wakeFD)
+    }
+
+    /// Any thread: budget was freed; a paused loop may accept again.
+    public func wakeIfPaused() {
+        if isPaused.load(ordering: .sequentiallyConsistent) { Epoll.signal(wakeFD) }
+    }
+
+    /// Any thread: a late answer for one of this loop's connections; the
+    /// loop applies it when it wakes (`wokenUp`), or drops it if the slot's
+    /// connection is no longer the one it was for.
+    public func resume(_ answer: any LateAnswer) {
+        resumes.withLock { $0.append(answer) }
+        Epoll.signal(wakeFD)
+    }
+
+    /// Any thread: begin the graceful stop.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        Epoll.signal(wakeFD)
+    }
+
+    /// `wakeFD` fired (the engine has consumed its count): returns the
+    /// sockets an acceptor handed over, already admitted or refused, by
+    /// calling `adopt` for each admitted slot; starts the drain if a stop was
+    /// requested. Returns true when a stop began.
+    ///
+    /// Late answers (`resume`) are checked against their slot's connection
+    /// (a stale one is dropped) and handed to `answer` with the slot, which
+    /// applies it (`ConnectionMachine.answer`) and drives the connection.
+    public func wokenUp(adopt: (Int) -> Void, answer: (Int, any LateAnswer) -> Void) -> Bool {
+        if !resumes.withLock({ $0.isEmpty }) {
+            resumes.withLock { swap(&$0, &resumesTaken) }
+            var i = 0
+            while i < resumesTaken.count {
+                let late = resumesTaken[i]
+                i += 1
+                let tag = SlotTag(raw: late.connection)
+                guard tag.slot < connections.count else { continue }
+                let connection = connections[tag.slot]
+                guard connection.isOpen, tag.matches(generation: connection.generation) else {
+                    counters.recordStaleResume()
+                    continue
+                }
+                answer(tag.slot, late)
+            }
+            resumesTaken.removeAll(keepingCapacity: true)
+        }
+        // Most wake-ups carry no hand-off (a stop, budget, a scheduler's
+        // nudge): look first, so they copy and allocate nothing.
+        // An index loop, not for-in: in unoptimized builds the iterator's
+        // type metadata is made (allocated) the first time a loop is woken.
+        if !inbox.withLock({ $0.isEmpty }) {
+            let arrived = inbox.withLock { fds -> [Int32] in
+                let taken = fds
+                fds.removeAll(keepingCapacity: true)
+                return taken
+            }
+            var i = 0
+            while i < arrived.count {
+                if let slot = admit(arrived[i]) { adopt(slot) }
+                i += 1
+            }
+        }
+        return stopRequested.load(ordering: .acquiring) && !draining
+    }
+}
