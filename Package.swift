@@ -75,12 +75,12 @@ let package = Package(
         // The research harness: load generator and experiment specifications.
         .target(
             name: "LoadGen",
-            dependencies: ["CSystem", "EngineCore", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["CSystem", "EngineCore", "HTTP1", "Topology", .product(name: "Histogram", package: "hdrhistogram-swift")],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "Experiments", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")], exclude: ["README.md"]),
         // The sweep runner: servers as child processes, load, /proc and /metrics samples.
         .target(
-            name: "Sweep", dependencies: ["EngineCore", "Experiments", "LoadGen", "Topology", "CSystem"],
+            name: "Sweep", dependencies: ["EngineCore", "HTTP1", "Experiments", "LoadGen", "Topology", "CSystem"],
             exclude: ["README.md"]),
         .executableTarget(
             name: "switchyard",
@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "TopologyTests", dependencies: ["Topology"]),
         .testTarget(name: "PoolsTests", dependencies: ["Pools", "Metrics"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "EngineCore", "CSystem"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "HTTP1", "EngineCore", "CSystem"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Experiments", "Topology", "Engines"]),
         .testTarget(name: "StealingEngineTests", dependencies: ["StealingEngine"]),

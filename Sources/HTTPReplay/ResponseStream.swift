@@ -1,3 +1,5 @@
+import HTTP1
+
 /// A strict reader of what a session wrote: the byte stream of HTTP/1.1
 /// responses, each framed as RFC 9112 says, so tests and the fuzzer can
 /// check that every answer is well framed.
@@ -34,89 +36,42 @@ struct ResponseParseError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Parses a byte stream of HTTP/1.1 responses strictly: status line
-/// `HTTP/1.1 NNN reason`, CRLF field lines `name: value`, blank line, then a
-/// body framed by Content-Length or chunked (RFC 9112 sections 4, 6, 7).
-/// 1xx, 204 and 304 and HEAD responses have no body.
+/// Parses a byte stream of HTTP/1.1 responses strictly, with HTTP1's
+/// `ResponseParser` in its strict mode: status line `HTTP/1.1 NNN reason`,
+/// CRLF field lines `name: value`, blank line, then a body framed by
+/// Content-Length or chunked (RFC 9112 sections 4, 6, 7). 1xx, 204 and 304
+/// and HEAD responses have no body. `headResponses` are the indices of the
+/// final responses that answer HEAD; with `lenientLastBody` the last one
+/// may end after its head although its Content-Length promises a body (it
+/// answers a HEAD the caller did not know about).
 public func parseResponses(_ bytes: [UInt8], headResponses: Set<Int> = [], lenientLastBody: Bool = false) throws -> [ParsedResponse] {
     var out: [ParsedResponse] = []
+    var parser = ResponseParser(strict: true, capturing: true, reportingInterim: true)
     var i = 0
     var finalIndex = 0
-    func fail(_ why: String) -> ResponseParseError {
-        ResponseParseError(description: "\(why) at byte \(i) in \(text(bytes).debugDescription)")
-    }
-    func line() throws -> String {
-        var j = i
-        while j + 1 < bytes.count && !(bytes[j] == 0x0D && bytes[j + 1] == 0x0A) {
-            if bytes[j] == 0x0D || bytes[j] == 0x0A { throw fail("bare CR or LF") }
-            j += 1
-        }
-        guard j + 1 < bytes.count else { throw fail("unterminated line") }
-        let s = text(bytes[i..<j])
-        i = j + 2
-        return s
+    func response(from start: Int, to end: Int) -> ParsedResponse {
+        let c = parser.captured
+        return ParsedResponse(version: "HTTP/1.1", status: c.status, reason: c.reason, headers: c.headers.map { ($0.name, $0.value) },
+                              body: c.body, raw: Array(bytes[start..<end]))
     }
     while i < bytes.count {
         let start = i
-        let statusLine = try line()
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "HTTP/1.1", parts[1].count == 3, let status = Int(parts[1]) else {
-            throw fail("bad status line \(statusLine.debugDescription)")
-        }
-        var headers: [(String, String)] = []
-        while true {
-            let l = try line()
-            if l.isEmpty { break }
-            guard let colon = l.firstIndex(of: ":"), colon != l.startIndex else { throw fail("bad field line \(l.debugDescription)") }
-            let name = String(l[..<colon])
-            guard !name.contains(" ") else { throw fail("space in field name") }
-            headers.append((name, l[l.index(after: colon)...].trimmingOWS()))
-        }
-        var r = ParsedResponse(version: "HTTP/1.1", status: status, reason: String(parts[2]), headers: headers, body: [], raw: [])
-        let isFinal = status >= 200
-        let noBody = !isFinal || status == 204 || status == 304 || headResponses.contains(finalIndex)
-        if !noBody {
-            let lengths = r.headers(named: "Content-Length")
-            let te = r.header("Transfer-Encoding")
-            if te != nil && !lengths.isEmpty { throw fail("both Content-Length and Transfer-Encoding") }
-            if lengths.count > 1 { throw fail("several Content-Length fields") }
-            if te?.lowercased() == "chunked" {
-                while true {
-                    let sizeLine = try line()
-                    guard let size = Int(sizeLine, radix: 16), size >= 0 else { throw fail("bad chunk size \(sizeLine.debugDescription)") }
-                    if size == 0 {
-                        guard try line().isEmpty else { throw fail("trailers in a response") }
-                        break
-                    }
-                    guard i + size + 2 <= bytes.count else { throw fail("truncated chunk") }
-                    r.body += bytes[i..<(i + size)]
-                    i += size
-                    guard bytes[i] == 0x0D, bytes[i + 1] == 0x0A else { throw fail("chunk data without CRLF") }
-                    i += 2
-                }
-            } else if let te {
-                throw fail("unexpected Transfer-Encoding \(te)")
-            } else if let cl = lengths.first {
-                guard let n = Int(cl), n >= 0 else { throw fail("bad Content-Length \(cl)") }
-                if i + n > bytes.count {
-                    // The final response of a stream may answer a HEAD request
-                    // the harness did not know about (fuzzing): no body follows.
-                    guard lenientLastBody && i == bytes.count else { throw fail("truncated body") }
-                } else {
-                    r.body = Array(bytes[i..<(i + n)])
-                    i += n
-                }
-            } else {
-                throw fail("final response without framing (would be read until close)")
+        if headResponses.contains(finalIndex) { parser.nextAnswersHead() }
+        let (consumed, outcome) = bytes[i...].withUnsafeBytes { parser.parse($0) }
+        i += consumed
+        switch outcome {
+        case .response(let status, _):
+            out.append(response(from: start, to: i))
+            if status >= 200 { finalIndex += 1 }
+        case .malformed:
+            throw ResponseParseError(description: "\(parser.failure) near byte \(i) in \(text(bytes).debugDescription)")
+        case .needMore:
+            if lenientLastBody && parser.awaitsWholeBody {
+                out.append(response(from: start, to: i))
+                return out
             }
-        } else if isFinal && !headResponses.contains(finalIndex) {
-            // 204/304: no Content-Length and no Transfer-Encoding (RFC 9110 8.6, 6.1).
-            if r.header("Content-Length") != nil && status == 204 { throw fail("Content-Length on 204") }
-            if r.header("Transfer-Encoding") != nil { throw fail("Transfer-Encoding on \(status)") }
+            throw ResponseParseError(description: "truncated response at byte \(i) in \(text(bytes).debugDescription)")
         }
-        r.raw = Array(bytes[start..<i])
-        if isFinal { finalIndex += 1 }
-        out.append(r)
     }
     return out
 }

@@ -1,6 +1,7 @@
 import CSystem
 import EngineCore
 import Glibc
+import HTTP1
 import Histogram
 import Topology
 

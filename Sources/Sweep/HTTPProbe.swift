@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 
 /// One blocking HTTP/1.1 GET on a fresh connection, for the runner's
 /// control traffic: polling `/health` until a server is up and reading
@@ -56,35 +57,32 @@ enum HTTPProbe {
         return response.response
     }
 
-    /// The status and body of `bytes`, if its head is complete.
+    /// The status and body of `bytes` (HTTP1's `ResponseParser`, lenient),
+    /// if its head is complete: `complete` once the body has all arrived,
+    /// `hasLength` when the response says how long its body is.
     static func parse(_ bytes: [UInt8]) -> (response: Response, complete: Bool, hasLength: Bool)? {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard bytes.count >= 12, let headEnd = firstIndex(of: separator, in: bytes) else { return nil }
-        let head = String(decoding: bytes[..<headEnd], as: UTF8.self)
-        let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
-        let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
+        var parser = ResponseParser(capturing: true)
+        let (_, outcome) = bytes.withUnsafeBytes { parser.parse($0) }
+        let captured = parser.captured
+        guard captured.status > 0 else { return nil }
+        let hasLength = captured.header("Content-Length") != nil
+        switch outcome {
+        case .response:
+            return (Response(status: captured.status, body: String(decoding: captured.body, as: UTF8.self)), true, hasLength)
+        case .needMore:
+            // The head is complete once the parser has moved on to the body.
+            guard !parser.isIdle, bytes.count >= 4, Self.headEnded(bytes) else { return nil }
+            return (Response(status: captured.status, body: String(decoding: captured.body, as: UTF8.self)), false, hasLength)
+        case .malformed:
             return nil
         }
-        var length: Int?
-        for line in lines.dropFirst() {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "content-length" {
-                length = Int(parts[1].trimmingSpaces)
-            }
-        }
-        let body = bytes[(headEnd + 4)...]
-        let complete = length.map { body.count >= $0 } ?? false
-        let text = String(decoding: length.map { body.prefix($0) } ?? body, as: UTF8.self)
-        return (Response(status: status, body: text), complete, length != nil)
     }
 
-    private static func firstIndex(of needle: [UInt8], in bytes: [UInt8]) -> Int? {
-        guard bytes.count >= needle.count else { return nil }
-        for start in 0...(bytes.count - needle.count) where bytes[start] == needle[0] {
-            if Array(bytes[start..<(start + needle.count)]) == needle { return start }
+    private static func headEnded(_ bytes: [UInt8]) -> Bool {
+        for start in 0...(bytes.count - 4) where bytes[start] == 13 && bytes[start + 1] == 10 && bytes[start + 2] == 13 && bytes[start + 3] == 10 {
+            return true
         }
-        return nil
+        return false
     }
 
     /// A free TCP port on 127.0.0.1, found by binding port 0. Another

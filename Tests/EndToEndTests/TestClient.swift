@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 
 /// A deliberately plain blocking HTTP/1.1 client for the end-to-end suite:
 /// it sends exact bytes and parses responses strictly, so the tests see what a
@@ -6,6 +7,7 @@ import Glibc
 final class TestClient {
     let fd: Int32
     private var buffer: [UInt8] = []
+    private var parser = ResponseParser(capturing: true, reportingInterim: true)
 
     struct Failure: Error, CustomStringConvertible { let description: String }
 
@@ -84,59 +86,33 @@ final class TestClient {
         return try !fill()
     }
 
-    /// Reads one response. `head` tells the parser not to expect a body.
+    /// Reads one response (HTTP1's `ResponseParser`, interim responses
+    /// returned on their own). `head` tells the parser not to expect a body.
     func readResponse(head: Bool = false) throws -> TestResponse {
-        var headEnd: Int?
-        while headEnd == nil {
-            headEnd = find([13, 10, 13, 10])
-            if headEnd == nil {
-                guard try fill() else { throw Failure(description: "connection closed before a full response head (\(buffer.count) bytes: \(String(decoding: buffer, as: UTF8.self)))") }
-            }
-        }
-        let headText = String(decoding: buffer[0..<headEnd!], as: UTF8.self)
-        buffer.removeFirst(headEnd! + 4)
-        var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
-        let statusLine = lines.removeFirst()
-        let parts = statusLine.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
-            throw Failure(description: "bad status line: \(statusLine)")
-        }
-        var headers: [(String, String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { throw Failure(description: "bad header line: \(line)") }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingSpaces))
-        }
-        var response = TestResponse(status: status, headers: headers, body: [])
-        if head || status < 200 || status == 204 || status == 304 { return response }
-        if let length = response.header("Content-Length").flatMap(Int.init) {
-            while buffer.count < length {
-                guard try fill() else { throw Failure(description: "closed inside a body") }
-            }
-            response.body = Array(buffer[0..<length])
-            buffer.removeFirst(length)
-        } else if response.header("Transfer-Encoding")?.lowercased() == "chunked" {
-            while true {
-                var lineEnd = find([13, 10])
-                while lineEnd == nil {
-                    guard try fill() else { throw Failure(description: "closed inside chunked body") }
-                    lineEnd = find([13, 10])
+        if head { parser.nextAnswersHead() }
+        while true {
+            if !buffer.isEmpty {
+                let (consumed, outcome) = buffer.withUnsafeBytes { parser.parse($0) }
+                buffer.removeFirst(consumed)
+                switch outcome {
+                case .response:
+                    return response()
+                case .malformed:
+                    throw Failure(description: "malformed response: \(parser.failure)")
+                case .needMore:
+                    break
                 }
-                let size = Int(String(decoding: buffer[0..<lineEnd!], as: UTF8.self), radix: 16) ?? -1
-                guard size >= 0 else { throw Failure(description: "bad chunk size") }
-                buffer.removeFirst(lineEnd! + 2)
-                while buffer.count < size + 2 {
-                    guard try fill() else { throw Failure(description: "closed inside a chunk") }
-                }
-                response.body.append(contentsOf: buffer[0..<size])
-                buffer.removeFirst(size + 2)
-                if size == 0 { break }
             }
-        } else {
-            while try fill() {}
-            response.body = buffer
-            buffer = []
+            guard try fill() else {
+                if case .response = parser.endOfInput() { return response() }
+                throw Failure(description: "connection closed before a full response (\(parser.isIdle ? "nothing" : "part of one") received)")
+            }
         }
-        return response
+    }
+
+    private func response() -> TestResponse {
+        let captured = parser.captured
+        return TestResponse(status: captured.status, headers: captured.headers.map { ($0.name, $0.value) }, body: captured.body)
     }
 
     private func find(_ needle: [UInt8]) -> Int? {
