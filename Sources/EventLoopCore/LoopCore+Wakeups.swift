@@ -4,6 +4,7 @@ import Glibc
 import HTTP1
 import LoopRuntime
 import Metrics
+import Synchronization
 
 /// What other threads hand a loop (accepted sockets, late answers, a stop),
 /// and what the loop does with them when its wake-up descriptor fires.
@@ -26,6 +27,7 @@ extension LoopCore {
     /// connection is no longer the one it was for.
     public func resume(_ answer: any LateAnswer) {
         resumes.withLock { $0.append(answer) }
+        resumesWaiting.add(1, ordering: .releasing)
         Epoll.signal(wakeFD)
     }
 
@@ -44,8 +46,9 @@ extension LoopCore {
     /// (a stale one is dropped) and handed to `answer` with the slot, which
     /// applies it (`ConnectionMachine.answer`) and drives the connection.
     public func wokenUp(adopt: (Int) -> Void, answer: (Int, any LateAnswer) -> Void) -> Bool {
-        if !resumes.withLock({ $0.isEmpty }) {
+        if resumesWaiting.load(ordering: .acquiring) > 0 {
             resumes.withLock { swap(&$0, &resumesTaken) }
+            resumesWaiting.subtract(resumesTaken.count, ordering: .relaxed)
             var i = 0
             while i < resumesTaken.count {
                 let late = resumesTaken[i]

@@ -61,6 +61,10 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     /// loop's side of the swap, so neither allocates once grown.
     let resumes = Mutex([any LateAnswer]())
     var resumesTaken: [any LateAnswer] = []
+    /// Late answers queued and not yet taken: the loop looks at this, not
+    /// the queue, so a wake-up without any costs no lock (and, in debug
+    /// builds, no generic witness lookup, which allocates on first use).
+    let resumesWaiting = Atomic(0)
     let stopRequested = Atomic(false)
 
     public internal(set) var connections: [LoopConnection] = []
