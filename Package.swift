@@ -64,7 +64,7 @@ let package = Package(
         // liburing 2.3 (Debian's liburing-dev) and the constants of newer kernels.
         .systemLibrary(name: "CLiburing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
         .target(
-            name: "UringEngine", dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem", "CLiburing"],
+            name: "UringEngine", dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "HTTP1", "Metrics", "Pools", "CSystem", "CLiburing"],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(
             name: "StealingEngine", dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "HTTP1", "Metrics", "CSystem"],

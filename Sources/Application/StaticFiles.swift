@@ -84,30 +84,25 @@ public final class StaticFiles: Sendable {
             writer.respond(denied ? .forbidden : .notFound, contentType: .textPlain, body: denied ? Self.forbidden : Self.notFound)
             return
         }
-        defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
             writer.respond(.notFound, contentType: .textPlain, body: Self.notFound)
             return
         }
         let size = Int(info.st_size)
         guard size <= Self.maxFileBytes else {
+            close(fd)
             writer.respond(.forbidden, contentType: .textPlain, body: Self.forbidden)
             return
         }
+        // The body is the file itself, a segment of the response (sendfile
+        // where the engine can): not copied into the output. The descriptor
+        // is the output's from here on; a file that shrinks before it is
+        // sent closes the connection (its length is already promised).
         writer.head(.ok)
-        writer.body(contentType: ContentTypes.forPath(relative)) { body in
-            body.write(upTo: size) { space in
-                // A file that shrinks while being read is sent as far as it goes.
-                var filled = 0
-                while filled < space.count {
-                    let n = pread(fd, space.baseAddress! + filled, space.count - filled, off_t(filled))
-                    if n <= 0 { break }
-                    filled += n
-                }
-                return filled
-            }
-        }
+        writer.body(contentType: ContentTypes.forPath(relative),
+                    file: FileRange(descriptor: fd, offset: 0, count: size, closeWhenSent: true))
     }
 
     enum PathCheck { case ok, empty, forbidden }

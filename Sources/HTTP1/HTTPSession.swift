@@ -298,7 +298,15 @@ public final class HTTPSession: ConnectionMachine {
 
     // MARK: output
 
+    @inlinable
     public var pendingOutput: UnsafeRawBufferPointer { output.pending }
+
+    @inlinable
+    public var hasSegments: Bool { output.hasSplices }
+
+    public func forEachPendingSegment(_ body: (OutputSegment) -> Bool) {
+        output.storage.pointee.forEachPending(body)
+    }
 
     public func didWrite(_ count: Int) {
         output.didWrite(count)
@@ -309,7 +317,7 @@ public final class HTTPSession: ConnectionMachine {
 
     /// No partial request buffered and no output pending: closing now loses nothing.
     /// Inlinable (engines ask it per turn, from their modules).
-    @inlinable
+    @inlinable @inline(__always)
     public var isIdle: Bool { start == end && phase == .head && output.pendingCount == 0 }
 
     /// Responses completed on this connection so far; an engine compares it

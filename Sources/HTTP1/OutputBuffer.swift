@@ -1,4 +1,5 @@
 import Glibc
+import LoopRuntime
 import Pools
 
 /// A connection's outgoing bytes: responses are serialized straight into it and
@@ -20,7 +21,9 @@ public final class OutputBuffer {
     }
 
     deinit {
+        storage.pointee.discardSplices()
         storage.pointee.detach()
+        storage.pointee.freeSplices()
         storage.deinitialize(count: 1)
         storage.deallocate()
     }
@@ -28,9 +31,17 @@ public final class OutputBuffer {
     /// Gives the bytes back to the pool; only when nothing is pending.
     func detach() { storage.pointee.detach() }
 
-    /// The bytes waiting to be written.
+    /// The bytes waiting to be written, when nothing is spliced in
+    /// (`hasSplices` false); else the run of bytes before the first splice.
+    @inlinable
     public var pending: UnsafeRawBufferPointer { storage.pointee.pending }
-    @inlinable public var pendingCount: Int { storage.pointee.count &- storage.pointee.sent }
+    /// Everything waiting to be written, spliced segments included.
+    @inlinable public var pendingCount: Int {
+        storage.pointee.count &- storage.pointee.sent &+ storage.pointee.splicedPending
+    }
+    /// Some of the pending output is not in the buffer (start-up bytes
+    /// referenced where they lie, file ranges): write it by segments.
+    @inlinable public var hasSplices: Bool { storage.pointee.splicedPending > 0 }
 
     /// Marks `n` bytes of `pending` as written.
     @inline(__always)
@@ -38,8 +49,10 @@ public final class OutputBuffer {
 
     @inline(__always) func append(_ s: StaticString) { storage.pointee.append(s) }
 
-    /// Drops unsent output (the connection is gone) and rewinds.
+    /// Drops unsent output (the connection is gone) and rewinds; files it
+    /// owned are closed.
     public func discardAll() {
+        storage.pointee.discardSplices()
         storage.pointee.didWrite(storage.pointee.count - storage.pointee.sent)
     }
 
@@ -52,7 +65,7 @@ struct OutputBytes {
     // first `count` initialized; with capacity 0 it is detached and points
     // at nothing usable. It changes only in `reserve`/`detach`, which
     // invalidate earlier pointers; callers never keep one across an append.
-    var bytes: UnsafeMutableRawPointer
+    @usableFromInline var bytes: UnsafeMutableRawPointer
     var capacity = 0
     /// End of the serialized bytes.
     @usableFromInline var count = 0
@@ -62,6 +75,21 @@ struct OutputBytes {
     /// Strong: buffers go back to it even while the session is being torn
     /// down. Changes only when the session moves to another worker (`rebind`).
     var pool: BufferPool
+
+    // Spliced segments: output that is not copied into `bytes` but sent from
+    // where it lies, each at a position of `bytes` (after the bytes before
+    // it, before the ones after it). Most connections never have one.
+    // safety: `splices` holds `spliceCapacity` entries, allocated on the
+    // first splice and freed with the buffer (`freeSplices`); entries
+    // `spliceIndex..<spliceCount` are pending, the first of them
+    // `spliceProgress` bytes in.
+    var splices: UnsafeMutablePointer<Splice>?
+    var spliceCapacity = 0
+    var spliceCount = 0
+    var spliceIndex = 0
+    var spliceProgress = 0
+    /// Bytes of spliced segments not yet written: 0 on the fast path.
+    @usableFromInline var splicedPending = 0
 
     /// Starts detached: the first append takes a buffer from the pool.
     init(initialCapacity: Int, pool: BufferPool) {
@@ -86,14 +114,24 @@ struct OutputBytes {
         sent = 0
     }
 
+    /// Inlinable: engines ask it for every write.
+    @inlinable
     var pending: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: bytes + sent, count: count - sent)
+        guard splicedPending > 0 else { return UnsafeRawBufferPointer(start: bytes + sent, count: count &- sent) }
+        return pendingBeforeSplice
+    }
+
+    /// The run of bytes before the first pending splice.
+    @usableFromInline
+    var pendingBeforeSplice: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: bytes + sent, count: splices![spliceIndex].at - sent)
     }
 
     /// When everything is written the buffer rewinds; a buffer that grew for
     /// a large response shrinks back so an idle connection does not keep it.
     @inline(__always)
     mutating func didWrite(_ n: Int) {
+        if splicedPending > 0 { return didWriteAcrossSplices(n) }
         precondition(n >= 0 && n <= count - sent, "wrote more than was pending")
         sent += n
         if sent == count {
@@ -101,6 +139,106 @@ struct OutputBytes {
             count = 0
             if capacity > initialCapacity { detach() }  // grown for a large response: give it back
         }
+    }
+
+    // MARK: spliced segments
+
+    /// Appends a segment sent from where it lies. A file range's descriptor
+    /// belongs to the output from here on if `closeWhenSent` (closed once the
+    /// range is written or the output discarded).
+    mutating func splice(_ segment: Splice.Source) {
+        let length = segment.count
+        guard length > 0 else {
+            if case .file(let range) = segment, range.closeWhenSent { close(range.descriptor) }
+            return
+        }
+        if spliceCount == spliceCapacity {
+            let capacity = max(8, spliceCapacity * 2)
+            let grown = UnsafeMutablePointer<Splice>.allocate(capacity: capacity)
+            if let splices {
+                grown.moveInitialize(from: splices, count: spliceCount)
+                splices.deallocate()
+            }
+            splices = grown
+            spliceCapacity = capacity
+        }
+        (splices! + spliceCount).initialize(to: Splice(at: count, source: segment))
+        spliceCount += 1
+        splicedPending += length
+    }
+
+    /// `didWrite` through the sequence of runs of `bytes` and spliced segments.
+    @inline(never)
+    mutating func didWriteAcrossSplices(_ written: Int) {
+        precondition(written >= 0 && written <= count - sent + splicedPending, "wrote more than was pending")
+        var n = written
+        while n > 0 {
+            if spliceIndex < spliceCount {
+                let next = splices![spliceIndex]
+                if sent < next.at {
+                    let take = min(n, next.at - sent)
+                    sent += take
+                    n -= take
+                    continue
+                }
+                let take = min(n, next.source.count - spliceProgress)
+                spliceProgress += take
+                splicedPending -= take
+                n -= take
+                if spliceProgress == next.source.count { finishSplice() }
+            } else {
+                sent += n
+                n = 0
+            }
+        }
+        // A splice may end the output: it counts as finished only once the
+        // runs around it are written too.
+        if splicedPending == 0 && sent == count {
+            spliceCount = 0
+            spliceIndex = 0
+            sent = 0
+            count = 0
+            if capacity > initialCapacity { detach() }
+        }
+    }
+
+    private mutating func finishSplice() {
+        if case .file(let range) = splices![spliceIndex].source, range.closeWhenSent { close(range.descriptor) }
+        spliceIndex += 1
+        spliceProgress = 0
+    }
+
+    /// Visits the pending output in order, as runs of bytes and spliced
+    /// segments, until `body` returns false.
+    func forEachPending(_ body: (OutputSegment) -> Bool) {
+        var position = sent
+        var index = spliceIndex
+        var progress = spliceProgress
+        while true {
+            let end = index < spliceCount ? splices![index].at : count
+            if position < end {
+                guard body(.bytes(UnsafeRawBufferPointer(start: bytes + position, count: end - position))) else { return }
+                position = end
+            }
+            guard index < spliceCount else { return }
+            guard body(splices![index].source.segment(from: progress)) else { return }
+            index += 1
+            progress = 0
+        }
+    }
+
+    /// The connection is gone: close the files it owned, forget the splices.
+    mutating func discardSplices() {
+        while spliceIndex < spliceCount { finishSplice() }
+        spliceCount = 0
+        spliceIndex = 0
+        splicedPending = 0
+    }
+
+    mutating func freeSplices() {
+        splices?.deallocate()
+        splices = nil
+        spliceCapacity = 0
     }
 
     @inline(__always)
@@ -224,5 +362,52 @@ struct OutputBytes {
         memmove(bytes + offset + n, bytes + offset, count - offset)
         count += n
         return bytes + offset
+    }
+}
+
+/// A segment of output spliced into the bytes at `at`.
+struct Splice {
+    enum Source {
+        /// Bytes made at start-up, sent from where they lie (never freed).
+        case bytes(StaticBytes)
+        case file(FileRange)
+
+        var count: Int {
+            switch self {
+            case .bytes(let bytes): bytes.count
+            case .file(let range): range.count
+            }
+        }
+
+        /// What is left of it after `progress` bytes.
+        func segment(from progress: Int) -> OutputSegment {
+            switch self {
+            case .bytes(let bytes):
+                .bytes(UnsafeRawBufferPointer(start: bytes.base + progress, count: bytes.count - progress))
+            case .file(let range):
+                .file(descriptor: range.descriptor, offset: range.offset + progress, count: range.count - progress)
+            }
+        }
+    }
+
+    var at: Int
+    var source: Source
+}
+
+/// A range of an open file to send as (part of) a body, from the page cache
+/// by `sendfile` where the engine can, without copying it into the output.
+public struct FileRange: Sendable {
+    public var descriptor: Int32
+    public var offset: Int
+    public var count: Int
+    /// The output closes the descriptor once the range is written, or when
+    /// the connection ends first (ownership passes with the response).
+    public var closeWhenSent: Bool
+
+    public init(descriptor: Int32, offset: Int, count: Int, closeWhenSent: Bool) {
+        self.descriptor = descriptor
+        self.offset = offset
+        self.count = count
+        self.closeWhenSent = closeWhenSent
     }
 }

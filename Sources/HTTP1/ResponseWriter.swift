@@ -1,3 +1,4 @@
+import Glibc
 import LoopRuntime
 
 /// Serializes one response straight into the connection's output buffer.
@@ -162,6 +163,31 @@ public struct ResponseWriter: ~Copyable {
 
     public mutating func body(contentType: StaticHeader?, _ bytes: StaticBytes) {
         body(contentType: contentType, bytes.buffer)
+    }
+
+    /// Ends the response with start-up bytes sent from where they lie, not
+    /// copied into the output (worth it for bodies of a few KiB and more;
+    /// a small body is cheaper copied, with `body(contentType:_:)`).
+    public mutating func body(contentType: StaticHeader?, referencing bytes: StaticBytes) {
+        endHead(contentType: contentType, contentLength: bytes.count)
+        if !isHead && status.allowsBody { output.pointee.splice(.bytes(bytes)) }
+        stage = .done
+    }
+
+    /// Ends the response with a range of an open file, sent without copying
+    /// it into the output (`sendfile` where the engine can). With
+    /// `closeWhenSent` the descriptor is the output's from here on: closed
+    /// once sent, or when the connection ends first, or at once if no body
+    /// goes out (HEAD, 304). A file that turns out shorter than the range
+    /// when it is sent closes the connection: its length was already promised.
+    public mutating func body(contentType: StaticHeader?, file: FileRange) {
+        endHead(contentType: contentType, contentLength: file.count)
+        if !isHead && status.allowsBody {
+            output.pointee.splice(.file(file))
+        } else if file.closeWhenSent {
+            close(file.descriptor)
+        }
+        stage = .done
     }
 
     /// Ends the response with a body produced by `fill`. Its length is

@@ -14,6 +14,17 @@ public enum ConnectionAction: Equatable, Sendable {
     case wait
 }
 
+/// One piece of a connection's pending output, as an engine writes it.
+public enum OutputSegment {
+    /// Bytes in memory: the machine's output buffer, or bytes made at
+    /// start-up referenced where they lie. The machine's until `didWrite`
+    /// passes them (and the kernel's while a write of them is in flight).
+    case bytes(UnsafeRawBufferPointer)
+    /// A range of an open file: `sendfile` on the readiness and thread
+    /// engines. The descriptor is the machine's until the range is written.
+    case file(descriptor: Int32, offset: Int, count: Int)
+}
+
 /// What a connection that is not sending waits for, which decides its
 /// deadline (`DeadlinePolicy`, module EventLoopCore).
 public enum ConnectionWait: Equatable, Sendable {
@@ -105,8 +116,19 @@ public protocol ConnectionMachine: AnyObject {
     var isQuiet: Bool { get }
 
     // MARK: output
-    /// Bytes to write now; the engine's (and the kernel's) until `didWrite`.
+    /// Bytes to write now, when the output is one run of bytes
+    /// (`hasSegments` false, the fast path); the engine's (and the kernel's)
+    /// until `didWrite`.
     var pendingOutput: UnsafeRawBufferPointer { get }
+    /// The output has segments other than the one run of bytes (start-up
+    /// bytes referenced where they lie, file ranges): write it with
+    /// `forEachPendingSegment`.
+    var hasSegments: Bool { get }
+    /// Visits the pending output in order until `body` returns false. A
+    /// partial write (`didWrite`) may end inside any segment; the next visit
+    /// starts where it stopped.
+    func forEachPendingSegment(_ body: (OutputSegment) -> Bool)
+    /// Reports `count` bytes written, across segments.
     func didWrite(_ count: Int)
     /// The connection closes once the output is written.
     var willClose: Bool { get }

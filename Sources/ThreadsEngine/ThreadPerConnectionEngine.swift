@@ -158,8 +158,13 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             if stopping.load(ordering: .relaxed) { session.beginDraining() }
             switch session.process() {
             case .write:
-                let output = session.pendingOutput
-                let n = send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
+                let n: Int
+                if session.hasSegments {
+                    n = SegmentSend.write(fd, session)
+                } else {
+                    let output = session.pendingOutput
+                    n = send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
+                }
                 if n < 0 {
                     if errno == EINTR { continue }
                     return  // peer gone, or the send timeout passed

@@ -56,6 +56,9 @@ final class TestServer {
 
     init(engine name: String, application custom: Application? = nil,
          configure: (inout EngineConfiguration) -> Void = { _ in }) throws {
+        // As `serve` does: a peer that hangs up mid-send (sendfile has no
+        // MSG_NOSIGNAL) must cost an error, not the process.
+        signal(SIGPIPE, SIG_IGN)
         var configuration = EngineConfiguration()
         configuration.port = 0
         configuration.threads = 2
