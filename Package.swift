@@ -86,7 +86,7 @@ let package = Package(
             name: "switchyard",
             dependencies: [
                 "EngineCore", "Engines", "Application", "HTTP1", "LoopRuntime", "Metrics", "Topology", "LoadGen", "Experiments", "Sweep",
-                "CSystem", "UringEngine", "HTTPReplay",
+                "CSystem", "HTTPReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

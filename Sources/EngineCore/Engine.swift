@@ -190,14 +190,62 @@ public struct EngineDescriptor: Sendable {
     /// connection does not, so a sweep does not vary threads for it.
     public let hasThreadPool: Bool
 
+    /// The configurations the end-to-end suites run as engines of their own
+    /// (the engine itself first): each engine module names the variants
+    /// worth covering, e.g. io_uring's single-shot receive.
+    public let variants: [EngineVariant]
+    /// Checks the engine's own settings before anything starts (all
+    /// engines' checks run, whichever is chosen: a flag is checked even when
+    /// it does not apply); nil when they are fine, else the operator message.
+    public let validate: @Sendable (EngineConfiguration) -> String?
+    /// What `switchyard engines` prints about the engine on this machine
+    /// beyond availability (io_uring: the probe's findings).
+    public let details: @Sendable () -> [String]
+
     public init(name: String, summary: String, isReactor: Bool, hasThreadPool: Bool,
                 availability: @escaping @Sendable () -> Availability,
+                variants: [EngineVariant] = [],
+                validate: @escaping @Sendable (EngineConfiguration) -> String? = { _ in nil },
+                details: @escaping @Sendable () -> [String] = { [] },
                 make: @escaping @Sendable (EngineConfiguration, any HTTPResponder, MetricsRegistry) -> any Engine) {
         self.name = name
         self.summary = summary
         self.isReactor = isReactor
         self.hasThreadPool = hasThreadPool
         self.availability = availability
+        self.variants = [EngineVariant(engine: name)] + variants
+        self.validate = validate
+        self.details = details
         self.make = make
+    }
+}
+
+/// An engine under a configuration worth testing as if it were an engine
+/// of its own ("io_uring/single", "stealing/tiny"): its name, the engine,
+/// and the settings both as a configuration change (in-process tests) and
+/// as `serve` flags (tests of the binary).
+public struct EngineVariant: Sendable {
+    public let name: String
+    public let engine: String
+    public let arguments: [String]
+    public let configure: @Sendable (inout EngineConfiguration) -> Void
+
+    /// The engine as it is.
+    public init(engine: String) {
+        self.init(name: engine, engine: engine, arguments: [], configure: { _ in })
+    }
+
+    /// `engine/suffix` with `arguments` (added after `--engine engine`) and
+    /// the same change as a configuration.
+    public init(engine: String, suffix: String, arguments: [String],
+                configure: @escaping @Sendable (inout EngineConfiguration) -> Void) {
+        self.init(name: "\(engine)/\(suffix)", engine: engine, arguments: arguments, configure: configure)
+    }
+
+    private init(name: String, engine: String, arguments: [String], configure: @escaping @Sendable (inout EngineConfiguration) -> Void) {
+        self.name = name
+        self.engine = engine
+        self.arguments = ["--engine", engine] + arguments
+        self.configure = configure
     }
 }

@@ -6,7 +6,8 @@ import UringEngine
 
 /// Every engine this build knows, in the order `switchyard engines` lists them.
 /// A new engine joins by adding its descriptor here; the end-to-end suite then
-/// runs against it automatically.
+/// runs against it, and its variants, automatically. The only module that
+/// imports the engine modules (the CLI and the harness go through it).
 public enum EngineRegistry {
     public static let all: [EngineDescriptor] = [
         ThreadPerConnectionEngine.descriptor,
@@ -26,6 +27,30 @@ public enum EngineRegistry {
         all.filter { $0.availability().isAvailable }
     }
 
-    /// What `serve` uses without `--engine`.
-    public static let defaultName = "epoll"
+    /// Every engine variant the end-to-end suites run (`EngineVariant`),
+    /// available here or not: a suite reports an unavailable one as skipped,
+    /// with the reason, rather than leaving it out.
+    public static var variants: [EngineVariant] { all.flatMap(\.variants) }
+
+    public static func variant(named name: String) -> EngineVariant? {
+        variants.first { $0.name == name }
+    }
+
+    /// What `serve` uses without `--engine` (`--engine auto`).
+    public static let defaultName = "auto"
+
+    /// What `--engine auto` runs with `configuration`: io_uring where this
+    /// kernel allows it with these options, epoll otherwise; and why.
+    public static func autoChoice(_ configuration: EngineConfiguration) -> (name: String, why: String) {
+        if let problem = UringEngine.autoProblem(configuration.uring) {
+            return (EpollEngine.descriptor.name, "--engine auto chose epoll: io_uring is not usable here: \(problem)")
+        }
+        return (UringEngine.descriptor.name, "--engine auto chose io_uring (usable on this kernel; --engine epoll for the readiness engine)")
+    }
+
+    /// Every engine's own checks of `configuration` (see `EngineDescriptor.validate`).
+    public static func problem(with configuration: EngineConfiguration) -> String? {
+        for engine in all { if let problem = engine.validate(configuration) { return problem } }
+        return nil
+    }
 }

@@ -16,6 +16,18 @@ public struct DeadlineSettings: Equatable, Sendable {
     /// A deferred response must come within this long (then 504).
     public var response: Int
 
+    /// The timeout that applies to `waiting`.
+    @inline(__always)
+    public func timeout(for waiting: DeadlinePolicy.Waiting) -> Int {
+        switch waiting {
+        case .sending: send
+        case .idle(let draining): draining ? drainIdleGrace : keepAlive
+        case .head: head
+        case .body: body
+        case .response: response
+        }
+    }
+
     public init(head: Int, body: Int, keepAlive: Int, send: Int, drainIdleGrace: Int, response: Int) {
         self.response = response
         self.head = head
@@ -51,14 +63,15 @@ public enum DeadlinePolicy {
 
     @inline(__always)
     public static func deadline(_ waiting: Waiting, now: Int, settings: DeadlineSettings) -> Int {
-        switch waiting {
-        case .sending: return now &+ settings.send
-        case .idle(let draining):
-            return idle(now: now, draining: draining, keepAlive: settings.keepAlive, drainIdleGrace: settings.drainIdleGrace)
-        case .head(let startedAt): return startedAt &+ settings.head
-        case .body: return now &+ settings.body
-        case .response: return now &+ settings.response
-        }
+        deadline(waiting, now: now, timeout: settings.timeout(for: waiting))
+    }
+
+    /// The same with the one timeout that applies already read (a loop
+    /// reads only that one of its live settings).
+    @inline(__always)
+    public static func deadline(_ waiting: Waiting, now: Int, timeout: Int) -> Int {
+        if case .head(let startedAt) = waiting { return startedAt &+ timeout }
+        return now &+ timeout
     }
 
     /// The idle case alone, with only the two timeouts it reads: the hot

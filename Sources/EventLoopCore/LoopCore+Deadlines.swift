@@ -92,24 +92,40 @@ extension LoopCore {
     /// only from the thread that runs the connection now.
     public func deadline(for connection: LoopConnection, sending: Bool, now: Int) -> Int {
         let session = connection.session
-        let settings = deadlineSettings
-        if sending { return DeadlinePolicy.deadline(.sending, now: now, settings: settings) }
-        switch session.waitingFor {
-        case .response:
-            return DeadlinePolicy.deadline(.response, now: now, settings: settings)
-        case .idle:
-            connection.requestStartedAt = -1
-            // Waiting for the next request needs no buffer: lend them to busy connections.
-            session.releaseIdleBuffers()
-            return DeadlinePolicy.deadline(.idle(draining: session.isDraining), now: now, settings: settings)
-        case .body:
-            return DeadlinePolicy.deadline(.body, now: now, settings: settings)
-        case .head:
-            let completed = session.requestsCompleted
-            connection.requestStartedAt = DeadlinePolicy.headStart(
-                startedAt: connection.requestStartedAt, requestsSeen: connection.requestsSeen, requestsCompleted: completed, now: now)
-            connection.requestsSeen = completed
-            return DeadlinePolicy.deadline(.head(startedAt: connection.requestStartedAt), now: now, settings: settings)
+        let waiting: DeadlinePolicy.Waiting
+        if sending {
+            waiting = .sending
+        } else {
+            switch session.waitingFor {
+            case .response:
+                waiting = .response
+            case .idle:
+                connection.requestStartedAt = -1
+                // Waiting for the next request needs no buffer: lend them to busy connections.
+                session.releaseIdleBuffers()
+                waiting = .idle(draining: session.isDraining)
+            case .body:
+                waiting = .body
+            case .head:
+                let completed = session.requestsCompleted
+                connection.requestStartedAt = DeadlinePolicy.headStart(
+                    startedAt: connection.requestStartedAt, requestsSeen: connection.requestsSeen, requestsCompleted: completed, now: now)
+                connection.requestsSeen = completed
+                waiting = .head(startedAt: connection.requestStartedAt)
+            }
+        }
+        return DeadlinePolicy.deadline(waiting, now: now, timeout: timeoutMilliseconds(for: waiting))
+    }
+
+    /// The one live timeout that applies to `waiting` (one relaxed load).
+    @inline(__always)
+    func timeoutMilliseconds(for waiting: DeadlinePolicy.Waiting) -> Int {
+        switch waiting {
+        case .sending: sendTimeoutMS.load(ordering: .relaxed)
+        case .idle(let draining): draining ? drainIdleGraceMS.load(ordering: .relaxed) : keepAliveTimeoutMS.load(ordering: .relaxed)
+        case .head: headTimeoutMS.load(ordering: .relaxed)
+        case .body: bodyTimeoutMS.load(ordering: .relaxed)
+        case .response: responseTimeoutMS.load(ordering: .relaxed)
         }
     }
 

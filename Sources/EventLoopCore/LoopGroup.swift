@@ -241,11 +241,15 @@ extension EngineDescriptor {
     /// share state it creates) and optionally `prepare`, its start-up checks.
     public static func eventLoops(
         name: String, summary: String, availability: @escaping @Sendable () -> Availability,
+        variants: [EngineVariant] = [],
+        validate: @escaping @Sendable (EngineConfiguration) -> String? = { _ in nil },
+        details: @escaping @Sendable () -> [String] = { [] },
         prepare: @escaping LoopGroup.Prepare = { _, _ in },
         makeLoop: @escaping @Sendable (EngineConfiguration) -> LoopGroup.MakeLoop
     ) -> EngineDescriptor {
         EngineDescriptor(
             name: name, summary: summary, isReactor: true, hasThreadPool: true, availability: availability,
+            variants: variants, validate: validate, details: details,
             make: { configuration, responder, metrics in
                 LoopGroup(engineName: name, configuration: configuration, responder: responder, metrics: metrics,
                           prepare: prepare, makeLoop: makeLoop(configuration))

@@ -298,7 +298,7 @@ public final class HTTPSession: ConnectionMachine {
 
     // MARK: output
 
-    @inlinable
+    @inlinable @inline(__always)
     public var pendingOutput: UnsafeRawBufferPointer { output.pending }
 
     @inlinable
@@ -330,6 +330,7 @@ public final class HTTPSession: ConnectionMachine {
     public var isQuiet: Bool { start == end && phase == .head && !closeAfterOutput && output.pendingCount == 0 }
 
     /// What the connection waits for when it is not sending.
+    @inlinable @inline(__always)
     public var waitingFor: ConnectionWait {
         if isIdle { return .idle }
         switch phase {

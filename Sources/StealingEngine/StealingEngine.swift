@@ -14,6 +14,20 @@ public enum StealingEngine {
     public static let descriptor = EngineDescriptor.eventLoops(
         name: "stealing", summary: "work-stealing workers: shared readiness, per-worker run queues, steal-half",
         availability: Epoll.availability,
+        variants: [
+            // Two-task run queues, a one-run LIFO slot and small harvests: overflow
+            // to the inject queue, steals and LIFO hand-offs all the time.
+            EngineVariant(engine: "stealing", suffix: "tiny",
+                          arguments: ["--steal-queue", "2", "--steal-lifo-polls", "1", "--steal-harvest-batch", "4",
+                                      "--steal-inject-interval", "3"]) {
+                $0.steal.queueCapacity = 2; $0.steal.lifoPolls = 1; $0.steal.harvestBatch = 4; $0.steal.injectInterval = 3
+            },
+            // Each worker's own readiness set, harvested by idle workers.
+            EngineVariant(engine: "stealing", suffix: "per-worker", arguments: ["--steal-readiness", "per-worker"]) {
+                $0.steal.readiness = .perWorker
+            },
+        ],
+        validate: { $0.steal.problem() },
         prepare: { configuration, metrics throws(EngineError) in
             if let problem = configuration.steal.problem() { throw EngineError(problem) }
             metrics.setInfo("steal", configuration.steal.summary)

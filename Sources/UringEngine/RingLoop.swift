@@ -52,6 +52,11 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     /// Sends of output that is more than one run of bytes (`hasSegments`),
     /// by slot: what the kernel reads until the send completes. Rare.
     private var segmentSends: [Int: SegmentSendState] = [:]
+    /// `segmentSends` is not empty (once a loop has sent segments, for good):
+    /// the per-send check, without touching the dictionary.
+    private var hasSegmentSends = false
+    /// `heldAnswers` is not empty.
+    private var hasHeldAnswers = false
     /// Slots whose multishot receive ended with ENOBUFS, re-armed when
     /// buffers come back.
     private var starved: [Int] = []
@@ -652,6 +657,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         guard !io[slot].closing else { return }
         if io[slot].sending {
             heldAnswers[slot] = late
+            hasHeldAnswers = true
             return
         }
         guard core.connections[slot].session.answer(late) else { return }
@@ -662,11 +668,13 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         // safety: the core's table keeps the record alive past this call;
         // unowned(unsafe) spares a retain and release per send.
         unowned(unsafe) let connection = core.connections[slot]
-        if connection.session.hasSegments { return submitSegmentSend(slot) }
+        // A guaranteed reference: through the unowned one the session was retained.
+        let session = Unmanaged.passUnretained(connection.session)
+        if session.guaranteed({ $0.hasSegments }) { return submitSegmentSend(slot) }
         // safety: from here until this send's completion (and, zero-copy,
         // its notification) the kernel reads `output`; `sending` keeps
         // `process` away from the session meanwhile.
-        let output = connection.session.pendingOutput
+        let output = session.guaranteed { $0.pendingOutput }
         let sqe = entry()
         let tag = Completion.tag(.send, slot: slot, generation: connection.generation)
         if options.zeroCopyThreshold > 0 && output.count >= options.zeroCopyThreshold {
@@ -679,7 +687,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             // Expected to complete at once: small, to a socket that took all
             // of the last send, and not the last before a close (whose
             // completion the client's next move waits for).
-            if output.count <= 16 * 1024 && !io[slot].socketFull && !connection.session.willClose { sendsThisTurn += 1 }
+            if output.count <= 16 * 1024 && !io[slot].socketFull && !session.guaranteed({ $0.willClose }) { sendsThisTurn += 1 }
         }
         io_uring_sqe_set_data64(sqe, tag)
         sqe.pointee.flags |= fixedFile
@@ -705,6 +713,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let connection = core.connections[slot]
         let state = segmentSends[slot] ?? SegmentSendState()
         segmentSends[slot] = state
+        hasSegmentSends = true
         var gathered = 0
         var file: (descriptor: Int32, offset: Int, count: Int)?
         connection.session.forEachPendingSegment { segment in
@@ -777,9 +786,9 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             io[slot].sending = io[slot].awaitingNotification
             return startClose(slot)  // reset or broken pipe
         }
-        if !segmentSends.isEmpty { releaseBounce(slot) }
-        let session = core.connections[slot].session
-        session.didWrite(Int(result))
+        if hasSegmentSends { releaseBounce(slot) }
+        // A guaranteed reference: a strong one was retained and released.
+        Unmanaged.passUnretained(core.connections[slot].session).guaranteed { $0.didWrite(Int(result)) }
         if io[slot].awaitingNotification { return }  // the buffer is the kernel's until the notification
         io[slot].sending = false
         sendProgressed(slot)
@@ -809,7 +818,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         }
         io[slot].socketFull = false
         // A late answer that came during the send: its turn now.
-        if !heldAnswers.isEmpty, let late = heldAnswers.removeValue(forKey: slot) {
+        if hasHeldAnswers, let late = heldAnswers.removeValue(forKey: slot) {
+            hasHeldAnswers = !heldAnswers.isEmpty
             _ = core.connections[slot].session.answer(late)
             return drive(slot)
         }
@@ -890,11 +900,14 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     private func finishClose(_ slot: Int) {
         if io[slot].hasParked { parked[slot] = nil }  // copies: nothing to give back
-        if !segmentSends.isEmpty {  // nothing outstanding: the kernel is done with it
+        if hasSegmentSends {  // nothing outstanding: the kernel is done with it
             releaseBounce(slot)
             segmentSends[slot] = nil
         }
-        if !heldAnswers.isEmpty { heldAnswers[slot] = nil }
+        if hasHeldAnswers {
+            heldAnswers[slot] = nil
+            hasHeldAnswers = !heldAnswers.isEmpty
+        }
         io[slot] = SlotIO()
         closeSocket(core.connections[slot].fd)
         if core.release(slot) { resumeAccept() }

@@ -19,6 +19,11 @@ public enum UringEngine {
             if let refusal = UringProbe.shared.refusal { return .unavailable(reason: refusal) }
             return .available
         },
+        variants: [EngineVariant(engine: "io_uring", suffix: "single", arguments: ["--uring-recv", "single"]) { $0.uring.receive = .single }],
+        validate: { validate($0.uring) },
+        details: {
+            ["io_uring on this kernel (probed now; each feature is a `serve --uring-*` flag):"] + UringProbe.shared.findings.map { "  " + $0 }
+        },
         prepare: prepare,
         makeLoop: { configuration in { core in RingLoop(core: core, options: effectiveOptions(configuration)) } })
 
@@ -50,6 +55,17 @@ public enum UringEngine {
 
     /// Sizes the kernel accepts, checked before any ring exists.
     public static func validate(_ options: UringOptions) -> String? {
+        if let problem = sizeProblem(options) { return problem }
+        return nil
+    }
+
+    /// Whether `--engine auto` may choose io_uring with these options: the
+    /// probe and the sizes agree; else why not.
+    public static func autoProblem(_ options: UringOptions) -> String? {
+        UringProbe.shared.check(options) ?? validate(options)
+    }
+
+    private static func sizeProblem(_ options: UringOptions) -> String? {
         func isPowerOfTwo(_ n: Int) -> Bool { n > 0 && n & (n - 1) == 0 }
         if !isPowerOfTwo(options.sqEntries) || options.sqEntries > 32768 {
             return "--uring-sq-entries \(options.sqEntries): must be a power of two from 1 to 32768"

@@ -1,7 +1,6 @@
 import ArgumentParser
 import EngineCore
 import Engines
-import UringEngine
 
 struct Engines: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,9 +25,12 @@ struct Engines: ParsableCommand {
         for row in rows {
             print(row.0.padding(width) + "  " + row.1.padding(9) + "  " + row.2)
         }
-        print("")
-        print("io_uring on this kernel (probed now; each feature is a `serve --uring-*` flag):")
-        for line in UringProbe.shared.findings { print("  " + line) }
+        for engine in EngineRegistry.all {
+            let details = engine.details()
+            guard !details.isEmpty else { continue }
+            print("")
+            for line in details { print(line) }
+        }
     }
 }
 

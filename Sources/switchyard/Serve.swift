@@ -9,7 +9,6 @@ import HTTP1
 import Logging
 import Metrics
 import Topology
-import UringEngine
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,7 +48,7 @@ struct Serve: ParsableCommand {
     var exitWithParent = false
 
     @Option(help: "I/O engine (see `switchyard engines`); auto picks io_uring where it works here, else epoll.")
-    var engine: String = "auto"
+    var engine: String = EngineRegistry.defaultName
 
     @Option(help: "Address to listen on.")
     var host: String = "127.0.0.1"
@@ -248,11 +247,17 @@ struct Serve: ParsableCommand {
 
     /// The engine `--engine` names, with `auto` resolved, and why.
     func resolvedEngine() -> (name: String, why: String?) {
-        guard engine == "auto" else { return (engine, nil) }
-        if let problem = UringProbe.shared.check(uringOptions) ?? UringEngine.validate(uringOptions) {
-            return ("epoll", "--engine auto chose epoll: io_uring is not usable here: \(problem)")
-        }
-        return ("io_uring", "--engine auto chose io_uring (usable on this kernel; --engine epoll for the readiness engine)")
+        guard engine == EngineRegistry.defaultName else { return (engine, nil) }
+        let choice = EngineRegistry.autoChoice(engineSettings)
+        return (choice.name, choice.why)
+    }
+
+    /// The engines' own settings, for their checks and the auto choice.
+    var engineSettings: EngineConfiguration {
+        var settings = EngineConfiguration()
+        settings.uring = uringOptions
+        settings.steal = stealOptions
+        return settings
     }
 
     /// `--parser-simd` as the variant it selects on this CPU.
@@ -268,8 +273,7 @@ struct Serve: ParsableCommand {
     }
 
     func validate() throws {
-        if let problem = UringEngine.validate(uringOptions) { throw ValidationError(problem) }
-        if let problem = stealOptions.problem() { throw ValidationError(problem) }
+        if let problem = EngineRegistry.problem(with: engineSettings) { throw ValidationError(problem) }
         let engine = resolvedEngine().name
         guard let descriptor = EngineRegistry.named(engine) else {
             throw ValidationError("--engine '\(engine)' is unknown; allowed values: auto, \(EngineRegistry.names.joined(separator: ", "))")

@@ -21,6 +21,7 @@ struct AllocationTests {
 
     @Test("No allocation per request after warm-up", arguments: engineNames)
     func zeroAllocationsPerRequest(engine: String) throws {
+        try requireAvailable(engine)
         let shim = try ChildServer.buildMallocCounter(root: Self.packageRoot)
         // Two workers for stealing, so that runs on another worker than the
         // connection's home (rebinding, foreign harvests, the mailbox) are covered.
