@@ -38,19 +38,6 @@ public enum Epoll {
         epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nil)
     }
 
-    /// A non-blocking eventfd: other threads write to it to wake a loop.
-    public static func makeEventFD() -> Int32 { eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC)) }
-
-    public static func signal(_ fd: Int32) {
-        var one: UInt64 = 1
-        _ = write(fd, &one, 8)
-    }
-
-    public static func drain(_ fd: Int32) {
-        var value: UInt64 = 0
-        _ = read(fd, &value, 8)
-    }
-
     /// Waits up to `nanoseconds`. Open-loop arrivals are often less than a
     /// millisecond apart, finer than epoll_wait's timeout, which would force
     /// a busy poll; epoll_pwait2 (Linux 5.11) takes a timespec. If the kernel
@@ -65,5 +52,21 @@ public enum Epoll {
             precise = false
         }
         return epoll_wait(epfd, events, capacity, Int32(nanoseconds / 1_000_000))
+    }
+}
+
+/// A non-blocking eventfd: other threads write to it to wake a loop (its
+/// epoll registration, a poll on a ring, a connection thread's poll).
+public enum EventFD {
+    public static func make() -> Int32 { eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC)) }
+
+    public static func signal(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
+    }
+
+    public static func drain(_ fd: Int32) {
+        var value: UInt64 = 0
+        _ = read(fd, &value, 8)
     }
 }

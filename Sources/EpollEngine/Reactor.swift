@@ -85,7 +85,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
             let n = switchyard_epoll_wait(epfd, readyEvents, Int32(eventCapacity), core.waitMilliseconds())
             count(.epollWait)
             if n < 0 && errno != EINTR { break }
-            core.tick()
+            core.beginTurn()
             if Int(n) == eventCapacity { core.noteFullBatch() }
             for i in 0..<max(Int(n), 0) {
                 let event = readyEvents[i]
@@ -104,7 +104,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
     }
 
     private func wokenUp() {
-        Epoll.drain(core.wakeFD)
+        EventFD.drain(core.wakeFD)
         if core.wokenUp(adopt: { watch($0) }, answer: { answer($0, $1) }) { beginDrain() }
         if core.listenerMayResume { resumeListener() }
     }

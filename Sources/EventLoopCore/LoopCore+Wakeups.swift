@@ -14,12 +14,12 @@ extension LoopCore {
     /// Acceptor thread: hands over an accepted, non-blocking socket.
     public func enqueue(_ fd: Int32) {
         inbox.withLock { $0.append(fd) }
-        Epoll.signal(wakeFD)
+        EventFD.signal(wakeFD)
     }
 
     /// Any thread: budget was freed; a paused loop may accept again.
     public func wakeIfPaused() {
-        if isPaused.load(ordering: .sequentiallyConsistent) { Epoll.signal(wakeFD) }
+        if isPaused.load(ordering: .sequentiallyConsistent) { EventFD.signal(wakeFD) }
     }
 
     /// Any thread: a late answer for one of this loop's connections; the
@@ -28,13 +28,13 @@ extension LoopCore {
     public func resume(_ answer: any LateAnswer) {
         resumes.withLock { $0.append(answer) }
         resumesWaiting.add(1, ordering: .releasing)
-        Epoll.signal(wakeFD)
+        EventFD.signal(wakeFD)
     }
 
     /// Any thread: begin the graceful stop.
     public func requestStop() {
         stopRequested.store(true, ordering: .releasing)
-        Epoll.signal(wakeFD)
+        EventFD.signal(wakeFD)
     }
 
     /// `wakeFD` fired (the engine has consumed its count): returns the

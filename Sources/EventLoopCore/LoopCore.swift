@@ -9,7 +9,7 @@ import Synchronization
 /// Everything an event loop does that does not depend on how it waits for
 /// and issues I/O. Its parts, one file each:
 ///
-/// - this file: the state, reload (`apply`), the turn (`begin`, `tick`,
+/// - this file: the state, reload (`apply`), the turn (`begin`, `beginTurn`,
 ///   `waitMilliseconds`) and freeing a slot (`release`);
 /// - `LoopCore+Admission`: the connection budget and listener pause,
 ///   shedding, the per-address limit, the slot a socket gets (`admit`);
@@ -71,7 +71,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     var freeSlots: [Int] = []
     let wheel: TimerWheel
     /// The loop's clock (ms) and turn at the top of the current turn: the
-    /// loop context's one `LoopClock`, read once per turn (`tick`), copied
+    /// loop context's one `LoopClock`, read once per turn (`beginTurn`), copied
     /// here because the request path reads them (through the context each
     /// read retained and released it). Deadlines are counted from when an
     /// event arrived; 100 ms ticks need no finer clock.
@@ -131,7 +131,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
         self.budget = budget
         self.onClose = onClose
         counters = WorkerCounters(name: "loop-\(index)")
-        wakeFD = Epoll.makeEventFD()
+        wakeFD = EventFD.make()
         guard wakeFD >= 0 else { throw EngineError("cannot create an eventfd: \(errnoText())") }
         wheel = TimerWheel(now: monotonicMilliseconds())
         turns = TurnClock(settings: configuration.overload, now: monotonicMicroseconds())
@@ -224,7 +224,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     /// engine that may run long without waiting, every so many tasks): a turn
     /// begins, with its queueing delay and shedding decision (`TurnClock`).
     @inline(__always)
-    public func tick() {
+    public func beginTurn() {
         candidatesOfThisTurn = 0
         // A guaranteed reference: through the stored one each use was a retain.
         Unmanaged.passUnretained(loop).guaranteed { loop in

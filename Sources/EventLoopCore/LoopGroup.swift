@@ -16,7 +16,7 @@ import Synchronization
 /// 2. Each turn:
 ///    - `waitMilliseconds()` for the wait's timeout (the turn's work ends
 ///      here), then the engine's wait (epoll_wait, io_uring_enter, a park);
-///    - `tick()` as the wait returns (`noteFullBatch()` if the batch was full):
+///    - `beginTurn()` as the wait returns (`noteFullBatch()` if the batch was full):
 ///      the loop clock, queueing delay and shedding decision of the turn;
 ///    - for each event or completion:
 ///      - a listener ready: `takeBudget()`, accept, `admit(fd)` (nil:

@@ -161,7 +161,7 @@ extension Worker {
     func post(_ message: Message) {
         mailbox.withLock { $0.append(message) }
         hasMail.store(true, ordering: .releasing)
-        Epoll.signal(core.wakeFD)
+        EventFD.signal(core.wakeFD)
     }
 
     /// Home: releases slots thieves closed and arms deadlines they moved earlier.

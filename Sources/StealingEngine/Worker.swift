@@ -283,7 +283,7 @@ final class Worker: EventLoop, @unchecked Sendable {
             count(.harvest)
         } else {
             count(.park)
-            core.tick()
+            core.beginTurn()
         }
         guard n > 0 else {
             if timeout == 0 { count(.harvestEmpty) }
@@ -390,7 +390,7 @@ final class Worker: EventLoop, @unchecked Sendable {
     func wakeOne() {
         let chosen = pool.idle.workerToWake()
         guard chosen >= 0 else { return }
-        Epoll.signal(pool.workers[chosen].core.wakeFD)
+        EventFD.signal(pool.workers[chosen].core.wakeFD)
         count(.wakeupSent)
     }
 
@@ -410,7 +410,7 @@ final class Worker: EventLoop, @unchecked Sendable {
         let n = epoll_wait(epfd, privateEvents, 8, core.waitMilliseconds())
         count(.park)
         searching = pool.idle.unpark(core.index)
-        core.tick()
+        core.beginTurn()
         if n > 0 { for i in 0..<Int(n) { privateEvent(privateEvents[i].data.u64) } }
         expireAndDeliver()
     }
@@ -432,7 +432,7 @@ final class Worker: EventLoop, @unchecked Sendable {
         case Worker.listenerTag:
             core.acceptReady(listenFD: listenFD, epfd: waitSet, tag: Worker.listenerTag, events: syscalls) { watch($0) }
         case Worker.wakeTag:
-            Epoll.drain(core.wakeFD)
+            EventFD.drain(core.wakeFD)
             if core.wokenUp(adopt: { watch($0) }, answer: { answer($0, $1) }) { beginDrain() }
             if core.listenerMayResume { resumeListener() }
         default:
@@ -442,7 +442,7 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     /// With the local queue empty: the clock, timers, thieves' messages.
     private func housekeeping() {
-        core.tick()
+        core.beginTurn()
         expireAndDeliver()
     }
 

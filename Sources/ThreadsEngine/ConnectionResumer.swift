@@ -19,7 +19,7 @@ final class ConnectionResumer: Resumer, @unchecked Sendable {
         var wakeFD: Int32 = -1
 
         mutating func descriptor() -> Int32 {
-            if wakeFD < 0 { wakeFD = Epoll.makeEventFD() }
+            if wakeFD < 0 { wakeFD = EventFD.make() }
             return wakeFD
         }
     }
@@ -32,7 +32,7 @@ final class ConnectionResumer: Resumer, @unchecked Sendable {
     func resume(_ answer: any LateAnswer) {
         state.withLock {
             $0.answers.append(answer)
-            Epoll.signal($0.descriptor())
+            EventFD.signal($0.descriptor())
         }
     }
 
@@ -43,7 +43,7 @@ final class ConnectionResumer: Resumer, @unchecked Sendable {
         if let answer = state.withLock({ $0.answers.isEmpty ? nil : $0.answers.removeFirst() }) { return answer }
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&entry, 1, Int32(clamping: milliseconds))
-        if ready > 0 { Epoll.drain(fd) }
+        if ready > 0 { EventFD.drain(fd) }
         return state.withLock { $0.answers.isEmpty ? nil : $0.answers.removeFirst() }
     }
 }

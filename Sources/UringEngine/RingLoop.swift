@@ -213,7 +213,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             count(.ioUringEnter)
             if status == -ETIME { count(.waitTimeout) }
             if status < 0 && status != -ETIME && status != -EINTR && status != -EBUSY && status != -EAGAIN { break }
-            core.tick()
+            core.beginTurn()
             swap(&sendsToCheck, &sendsSubmitted)
             sendsSubmitted.count = 0
             reap()
@@ -280,7 +280,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
                 // More completions than one batch (the kernel posts them while
                 // we work, without DEFER_TASKRUN): a turn ends here, so the
                 // loop's clock, queue delay and shedding keep up.
-                core.tick()
+                core.beginTurn()
                 continue
             }
             if io_uring_cq_has_overflow(ring) {
@@ -436,7 +436,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     }
 
     private func wokenUp(flags: UInt32) {
-        Epoll.drain(core.wakeFD)
+        EventFD.drain(core.wakeFD)
         count(.eventfdRead)
         if flags & IORING_CQE_F_MORE == 0 { armWake() }
         if core.wokenUp(adopt: { adopted($0) }, answer: { answer($0, $1) }) { beginDrain() }
