@@ -112,7 +112,7 @@ let package = Package(
         .testTarget(name: "EventLoopCoreTests", dependencies: ["EventLoopCore", "EngineCore", "LoopRuntime", "Metrics"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "Engines", "Application", "HTTP1", "LoadGen", "Metrics", "Topology"]
+            dependencies: ["LoopRuntime", "EngineCore", "EventLoopCore", "Engines", "UringEngine", "Application", "HTTP1", "LoadGen", "Metrics", "Topology"]
         ),
     ]
 )

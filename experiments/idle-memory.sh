@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Resident memory per idle keep-alive connection, for each engine and nginx.
 #
-#   experiments/idle-memory.sh [CONNECTIONS]     (default 10000)
+#   [SWITCHYARD_BIN=PATH] experiments/idle-memory.sh [CONNECTIONS]     (default 10000)
 #
 # Each server gets CONNECTIONS clients that make one request and then stay
 # connected and idle. Reported: (RSS with the clients - RSS after a warm-up
@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 count=${1:-10000}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -gt $((count + 200)) ] || { echo "need an fd limit above $((count + 200)); the hard limit here is $(ulimit -Hn)"; exit 1; }
-swift build -c release --product switchyard >/dev/null
+# SWITCHYARD_BIN measures another build (an earlier commit's, side by side).
+bin=${SWITCHYARD_BIN:-.build/release/switchyard}
+[ -n "${SWITCHYARD_BIN:-}" ] || swift build -c release --product switchyard >/dev/null
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; [ -f $work/nginx.pid ] && kill $(cat $work/nginx.pid) 2>/dev/null || true; sleep 0.5; rm -rf $work' EXIT
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
@@ -39,7 +41,7 @@ measure() {  # measure NAME PID PORT
 
 printf "%-22s %14s %14s %16s\n" server "RSS before" "RSS idle" "per connection"
 for variant in epoll io_uring "io_uring --uring-recv single" threads; do
-    .build/release/switchyard serve --engine $variant --threads 1 --port 18100 --max-connections $((count + 100)) \
+    "$bin" serve --engine $variant --threads 1 --port 18100 --max-connections $((count + 100)) \
         --pin cpus:0 2>$work/sy.log &
     server=$!
     sleep 1

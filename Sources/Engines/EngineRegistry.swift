@@ -28,8 +28,9 @@ public enum EngineRegistry {
     }
 
     /// Every engine variant the end-to-end suites run (`EngineVariant`),
-    /// available here or not: a suite reports an unavailable one as skipped,
-    /// with the reason, rather than leaving it out.
+    /// available here or not: the suites run the available ones, and the
+    /// "Engine variants" suite reports each unavailable one, with the
+    /// reason, as a known issue rather than leaving it out.
     public static var variants: [EngineVariant] { all.flatMap(\.variants) }
 
     public static func variant(named name: String) -> EngineVariant? {

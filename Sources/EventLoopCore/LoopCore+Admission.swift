@@ -96,7 +96,9 @@ extension LoopCore {
         connection.session.outputHighWater = readAheadLimit
         connection.fd = fd
         connection.generation &+= 1
-        connection.session.attach(resumer: self, connection: connection.tag(slot: slot).raw)
+        // The kind byte carries the loop's index (mod 256): a resumer that
+        // serves several loops (the stealing pool) routes by it.
+        connection.session.attach(connection: connection.tag(slot: slot, kind: UInt8(truncatingIfNeeded: index)).raw)
         connection.requestStartedAt = -1
         connection.requestsSeen = 0
         connection.peer = peer

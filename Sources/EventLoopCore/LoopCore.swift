@@ -181,6 +181,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
         // on, so their memory is first touched on this CPU's node.
         configuration.pinCurrentThread(index: index)
         loop = LoopContext(counters: counters)
+        loop.resumer = self  // an engine whose connections move between threads sets its own
         var cpuClock = clockid_t()
         if pthread_getcpuclockid(pthread_self(), &cpuClock) == 0 { counters.setCPUClock(Int32(cpuClock)) }
         turns = TurnClock(settings: configuration.overload, now: loop.clock.micros)

@@ -53,9 +53,12 @@ public final class HTTPSession: ConnectionMachine {
     @usableFromInline var input = OutputBytes.detached
     @usableFromInline var inputCapacity = 0
     private var fieldStorage = PooledBuffer(base: OutputBytes.detached, capacity: 0)
-    /// Whether the input buffer and field slots are taken from the pool.
-    @usableFromInline var hasBuffers = false
-    @usableFromInline let initialInputCapacity: Int
+    /// The input buffer's size class, taken first and shrunk back to (a
+    /// constant, not a field: the session object is 8 bytes smaller, which
+    /// keeps it in its allocator size class with the fields added for
+    /// responses that come later).
+    @inlinable static var initialInputCapacity: Int { 16 * 1024 }
+    @inlinable var initialInputCapacity: Int { HTTPSession.initialInputCapacity }
     @usableFromInline var start = 0
     @usableFromInline var end = 0
     private var maxInputCapacity: Int
@@ -83,6 +86,9 @@ public final class HTTPSession: ConnectionMachine {
     /// request stays unconsumed in the input until `answer` or `responseTimedOut`.
     @usableFromInline enum Phase { case head, body, awaiting }
     @usableFromInline var phase = Phase.head
+    /// Whether the input buffer and field slots are taken from the pool.
+    /// (Among the other one-byte fields: no padding after it.)
+    @usableFromInline var hasBuffers = false
     private var sentContinue = false
     @usableFromInline var closeAfterOutput = false
     private var draining = false
@@ -91,26 +97,21 @@ public final class HTTPSession: ConnectionMachine {
     private var borrowing = false
 
     // Responses that come later (loop thread).
-    /// Who runs this connection, and its name there (`attach`).
-    private var resumer: (any Resumer)?
+    /// This connection's name to its loop's resumer (`attach`). The resumer
+    /// itself is the loop's (`LoopContext.resumer`), so an idle session
+    /// carries two words for responses that come later, not six.
     private var connectionTag: UInt64 = 0
     /// The deferred request's answer to be, while `phase == .awaiting`.
     private(set) var pendingResponse: PendingResponse?
-    /// The deferred request's length in the input and its body's range,
-    /// from `start`: consumed, and rebuilt as a view, when it is answered.
-    private var pendingConsumed = 0
-    private var pendingBody = 0..<0
 
-    public init(responder: any HTTPResponder, loop: LoopContext, limits: HTTPLimits = HTTPLimits(),
-                inputCapacity: Int = 16 * 1024, outputCapacity: Int = 16 * 1024) {
+    public init(responder: any HTTPResponder, loop: LoopContext, limits: HTTPLimits = HTTPLimits()) {
         self.limits = limits
         self.responder = responder
         self.statusLines = responder.statusLines
         self.loop = loop
         self.counterSlots = loop.counters.slots
         self.guaranteedLoop = Unmanaged.passUnretained(loop)
-        self.output = OutputBuffer(capacity: outputCapacity, pool: loop.buffers)
-        initialInputCapacity = inputCapacity
+        self.output = OutputBuffer(pool: loop.buffers)
         // Head, body and one framing line or trailer field must fit at once.
         maxInputCapacity = limits.maxHeadBytes + limits.maxBodyBytes + max(limits.maxHeaderBytes, limits.maxFieldBytes) + 8192
     }
@@ -519,14 +520,13 @@ public final class HTTPSession: ConnectionMachine {
 
     // MARK: responses that come later
 
-    public func attach(resumer: any Resumer, connection: UInt64) {
-        self.resumer = resumer
+    public func attach(connection: UInt64) {
         connectionTag = connection
     }
 
     /// `ResponseWriter.respondLater`: the handler defers this request.
     func makePending(isHead: Bool, isHTTP10: Bool, closeConnection: Bool) -> PendingResponse {
-        guard let resumer else { preconditionFailure("respondLater: the engine attached no resumer to this connection") }
+        guard let resumer = loop.resumer else { preconditionFailure("respondLater: the engine set no resumer on this loop") }
         let pending = PendingResponse(
             connection: connectionTag, resumer: resumer, isHead: isHead, isHTTP10: isHTTP10, closeConnection: closeConnection,
             turnStartedAt: loop.clock.micros, queueDelay: loop.overload.queueDelay)
@@ -538,9 +538,9 @@ public final class HTTPSession: ConnectionMachine {
     /// (nothing consumed, the parser's head and fields kept) and take no
     /// more until it is answered.
     private func awaitAnswer(consumed: Int, body: Range<Int>) {
-        precondition(pendingResponse != nil, "a deferred response without a PendingResponse")
-        pendingConsumed = consumed
-        pendingBody = body
+        guard let pending = pendingResponse else { preconditionFailure("a deferred response without a PendingResponse") }
+        pending.consumed = consumed
+        pending.body = body
         phase = .awaiting
         guaranteedLoop.guaranteed { $0.arena.reset() }
     }
@@ -553,7 +553,7 @@ public final class HTTPSession: ConnectionMachine {
         let base = input + start
         let request = HTTPRequest(
             base: base, head: UnsafePointer(state).pointer(to: \.parser.head)!, fields: parser.fields,
-            body: UnsafeRawBufferPointer(start: base + pendingBody.lowerBound, count: pendingBody.count), loop: loop)
+            body: UnsafeRawBufferPointer(start: base + pending.body.lowerBound, count: pending.body.count), loop: loop)
         var writer = ResponseWriter(
             output: output.storage, dateLine: loop.date.linePointer, statusLines: statusLines,
             isHead: pending.isHead, isHTTP10: pending.isHTTP10, closeConnection: pending.closeConnection || draining)
@@ -561,7 +561,7 @@ public final class HTTPSession: ConnectionMachine {
         if !writer.hasResponded { finishAbandoned(&writer) }
         recordLatency(of: pending)
         loop.counters.recordLateResponse()
-        complete(&writer, consumed: pendingConsumed)
+        complete(&writer, consumed: pending.consumed)
         return true
     }
 

@@ -15,9 +15,9 @@ public final class OutputBuffer {
     // use the pointer only while the session (which owns self) is alive.
     @usableFromInline let storage: UnsafeMutablePointer<OutputBytes>
 
-    public init(capacity: Int = 16 * 1024, pool: BufferPool) {
+    public init(pool: BufferPool) {
         storage = .allocate(capacity: 1)
-        storage.initialize(to: OutputBytes(initialCapacity: capacity, pool: pool))
+        storage.initialize(to: OutputBytes(pool: pool))
     }
 
     deinit {
@@ -71,29 +71,26 @@ struct OutputBytes {
     @usableFromInline var count = 0
     /// Start of the bytes not yet handed to the kernel.
     @usableFromInline var sent = 0
-    let initialCapacity: Int
+    /// The size class an output starts with and shrinks back to (a
+    /// constant, not a field: every output object is 8 bytes smaller).
+    static let initialCapacity = 16 * 1024
+    var initialCapacity: Int { OutputBytes.initialCapacity }
     /// Strong: buffers go back to it even while the session is being torn
     /// down. Changes only when the session moves to another worker (`rebind`).
     var pool: BufferPool
 
     // Spliced segments: output that is not copied into `bytes` but sent from
     // where it lies, each at a position of `bytes` (after the bytes before
-    // it, before the ones after it). Most connections never have one.
-    // safety: `splices` holds `spliceCapacity` entries, allocated on the
-    // first splice and freed with the buffer (`freeSplices`); entries
-    // `spliceIndex..<spliceCount` are pending, the first of them
-    // `spliceProgress` bytes in.
-    var splices: UnsafeMutablePointer<Splice>?
-    var spliceCapacity = 0
-    var spliceCount = 0
-    var spliceIndex = 0
-    var spliceProgress = 0
+    // it, before the ones after it). Most connections never have one, so the
+    // list is a separate allocation, made on the first splice and kept with
+    // the output (one pointer here while there is none).
+    // safety: nil, or one `SpliceList` owned by this output (`freeSplices`).
+    var spliceList: UnsafeMutablePointer<SpliceList>?
     /// Bytes of spliced segments not yet written: 0 on the fast path.
     @usableFromInline var splicedPending = 0
 
     /// Starts detached: the first append takes a buffer from the pool.
-    init(initialCapacity: Int, pool: BufferPool) {
-        self.initialCapacity = initialCapacity
+    init(pool: BufferPool) {
         self.pool = pool
         bytes = OutputBytes.detached
     }
@@ -124,7 +121,8 @@ struct OutputBytes {
     /// The run of bytes before the first pending splice.
     @usableFromInline
     var pendingBeforeSplice: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: bytes + sent, count: splices![spliceIndex].at - sent)
+        let list = spliceList!.pointee
+        return UnsafeRawBufferPointer(start: bytes + sent, count: list.entries[list.index].at - sent)
     }
 
     /// When everything is written the buffer rewinds; a buffer that grew for
@@ -152,18 +150,11 @@ struct OutputBytes {
             if case .file(let range) = segment, range.closeWhenSent { close(range.descriptor) }
             return
         }
-        if spliceCount == spliceCapacity {
-            let capacity = max(8, spliceCapacity * 2)
-            let grown = UnsafeMutablePointer<Splice>.allocate(capacity: capacity)
-            if let splices {
-                grown.moveInitialize(from: splices, count: spliceCount)
-                splices.deallocate()
-            }
-            splices = grown
-            spliceCapacity = capacity
+        if spliceList == nil {
+            spliceList = .allocate(capacity: 1)
+            spliceList!.initialize(to: SpliceList())
         }
-        (splices! + spliceCount).initialize(to: Splice(at: count, source: segment))
-        spliceCount += 1
+        spliceList!.pointee.append(Splice(at: count, source: segment))
         splicedPending += length
     }
 
@@ -171,21 +162,22 @@ struct OutputBytes {
     @inline(never)
     mutating func didWriteAcrossSplices(_ written: Int) {
         precondition(written >= 0 && written <= count - sent + splicedPending, "wrote more than was pending")
+        let list = spliceList!
         var n = written
         while n > 0 {
-            if spliceIndex < spliceCount {
-                let next = splices![spliceIndex]
+            if list.pointee.index < list.pointee.count {
+                let next = list.pointee.entries[list.pointee.index]
                 if sent < next.at {
                     let take = min(n, next.at - sent)
                     sent += take
                     n -= take
                     continue
                 }
-                let take = min(n, next.source.count - spliceProgress)
-                spliceProgress += take
+                let take = min(n, next.source.count - list.pointee.progress)
+                list.pointee.progress += take
                 splicedPending -= take
                 n -= take
-                if spliceProgress == next.source.count { finishSplice() }
+                if list.pointee.progress == next.source.count { list.pointee.finishFirst() }
             } else {
                 sent += n
                 n = 0
@@ -194,34 +186,31 @@ struct OutputBytes {
         // A splice may end the output: it counts as finished only once the
         // runs around it are written too.
         if splicedPending == 0 && sent == count {
-            spliceCount = 0
-            spliceIndex = 0
+            list.pointee.removeAll()
             sent = 0
             count = 0
             if capacity > initialCapacity { detach() }
         }
     }
 
-    private mutating func finishSplice() {
-        if case .file(let range) = splices![spliceIndex].source, range.closeWhenSent { close(range.descriptor) }
-        spliceIndex += 1
-        spliceProgress = 0
-    }
-
     /// Visits the pending output in order, as runs of bytes and spliced
     /// segments, until `body` returns false.
     func forEachPending(_ body: (OutputSegment) -> Bool) {
         var position = sent
-        var index = spliceIndex
-        var progress = spliceProgress
+        guard let list = spliceList?.pointee else {
+            if position < count { _ = body(.bytes(UnsafeRawBufferPointer(start: bytes + position, count: count - position))) }
+            return
+        }
+        var index = list.index
+        var progress = list.progress
         while true {
-            let end = index < spliceCount ? splices![index].at : count
+            let end = index < list.count ? list.entries[index].at : count
             if position < end {
                 guard body(.bytes(UnsafeRawBufferPointer(start: bytes + position, count: end - position))) else { return }
                 position = end
             }
-            guard index < spliceCount else { return }
-            guard body(splices![index].source.segment(from: progress)) else { return }
+            guard index < list.count else { return }
+            guard body(list.entries[index].source.segment(from: progress)) else { return }
             index += 1
             progress = 0
         }
@@ -229,16 +218,18 @@ struct OutputBytes {
 
     /// The connection is gone: close the files it owned, forget the splices.
     mutating func discardSplices() {
-        while spliceIndex < spliceCount { finishSplice() }
-        spliceCount = 0
-        spliceIndex = 0
+        guard let list = spliceList else { return }
+        while list.pointee.index < list.pointee.count { list.pointee.finishFirst() }
+        list.pointee.removeAll()
         splicedPending = 0
     }
 
     mutating func freeSplices() {
-        splices?.deallocate()
-        splices = nil
-        spliceCapacity = 0
+        guard let list = spliceList else { return }
+        list.pointee.entries.deallocate()
+        list.deinitialize(count: 1)
+        list.deallocate()
+        spliceList = nil
     }
 
     @inline(__always)
@@ -362,6 +353,43 @@ struct OutputBytes {
         memmove(bytes + offset + n, bytes + offset, count - offset)
         count += n
         return bytes + offset
+    }
+}
+
+/// The spliced segments of an output, in order: `index..<count` pending,
+/// the first of them `progress` bytes in.
+/// safety: `entries` holds `capacity` slots, `0..<count` initialized
+/// (trivial values: no deinitialization needed); freed by `freeSplices`.
+struct SpliceList {
+    var entries = UnsafeMutablePointer<Splice>.allocate(capacity: 8)
+    var capacity = 8
+    var count = 0
+    var index = 0
+    var progress = 0
+
+    mutating func append(_ splice: Splice) {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<Splice>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: entries, count: count)
+            entries.deallocate()
+            entries = grown
+            capacity *= 2
+        }
+        (entries + count).initialize(to: splice)
+        count += 1
+    }
+
+    /// The first pending splice is written: its file closes if it owns it.
+    mutating func finishFirst() {
+        if case .file(let range) = entries[index].source, range.closeWhenSent { close(range.descriptor) }
+        index += 1
+        progress = 0
+    }
+
+    mutating func removeAll() {
+        count = 0
+        index = 0
+        progress = 0
     }
 }
 

@@ -43,6 +43,11 @@ public final class PendingResponse: LateAnswer, @unchecked Sendable {
     /// its loop before that: its latency sample runs from the first to the answer.
     let turnStartedAt: Int
     let queueDelay: Int
+    /// The request's length in the connection's input and its body's range
+    /// there, from the request's first byte: consumed, and rebuilt as a
+    /// view, when it is answered. Loop thread.
+    var consumed = 0
+    var body = 0..<0
     private let answered = Atomic(false)
     nonisolated(unsafe) private var write: (@Sendable (HTTPRequest, inout ResponseWriter) -> Void)?
 

@@ -147,9 +147,10 @@ public protocol ConnectionMachine: AnyObject {
     func readTimedOut()
 
     // MARK: responses that come later
-    /// Who to tell when a deferred response is ready, and the tag that names
-    /// this connection to it; set by the engine when the connection starts.
-    func attach(resumer: any Resumer, connection: UInt64)
+    /// The tag that names this connection to its loop's `LoopContext.resumer`
+    /// when a deferred response is ready; set by the engine when the
+    /// connection starts.
+    func attach(connection: UInt64)
     /// On the connection's thread: applies a late answer if it is the one
     /// the machine waits for (false: stale, ignored), queueing its response
     /// and taking the pipelined requests behind it; then `process()`.

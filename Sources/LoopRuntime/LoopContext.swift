@@ -19,6 +19,13 @@ public final class LoopContext {
     public let arena: RequestArena
     /// The loop's overload decisions and per-turn tallies (`OverloadGate`).
     public var overload = OverloadGate()
+    /// Who is told, from any thread, that a deferred response of a
+    /// connection this thread runs is ready (`LateAnswer.connection` names
+    /// the connection): the loop's own core, a stealing pool that routes to
+    /// the connection's home, a connection thread's queue. Set by the engine
+    /// when the thread starts. Weak: the engine owns it (a loop's core owns
+    /// this context).
+    public weak var resumer: (any Resumer)?
 
     public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256) {
         self.counters = counters

@@ -27,7 +27,12 @@ public enum StealingEngine {
                 $0.steal.readiness = .perWorker
             },
         ],
-        validate: { $0.steal.problem() },
+        validate: { configuration in
+            if let problem = configuration.steal.problem() { return problem }
+            // A late answer names its home worker in the tag's kind byte.
+            if configuration.threads > 256 { return "--threads \(configuration.threads): the stealing engine runs at most 256 workers" }
+            return nil
+        },
         prepare: { configuration, metrics throws(EngineError) in
             if let problem = configuration.steal.problem() { throw EngineError(problem) }
             metrics.setInfo("steal", configuration.steal.summary)

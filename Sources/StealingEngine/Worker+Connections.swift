@@ -102,7 +102,10 @@ extension Worker {
         answersToRetry.removeAll(keepingCapacity: true)
         for (slot, late) in retry {
             let tag = SlotTag(raw: late.connection)
-            guard core.connections[slot].isOpen, tag.matches(generation: core.connections[slot].generation) else { continue }
+            guard core.connections[slot].isOpen, tag.matches(generation: core.connections[slot].generation) else {
+                core.counters.recordStaleResume()
+                continue
+            }
             answer(slot, late)
         }
     }

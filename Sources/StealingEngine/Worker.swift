@@ -137,6 +137,9 @@ final class Worker: EventLoop, @unchecked Sendable {
 
     func run() {
         core.begin()
+        // A connection may run on any worker: its late answers go to its home
+        // (named in the tag's kind byte), through the pool.
+        core.loop.resumer = pool
         if listenFD >= 0 { Epoll.add(waitSet, listenFD, events: Epoll.readable, tag: Worker.listenerTag) }
         if pool.options.readiness == .perWorker && !solo {
             for other in pool.workers where other !== self {
@@ -398,7 +401,7 @@ final class Worker: EventLoop, @unchecked Sendable {
     /// wake-up, or the next timer tick.
     private func park() {
         if solo {
-            _ = harvest(from: readiness, timeout: core.waitMilliseconds())
+            _ = harvest(from: readiness, timeout: parkMilliseconds())
             expireAndDeliver()
             return
         }
@@ -407,7 +410,7 @@ final class Worker: EventLoop, @unchecked Sendable {
         pool.idle.park(core.index, searching: searching)
         if workIsVisible() { wakeOne() }
         searching = false
-        let n = epoll_wait(epfd, privateEvents, 8, core.waitMilliseconds())
+        let n = epoll_wait(epfd, privateEvents, 8, parkMilliseconds())
         count(.park)
         searching = pool.idle.unpark(core.index)
         core.beginTurn()
@@ -444,6 +447,15 @@ final class Worker: EventLoop, @unchecked Sendable {
     private func housekeeping() {
         core.beginTurn()
         expireAndDeliver()
+    }
+
+    /// How long a park may last: the core's wait, and no more than 1 ms
+    /// while a late answer waits to be retried (its connection was busy
+    /// elsewhere; nothing else would wake this worker for it).
+    private func parkMilliseconds() -> Int32 {
+        let timeout = core.waitMilliseconds()
+        guard !answersToRetry.isEmpty else { return timeout }
+        return timeout < 0 ? 1 : min(timeout, 1)
     }
 
     private func expireAndDeliver() {

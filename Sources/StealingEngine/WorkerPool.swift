@@ -1,6 +1,8 @@
 import CSystem
 import EngineCore
+import EventLoopCore
 import Glibc
+import LoopRuntime
 import Synchronization
 
 /// What the work-stealing engine's workers share: the one epoll instance
@@ -9,7 +11,7 @@ import Synchronization
 ///
 /// Ownership: `workers` is filled while the engine starts, before any worker
 /// thread exists, and only read afterwards; the rest is atomic or locked.
-final class WorkerPool: @unchecked Sendable {
+final class WorkerPool: Resumer, @unchecked Sendable {
     // @unchecked Sendable: see the ownership note.
     let options: StealOptions
     /// Connections' readiness, edge-triggered, for whichever worker is free.
@@ -40,5 +42,13 @@ final class WorkerPool: @unchecked Sendable {
 
     /// Engine start only (before threads).
     func add(_ worker: Worker) { workers.append(worker) }
+
+    /// Any thread: a late answer goes to its connection's home worker, whose
+    /// index is the tag's kind byte (`LoopCore.admit`); at most 256 workers.
+    func resume(_ answer: any LateAnswer) {
+        let home = Int(SlotTag(raw: answer.connection).kind)
+        guard home < workers.count else { return }
+        workers[home].core.resume(answer)
+    }
 
 }

@@ -151,8 +151,10 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     /// The request loop of one admitted connection.
     private func serve(_ connection: Connection, fd: Int32, loop: LoopContext) {
         let session = ServerConnection(responder: responder, loop: loop, limits: live.withLock { $0.limits })
+        // This thread's context serves this one connection: its resumer is the connection's.
         let resumer = ConnectionResumer()
-        session.attach(resumer: resumer, connection: 0)
+        loop.resumer = resumer
+        session.attach(connection: 0)
 
         while true {
             if stopping.load(ordering: .relaxed) { session.beginDraining() }

@@ -646,7 +646,9 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             startClose(slot)
         case .wait:
             // A response comes later (`answer`). A multishot receive stays
-            // armed: what arrives meanwhile is copied in or parked (`take`).
+            // armed: what arrives meanwhile is copied in or parked (`take`),
+            // and past the read-ahead limit the client is pushed back on.
+            if core.connections[slot].session.bufferedInputCount > core.readAheadLimit { stopReading(slot) }
             core.armDeadline(slot, sending: false)
         }
     }

@@ -257,6 +257,7 @@ struct Serve: ParsableCommand {
         var settings = EngineConfiguration()
         settings.uring = uringOptions
         settings.steal = stealOptions
+        settings.threads = threads
         return settings
     }
 

@@ -33,7 +33,8 @@ struct SessionLateResponseTests {
         let responder = DeferringResponder()
         let connection = TestConnection(responder: responder.recording)
         let resumer = CollectingResumer()
-        connection.session.attach(resumer: resumer, connection: 42)
+        connection.loop.resumer = resumer
+        connection.session.attach(connection: 42)
         return (connection, responder, resumer)
     }
 
@@ -88,7 +89,7 @@ struct SessionLateResponseTests {
         d.send(Array("GET /later1 HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
         let old = responder2.pending.withLock { $0[0] }
         d.session.reset()
-        d.session.attach(resumer: resumer2, connection: 43)
+        d.session.attach(connection: 43)
         d.send(Array("GET /later2 HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
         old.respond(.ok, contentType: nil, body: Array("old".utf8))
         #expect(deliver(resumer2, to: d) == [false])
