@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 import LoopRuntime
 
@@ -15,7 +16,49 @@ import LoopRuntime
 public enum SegmentSend {
     public static let maxFileChunk = 1 << 20
     /// Memory segments gathered into one call at most.
-    static let maxGather = 16
+    public static let maxGather = 16
+
+    /// A file range that leads the pending output.
+    public struct FileSegment {
+        public let descriptor: Int32
+        public let offset: Int
+        public let count: Int
+    }
+
+    /// What the next write sends: the leading memory segments, gathered
+    /// into `vectors` (up to `maxGather`; returns how many), or, when a
+    /// file range comes first, that range (and 0 vectors). Shared by every
+    /// engine that sends segments, whatever call it issues.
+    public static func gather<Machine: ConnectionMachine>(
+        _ machine: Machine, into vectors: UnsafeMutablePointer<iovec>
+    ) -> (vectors: Int, file: FileSegment?) {
+        var gathered = 0
+        var file: FileSegment?
+        machine.forEachPendingSegment { segment in
+            switch segment {
+            case .bytes(let bytes):
+                guard gathered < maxGather else { return false }
+                vectors[gathered] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+                gathered += 1
+                return true
+            case .file(let descriptor, let offset, let count):
+                if gathered == 0 { file = FileSegment(descriptor: descriptor, offset: offset, count: count) }
+                return false
+            }
+        }
+        return (gathered, file)
+    }
+
+    /// Writes what the socket takes of the machine's pending output: one
+    /// `send` when it is one run of bytes (the fast path), else from the
+    /// first pending segment (`write(_:_:)` below). Returns the bytes
+    /// written, or -1 with `errno` set.
+    @inlinable @inline(__always)
+    public static func send<Machine: ConnectionMachine>(_ fd: Int32, _ machine: Machine) -> Int {
+        if machine.hasSegments { return write(fd, machine) }
+        let output = machine.pendingOutput
+        return switchyard_send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
+    }
 
     /// Writes what the socket takes, from the first pending segment.
     /// Returns the bytes written (report them with `didWrite`), or -1 with
@@ -24,21 +67,8 @@ public enum SegmentSend {
     /// length: the connection can only be closed).
     public static func write<Machine: ConnectionMachine>(_ fd: Int32, _ machine: Machine) -> Int {
         withUnsafeTemporaryAllocation(of: iovec.self, capacity: maxGather) { vectors in
-            var gathered = 0
-            var file: (descriptor: Int32, offset: Int, count: Int)?
-            machine.forEachPendingSegment { segment in
-                switch segment {
-                case .bytes(let bytes):
-                    guard gathered < maxGather else { return false }
-                    vectors[gathered] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-                    gathered += 1
-                    return true
-                case .file(let descriptor, let offset, let count):
-                    if gathered == 0 { file = (descriptor, offset, count) }
-                    return false
-                }
-            }
-            if let file {
+            let next = gather(machine, into: vectors.baseAddress!)
+            if let file = next.file {
                 var offset = off_t(file.offset)
                 let n = sendfile(fd, file.descriptor, &offset, min(file.count, maxFileChunk))
                 if n == 0 {
@@ -49,7 +79,7 @@ public enum SegmentSend {
             }
             var message = msghdr()
             message.msg_iov = vectors.baseAddress
-            message.msg_iovlen = gathered
+            message.msg_iovlen = next.vectors
             return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
         }
     }

@@ -53,13 +53,7 @@ public func driveReadiness<Machine: ConnectionMachine, Event: ReadinessEvent>(
     while true {
         switch next {
         case .write:
-            let n: Int
-            if session.hasSegments {
-                n = SegmentSend.write(fd, session)
-            } else {
-                let output = session.pendingOutput
-                n = switchyard_send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
-            }
+            let n = SegmentSend.send(fd, session)
             events.count(.send)
             if n >= 0 {
                 session.didWrite(n)

@@ -160,13 +160,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             if stopping.load(ordering: .relaxed) { session.beginDraining() }
             switch session.process() {
             case .write:
-                let n: Int
-                if session.hasSegments {
-                    n = SegmentSend.write(fd, session)
-                } else {
-                    let output = session.pendingOutput
-                    n = send(fd, output.baseAddress, output.count, Int32(MSG_NOSIGNAL))
-                }
+                let n = SegmentSend.send(fd, session)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return  // peer gone, or the send timeout passed

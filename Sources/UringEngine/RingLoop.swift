@@ -716,20 +716,7 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         let state = segmentSends[slot] ?? SegmentSendState()
         segmentSends[slot] = state
         hasSegmentSends = true
-        var gathered = 0
-        var file: (descriptor: Int32, offset: Int, count: Int)?
-        connection.session.forEachPendingSegment { segment in
-            switch segment {
-            case .bytes(let bytes):
-                guard gathered < SegmentSendState.maxGather else { return false }
-                state.vectors[gathered] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-                gathered += 1
-                return true
-            case .file(let descriptor, let offset, let count):
-                if gathered == 0 { file = (descriptor, offset, count) }
-                return false
-            }
-        }
+        let (gathered, file) = SegmentSend.gather(connection.session, into: state.vectors)
         var length = 0
         if let file {
             let chunk = min(file.count, SegmentSendState.fileChunk)
@@ -963,11 +950,10 @@ struct SlotList {
 /// Ownership: the loop thread; the kernel reads `vectors`, `message` and
 /// `bounce` while the send is in flight.
 final class SegmentSendState {
-    static let maxGather = 16
     static let fileChunk = 64 * 1024
     // safety: allocated here, freed in deinit; the slot's entry is removed
     // only when nothing is outstanding on it.
-    let vectors = UnsafeMutablePointer<iovec>.allocate(capacity: SegmentSendState.maxGather)
+    let vectors = UnsafeMutablePointer<iovec>.allocate(capacity: SegmentSend.maxGather)
     let message = UnsafeMutablePointer<msghdr>.allocate(capacity: 1)
     /// File bytes read for the send in flight, lent by the loop's pool.
     var bounce: PooledBuffer?
