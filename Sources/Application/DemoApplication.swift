@@ -70,14 +70,7 @@ extension Application {
         }
         let maxWork = configuration.maxWorkMicroseconds
         try app.route(.get, "/work") { request, _, writer in
-            guard let us = request.queryValue("us")?.decimalValue, us <= maxWork else {
-                writer.respond(.badRequest, contentType: .textPlain) { body in
-                    body.write("query parameter us must be an integer from 0 to ")
-                    body.write(decimal: maxWork)
-                    body.write("\n")
-                }
-                return
-            }
+            guard let us = boundedQuery(request, "us", upTo: maxWork, &writer) else { return }
             burnCPU(microseconds: us)
             writer.respond(.ok, contentType: .textPlain) { body in
                 body.write("worked ")
@@ -87,14 +80,7 @@ extension Application {
         }
         let maxDelay = configuration.maxDelayMilliseconds
         try app.route(.get, "/delay") { request, _, writer in
-            guard let ms = request.queryValue("ms")?.decimalValue, ms <= maxDelay else {
-                writer.respond(.badRequest, contentType: .textPlain) { body in
-                    body.write("query parameter ms must be an integer from 0 to ")
-                    body.write(decimal: maxDelay)
-                    body.write("\n")
-                }
-                return
-            }
+            guard let ms = boundedQuery(request, "ms", upTo: maxDelay, &writer) else { return }
             // Copied now: the request's view is not valid after this call.
             let id = Array(request.queryValue("id") ?? UnsafeRawBufferPointer(start: nil, count: 0))
             let pending = writer.respondLater()
@@ -148,6 +134,20 @@ extension Application {
 
 extension Bodies {
     static let prometheusType = StaticHeader(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+}
+
+/// The integer query parameter `name`, from 0 to `limit`; otherwise the
+/// request is answered 400 with what is allowed, and nil returned.
+func boundedQuery(_ request: HTTPRequest, _ name: StaticString, upTo limit: Int, _ writer: inout ResponseWriter) -> Int? {
+    if let value = request.queryValue(name)?.decimalValue, value <= limit { return value }
+    writer.respond(.badRequest, contentType: .textPlain) { body in
+        body.write("query parameter ")
+        body.write(name)
+        body.write(" must be an integer from 0 to ")
+        body.write(decimal: limit)
+        body.write("\n")
+    }
+    return nil
 }
 
 /// Spins on the CPU (not sleeping) for the given time, as a handler doing
