@@ -92,6 +92,12 @@ extension LoopCore {
     /// only from the thread that runs the connection now.
     public func deadline(for connection: LoopConnection, sending: Bool, now: Int) -> Int {
         let session = connection.session
+        if !sending && session.isIdle {  // the common case, without the general switch
+            connection.requestStartedAt = -1
+            // Waiting for the next request needs no buffer: lend them to busy connections.
+            session.releaseIdleBuffers()
+            return idleDeadline(draining: session.isDraining, now: now)
+        }
         let waiting: DeadlinePolicy.Waiting
         if sending {
             waiting = .sending

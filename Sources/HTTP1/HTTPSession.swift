@@ -327,7 +327,7 @@ public final class HTTPSession: ConnectionMachine {
 
     /// Nothing buffered either way and not closing: `process()` would only
     /// say `.read`. Inlinable (engines ask it per turn, from their modules).
-    @inlinable
+    @inlinable @inline(__always)
     public var isQuiet: Bool { start == end && phase == .head && !closeAfterOutput && output.pendingCount == 0 }
 
     /// What the connection waits for when it is not sending.

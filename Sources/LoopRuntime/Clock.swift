@@ -8,34 +8,40 @@ import Glibc
 ///
 /// Ownership: the loop thread, as part of its `LoopContext`.
 public struct LoopClock {
+    // Stored under other names so that `beginTurn` can be inlined into the
+    // engines' loops while only this type sets them.
+    @usableFromInline var storedMicros: Int
+    @usableFromInline var storedMillis: Int
+    @usableFromInline var storedTurn: UInt32 = 0
+
     /// µs on CLOCK_MONOTONIC at the top of the current turn.
-    public private(set) var micros: Int
+    @inlinable public var micros: Int { storedMicros }
     /// The same moment in ms: what deadlines and the timer wheel count in.
-    public private(set) var millis: Int
+    @inlinable public var millis: Int { storedMillis }
     /// Turns begun so far, wrapping before `LoopClock.noTurn`, so a record
     /// can say "in no turn" with that value.
-    public private(set) var turn: UInt32 = 0
+    @inlinable public var turn: UInt32 { storedTurn }
 
-    public static var noTurn: UInt32 { 0xFFFF_FFFF }
+    @inlinable public static var noTurn: UInt32 { 0xFFFF_FFFF }
 
     public init(micros: Int = monotonicMicroseconds()) {
-        self.micros = micros
-        millis = micros / 1000
+        storedMicros = micros
+        storedMillis = micros / 1000
     }
 
     /// A clock at a given turn (tests of the wrap).
     init(micros: Int, turn: UInt32) {
         self.init(micros: micros)
-        self.turn = turn
+        storedTurn = turn
     }
 
     /// A turn begins: one clock read. Returns the reading (µs).
-    @inline(__always) @discardableResult
+    @inlinable @inline(__always) @discardableResult
     public mutating func beginTurn() -> Int {
-        turn = turn == LoopClock.noTurn - 1 ? 0 : turn &+ 1
+        storedTurn = storedTurn == LoopClock.noTurn - 1 ? 0 : storedTurn &+ 1
         let now = monotonicMicroseconds()
-        micros = now
-        millis = now / 1000
+        storedMicros = now
+        storedMillis = now / 1000
         return now
     }
 
@@ -43,8 +49,8 @@ public struct LoopClock {
     /// waiting, or a test's fake time), updating `micros` and `millis`.
     @inline(__always) @discardableResult
     public mutating func read(micros now: Int = monotonicMicroseconds()) -> Int {
-        micros = now
-        millis = now / 1000
+        storedMicros = now
+        storedMillis = now / 1000
         return now
     }
 }
