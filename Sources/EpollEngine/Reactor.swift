@@ -32,8 +32,10 @@ final class Reactor: EventLoop, @unchecked Sendable {
         /// longer means "drained until the next edge", since no edge will
         /// come; the next read finds the end of stream and closes.
         var hungUp = false
-        /// The session waits for a deferred response (`.wait`): events
-        /// only note readiness until the answer arrives (`answer`).
+        /// The session's last answer was `.wait` (a deferred response): events
+        /// only note readiness until the answer arrives (`answer`). A copy of
+        /// the session's state kept here because the event path reads this
+        /// record anyway.
         var awaiting = false
     }
     /// Indexed by slot. A buffer, not an array: the hot path's `inout` on
@@ -208,7 +210,9 @@ final class Reactor: EventLoop, @unchecked Sendable {
     /// A late answer for `slot` arrived (the core checked its tag): apply
     /// it and send what it queued.
     private func answer(_ slot: Int, _ late: any LateAnswer) {
-        guard sockets[slot].awaiting, core.connections[slot].session.answer(late) else { return }
+        // Not only when `awaiting`: an answer may come while earlier
+        // responses still wait for EPOLLOUT; the session knows what it waits for.
+        guard core.connections[slot].session.answer(late) else { return }
         sockets[slot].awaiting = false
         drive(slot)
     }

@@ -64,6 +64,29 @@ struct LateResponseTests {
         }
     }
 
+    @Test("An answer that comes while earlier responses still wait for the socket is kept, and sent after them",
+          arguments: engineNames)
+    func answerWhileSending(engine: String) throws {
+        // A high read-ahead limit, so the deferred request is taken in the same
+        // batch as a response far larger than the socket buffers.
+        let server = try TestServer(engine: engine) { $0.readAheadLimit = 64 << 20; $0.responseTimeout = 5 }
+        let path = "\(server.staticDirectory)/wide.bin"
+        let size = 16 << 20
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(fd >= 0 && ftruncate(fd, off_t(size)) == 0)
+        close(fd)
+        defer { unlink(path) }
+        let client = try server.client()
+        try client.send("GET /static/wide.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /delay?ms=20&id=after HTTP/1.1\r\nHost: t\r\n\r\n")
+        // Not reading yet: the file fills the socket, and the answer comes meanwhile.
+        usleep(300_000)
+        let file = try client.readResponse()
+        #expect(file.body.count == size)
+        let late = try client.readResponse()
+        #expect(late.status == 200)
+        #expect(late.text == "delayed 20 ms after\n")
+    }
+
     @Test("A response that does not come within --response-timeout is answered 504, then the connection closes",
           arguments: engineNames)
     func pendingDeadline(engine: String) throws {
