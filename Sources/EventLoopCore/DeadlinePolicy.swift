@@ -16,14 +16,15 @@ public struct DeadlineSettings: Equatable, Sendable {
     /// A deferred response must come within this long (then 504).
     public var response: Int
 
-    /// The timeout that applies to `waiting`.
+    /// The value of one timeout.
     @inline(__always)
-    public func timeout(for waiting: DeadlinePolicy.Waiting) -> Int {
-        switch waiting {
-        case .sending: send
-        case .idle(let draining): draining ? drainIdleGrace : keepAlive
+    public subscript(_ timeout: DeadlinePolicy.Timeout) -> Int {
+        switch timeout {
         case .head: head
         case .body: body
+        case .keepAlive: keepAlive
+        case .send: send
+        case .drainIdleGrace: drainIdleGrace
         case .response: response
         }
     }
@@ -59,11 +60,29 @@ public enum DeadlinePolicy {
         case body
         /// A handler deferred its response.
         case response
+
+        /// Which timeout applies: the policy's one statement of it. A loop
+        /// reads only that one of its live settings (`LoopCore`).
+        @inline(__always)
+        public var timeout: Timeout {
+            switch self {
+            case .sending: .send
+            case .idle(let draining): draining ? .drainIdleGrace : .keepAlive
+            case .head: .head
+            case .body: .body
+            case .response: .response
+            }
+        }
+    }
+
+    /// The timeouts a reload may set (`DeadlineSettings`).
+    public enum Timeout: Sendable {
+        case head, body, keepAlive, send, drainIdleGrace, response
     }
 
     @inline(__always)
     public static func deadline(_ waiting: Waiting, now: Int, settings: DeadlineSettings) -> Int {
-        deadline(waiting, now: now, timeout: settings.timeout(for: waiting))
+        deadline(waiting, now: now, timeout: settings[waiting.timeout])
     }
 
     /// The same with the one timeout that applies already read (a loop
@@ -72,13 +91,6 @@ public enum DeadlinePolicy {
     public static func deadline(_ waiting: Waiting, now: Int, timeout: Int) -> Int {
         if case .head(let startedAt) = waiting { return startedAt &+ timeout }
         return now &+ timeout
-    }
-
-    /// The idle case alone, with only the two timeouts it reads: the hot
-    /// one (every keep-alive request ends in it).
-    @inline(__always)
-    public static func idle(now: Int, draining: Bool, keepAlive: Int, drainIdleGrace: Int) -> Int {
-        now &+ (draining ? drainIdleGrace : keepAlive)
     }
 
     /// When the current head began (ms): `startedAt` if it is still the same

@@ -51,11 +51,12 @@ extension LoopCore {
         return idleTick
     }
 
-    /// When an idle connection is closed (`DeadlinePolicy.idle`), reading
+    /// When an idle connection is closed (`DeadlinePolicy`), reading
     /// only the one timeout it needs.
     @inline(__always)
     func idleDeadline(draining: Bool, now: Int) -> Int {
-        DeadlinePolicy.idle(now: now, draining: draining, keepAlive: keepAliveMilliseconds, drainIdleGrace: drainIdleGrace)
+        let idle = DeadlinePolicy.Waiting.idle(draining: draining)
+        return DeadlinePolicy.deadline(idle, now: now, timeout: liveTimeout(idle.timeout))
     }
 
     /// Gives back the buffers of connections that went idle in an earlier
@@ -92,24 +93,18 @@ extension LoopCore {
     /// only from the thread that runs the connection now.
     public func deadline(for connection: LoopConnection, sending: Bool, now: Int) -> Int {
         let session = connection.session
-        if !sending && session.isIdle {  // the common case, without the general switch
-            connection.requestStartedAt = -1
-            // Waiting for the next request needs no buffer: lend them to busy connections.
-            session.releaseIdleBuffers()
-            return idleDeadline(draining: session.isDraining, now: now)
-        }
         let waiting: DeadlinePolicy.Waiting
         if sending {
             waiting = .sending
         } else {
             switch session.waitingFor {
-            case .response:
-                waiting = .response
             case .idle:
                 connection.requestStartedAt = -1
                 // Waiting for the next request needs no buffer: lend them to busy connections.
                 session.releaseIdleBuffers()
                 waiting = .idle(draining: session.isDraining)
+            case .response:
+                waiting = .response
             case .body:
                 waiting = .body
             case .head:
@@ -120,26 +115,20 @@ extension LoopCore {
                 waiting = .head(startedAt: connection.requestStartedAt)
             }
         }
-        return DeadlinePolicy.deadline(waiting, now: now, timeout: timeoutMilliseconds(for: waiting))
+        return DeadlinePolicy.deadline(waiting, now: now, timeout: liveTimeout(waiting.timeout))
     }
 
-    /// The one live timeout that applies to `waiting` (one relaxed load).
+    /// One live timeout, as the last reload set it (one relaxed load).
     @inline(__always)
-    func timeoutMilliseconds(for waiting: DeadlinePolicy.Waiting) -> Int {
-        switch waiting {
-        case .sending: sendTimeoutMS.load(ordering: .relaxed)
-        case .idle(let draining): draining ? drainIdleGraceMS.load(ordering: .relaxed) : keepAliveTimeoutMS.load(ordering: .relaxed)
+    func liveTimeout(_ timeout: DeadlinePolicy.Timeout) -> Int {
+        switch timeout {
         case .head: headTimeoutMS.load(ordering: .relaxed)
         case .body: bodyTimeoutMS.load(ordering: .relaxed)
+        case .keepAlive: keepAliveTimeoutMS.load(ordering: .relaxed)
+        case .send: sendTimeoutMS.load(ordering: .relaxed)
+        case .drainIdleGrace: drainIdleGraceMS.load(ordering: .relaxed)
         case .response: responseTimeoutMS.load(ordering: .relaxed)
         }
-    }
-
-    /// The timeouts as the last reload set them (five relaxed loads).
-    public var deadlineSettings: DeadlineSettings {
-        DeadlineSettings(head: headTimeoutMS.load(ordering: .relaxed), body: bodyTimeoutMS.load(ordering: .relaxed),
-                         keepAlive: keepAliveTimeoutMS.load(ordering: .relaxed), send: sendTimeoutMS.load(ordering: .relaxed),
-                         drainIdleGrace: drainIdleGraceMS.load(ordering: .relaxed), response: responseTimeoutMS.load(ordering: .relaxed))
     }
 
     /// How finely the timer wheel fires (ms): a deadline is at most this late.
@@ -177,11 +166,7 @@ extension LoopCore {
         let connection = connections[slot]
         guard connection.fd >= 0 else { return nil }
         if sending || connection.session.isIdle { return .close }
-        if connection.session.waitingFor == .response {
-            connection.session.responseTimedOut()
-        } else {
-            connection.session.readTimedOut()
-        }
+        connection.session.deadlinePassed()
         return .answer
     }
 }

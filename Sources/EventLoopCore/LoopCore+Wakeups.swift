@@ -32,6 +32,18 @@ extension LoopCore {
     }
 
     /// Any thread: begin the graceful stop.
+    /// The slot of the connection a late answer is for, if that connection
+    /// is still open there; else nil, and the answer is counted as stale.
+    public func liveSlot(of late: any LateAnswer) -> Int? {
+        let tag = SlotTag(raw: late.connection)
+        guard tag.slot < connections.count, connections[tag.slot].isOpen,
+              tag.matches(generation: connections[tag.slot].generation) else {
+            counters.recordStaleResume()
+            return nil
+        }
+        return tag.slot
+    }
+
     public func requestStop() {
         stopRequested.store(true, ordering: .releasing)
         EventFD.signal(wakeFD)
@@ -53,14 +65,7 @@ extension LoopCore {
             while i < resumesTaken.count {
                 let late = resumesTaken[i]
                 i += 1
-                let tag = SlotTag(raw: late.connection)
-                guard tag.slot < connections.count else { continue }
-                let connection = connections[tag.slot]
-                guard connection.isOpen, tag.matches(generation: connection.generation) else {
-                    counters.recordStaleResume()
-                    continue
-                }
-                answer(tag.slot, late)
+                if let slot = liveSlot(of: late) { answer(slot, late) }
             }
             resumesTaken.removeAll(keepingCapacity: true)
         }

@@ -160,8 +160,6 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     /// timeout, or while draining the drain grace.
     public var admissionDeadline: Int { idleDeadline(draining: draining, now: now) }
 
-    /// Milliseconds an idle connection may wait for its next request.
-    public var keepAliveMilliseconds: Int { keepAliveTimeoutMS.load(ordering: .relaxed) }
     /// Milliseconds a send may go without progress.
     public var sendTimeoutMilliseconds: Int { sendTimeoutMS.load(ordering: .relaxed) }
     /// How long an idle connection stays open once the drain begins (ms).

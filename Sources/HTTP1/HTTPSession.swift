@@ -83,7 +83,7 @@ public final class HTTPSession: ConnectionMachine {
         unsafeMutableAddress { state.pointer(to: \.decoder)! }
     }
     /// `awaiting`: a handler deferred its response (`respondLater`); the
-    /// request stays unconsumed in the input until `answer` or `responseTimedOut`.
+    /// request stays unconsumed in the input until `answer` or `deadlinePassed`.
     @usableFromInline enum Phase { case head, body, awaiting }
     @usableFromInline var phase = Phase.head
     /// Whether the input buffer and field slots are taken from the pool.
@@ -364,10 +364,11 @@ public final class HTTPSession: ConnectionMachine {
     /// A stop is under way (see `beginDraining`).
     public var isDraining: Bool { draining }
 
-    /// The client went quiet past the engine's deadline. With part of a
-    /// request buffered it gets 408 (then close); otherwise the connection
-    /// was idle and closes silently.
-    public func readTimedOut() {
+    /// The deadline of what the connection waits for passed. A deferred
+    /// response is answered 504 (`responseTimedOut`); with part of a request
+    /// buffered the client gets 408; either then closes. An idle connection
+    /// closes silently.
+    public func deadlinePassed() {
         if phase == .awaiting { return responseTimedOut() }
         guaranteedLoop.guaranteed { $0.date.refresh() }
         if !isIdle && !closeAfterOutput {
@@ -484,11 +485,7 @@ public final class HTTPSession: ConnectionMachine {
         // The parser's head where it lies (the request state), not a copy.
         let headPointer = UnsafePointer(state).pointer(to: \.parser.head)!
         let keepAlive = headPointer.pointee.keepAlive
-        let base = input + start
-        let request = HTTPRequest(
-            base: base, head: headPointer, fields: parser.fields,
-            body: UnsafeRawBufferPointer(start: base + bodyRange.lowerBound, count: bodyRange.count),
-            loop: loop)
+        let request = requestView(head: headPointer, body: bodyRange)
         let lastAllowed = limits.maxRequestsPerConnection > 0 && requestsCompleted &+ 1 >= limits.maxRequestsPerConnection
         if lastAllowed && keepAlive && !draining { loop.counters.recordRequestLimitClose() }
         var writer = ResponseWriter(
@@ -502,6 +499,15 @@ public final class HTTPSession: ConnectionMachine {
         }
         if !writer.hasResponded { finishAbandoned(&writer) }
         complete(&writer, consumed: consumed)
+    }
+
+    /// The current request as the responder sees it: a view of the input
+    /// from `start`, the parser's head where it lies and its field slots.
+    @inline(__always)
+    private func requestView(head: UnsafePointer<RequestHead>, body: Range<Int>) -> HTTPRequest {
+        let base = input + start
+        return HTTPRequest(base: base, head: head, fields: parser.fields,
+                           body: UnsafeRawBufferPointer(start: base + body.lowerBound, count: body.count), loop: loop)
     }
 
     /// The response is written: count it, consume the request, and make
@@ -550,10 +556,7 @@ public final class HTTPSession: ConnectionMachine {
         pendingResponse = nil
         guaranteedLoop.guaranteed { $0.date.refresh() }
         // A fresh view of the request where its bytes are now.
-        let base = input + start
-        let request = HTTPRequest(
-            base: base, head: UnsafePointer(state).pointer(to: \.parser.head)!, fields: parser.fields,
-            body: UnsafeRawBufferPointer(start: base + pending.body.lowerBound, count: pending.body.count), loop: loop)
+        let request = requestView(head: UnsafePointer(state).pointer(to: \.parser.head)!, body: pending.body)
         var writer = ResponseWriter(
             output: output.storage, dateLine: loop.date.linePointer, statusLines: statusLines,
             isHead: pending.isHead, isHTTP10: pending.isHTTP10, closeConnection: pending.closeConnection || draining)
@@ -565,7 +568,7 @@ public final class HTTPSession: ConnectionMachine {
         return true
     }
 
-    public func responseTimedOut() {
+    private func responseTimedOut() {
         guard phase == .awaiting, let pending = pendingResponse else { return }
         pendingResponse = nil  // its answer, should it come, is stale
         guaranteedLoop.guaranteed { $0.date.refresh() }

@@ -97,6 +97,9 @@ public struct ResponseParser {
     /// True if no response is partly parsed.
     public var isIdle: Bool { state == .statusLine && carry.isEmpty }
 
+    /// The current response's head is complete and its body is being read.
+    public var isInBody: Bool { state != .statusLine && state != .headers }
+
     /// The head of a Content-Length response has ended and none of its body
     /// has arrived (a reader at the end of its input may decide it answered
     /// a HEAD it did not know about).

@@ -9,7 +9,7 @@ public enum ConnectionAction: Equatable, Sendable {
     /// Nothing to send and nothing to read until something outside the
     /// connection happens: a response that comes later (`LateAnswer`)
     /// reaches the machine through its loop (`Resumer`), or its deadline
-    /// passes (`responseTimedOut`). The engine reads no more meanwhile:
+    /// passes (`deadlinePassed`: 504). The engine reads no more meanwhile:
     /// pipelined requests behind the pending one wait, in order.
     case wait
 }
@@ -142,9 +142,10 @@ public protocol ConnectionMachine: AnyObject {
     var waitingFor: ConnectionWait { get }
     /// Requests answered so far; a change tells the engine a new request began.
     var requestsCompleted: Int { get }
-    /// The client went quiet past its deadline: a partial request is
-    /// answered (then close); an idle connection just closes.
-    func readTimedOut()
+    /// The deadline of what it waits for (`waitingFor`) passed: a partial
+    /// request is answered 408 and a deferred response 504 (then close); an
+    /// idle connection just closes.
+    func deadlinePassed()
 
     // MARK: responses that come later
     /// The tag that names this connection to its loop's `LoopContext.resumer`
@@ -155,8 +156,6 @@ public protocol ConnectionMachine: AnyObject {
     /// the machine waits for (false: stale, ignored), queueing its response
     /// and taking the pipelined requests behind it; then `process()`.
     func answer(_ late: any LateAnswer) -> Bool
-    /// The pending response's deadline passed: 504, then close.
-    func responseTimedOut()
 
     // MARK: lifetime
     /// The server is stopping: the next response closes the connection.

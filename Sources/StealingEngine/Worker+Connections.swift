@@ -84,7 +84,7 @@ extension Worker {
     func answer(_ slot: Int, _ late: any LateAnswer) {
         let task = tasks[slot]
         guard task.claim() else {
-            answersToRetry.append((slot, late))
+            answersToRetry.append(late)
             return
         }
         task.connection.session.rebind(to: core.loop)
@@ -98,15 +98,10 @@ extension Worker {
     /// Answers that found their connection busy, tried again (each still
     /// checked against its slot's current connection).
     func retryAnswers() {
-        let retry = answersToRetry
-        answersToRetry.removeAll(keepingCapacity: true)
-        for (slot, late) in retry {
-            let tag = SlotTag(raw: late.connection)
-            guard core.connections[slot].isOpen, tag.matches(generation: core.connections[slot].generation) else {
-                core.counters.recordStaleResume()
-                continue
-            }
-            answer(slot, late)
+        var retry: [any LateAnswer] = []
+        swap(&retry, &answersToRetry)
+        for late in retry {
+            if let slot = core.liveSlot(of: late) { answer(slot, late) }
         }
     }
 

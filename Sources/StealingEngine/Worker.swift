@@ -58,7 +58,7 @@ final class Worker: EventLoop, @unchecked Sendable {
     var delivered: [Message] = []
     /// Late answers whose connection was queued or running elsewhere when
     /// they arrived (`answer`); retried at housekeeping. Home thread only.
-    var answersToRetry: [(Int, any LateAnswer)] = []
+    var answersToRetry: [any LateAnswer] = []
     // safety: each allocated in init, freed in deinit.
     private let ready: UnsafeMutablePointer<epoll_event>
     private let readyCapacity: Int

@@ -66,23 +66,13 @@ enum HTTPProbe {
         let captured = parser.captured
         guard captured.status > 0 else { return nil }
         let hasLength = captured.header("Content-Length") != nil
+        let response = Response(status: captured.status, body: String(decoding: captured.body, as: UTF8.self))
         switch outcome {
-        case .response:
-            return (Response(status: captured.status, body: String(decoding: captured.body, as: UTF8.self)), true, hasLength)
-        case .needMore:
-            // The head is complete once the parser has moved on to the body.
-            guard !parser.isIdle, bytes.count >= 4, Self.headEnded(bytes) else { return nil }
-            return (Response(status: captured.status, body: String(decoding: captured.body, as: UTF8.self)), false, hasLength)
-        case .malformed:
-            return nil
+        case .response: return (response, true, hasLength)
+        // The head is complete once the parser has moved on to the body.
+        case .needMore: return parser.isInBody ? (response, false, hasLength) : nil
+        case .malformed: return nil
         }
-    }
-
-    private static func headEnded(_ bytes: [UInt8]) -> Bool {
-        for start in 0...(bytes.count - 4) where bytes[start] == 13 && bytes[start + 1] == 10 && bytes[start + 2] == 13 && bytes[start + 3] == 10 {
-            return true
-        }
-        return false
     }
 
     /// A free TCP port on 127.0.0.1, found by binding port 0. Another

@@ -181,7 +181,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
                 } else if errno == EINTR {
                     continue
                 } else if errno == EAGAIN || errno == EWOULDBLOCK {
-                    session.readTimedOut()
+                    session.deadlinePassed()
                 } else {
                     return
                 }
@@ -194,7 +194,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
                 while true {
                     let remaining = deadline - monotonicMilliseconds()
                     guard remaining > 0 else {
-                        session.responseTimedOut()
+                        session.deadlinePassed()
                         break
                     }
                     if let late = resumer.next(waitingAtMost: remaining), session.answer(late) { break }

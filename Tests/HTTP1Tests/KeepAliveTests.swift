@@ -139,7 +139,7 @@ struct KeepAliveTests {
         let c = TestConnection()
         c.send(partial.bytes)
         #expect(!c.closed)
-        c.session.readTimedOut()
+        c.session.deadlinePassed()
         c.pump()
         let r = result(of: c)
         #expect(r.statuses == [408])
@@ -152,7 +152,7 @@ struct KeepAliveTests {
     @Test func timeoutWaitingForBody() {
         let c = TestConnection()
         c.send(request("POST / HTTP/1.1", ["Host: x", "Content-Length: 10"], body: "12345"))
-        c.session.readTimedOut()
+        c.session.deadlinePassed()
         c.pump()
         #expect(result(of: c).statuses == [408])
         #expect(c.closed)
@@ -162,14 +162,14 @@ struct KeepAliveTests {
     /// silently: there is no request to answer.
     @Test func timeoutWhenIdle() {
         let fresh = TestConnection()
-        fresh.session.readTimedOut()
+        fresh.session.deadlinePassed()
         #expect(fresh.session.process() == .close)
         #expect(fresh.output.isEmpty)
 
         let served = TestConnection()
         served.send(request("GET / HTTP/1.1"))
         let before = served.output.count
-        served.session.readTimedOut()
+        served.session.deadlinePassed()
         served.pump()
         #expect(served.output.count == before, "no 408 after a complete exchange")
         #expect(served.closed)

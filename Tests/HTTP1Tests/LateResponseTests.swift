@@ -76,7 +76,7 @@ struct SessionLateResponseTests {
         let (c, responder, resumer) = connection()
         c.send(Array("GET /later1 HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
         let first = responder.pending.withLock { $0[0] }
-        c.session.responseTimedOut()
+        c.session.deadlinePassed()
         let timedOut = String(decoding: c.pump(), as: UTF8.self)
         #expect(timedOut.hasPrefix("HTTP/1.1 504 Gateway Timeout\r\n"))
         #expect(timedOut.contains("Connection: close\r\n"))
