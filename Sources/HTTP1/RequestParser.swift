@@ -28,7 +28,7 @@ struct RequestParser {
     /// stored: the session holds the one copy and passes it in.
     let simd: ParserSIMD
     // safety: `limits.maxFieldCount` slots lent to the session that owns
-    // this parser by its worker's pool; the session re-points it whenever it
+    // this parser by its loop's pool; the session re-points it whenever it
     // takes the storage back from the pool, and parses only while it holds it.
     var fields: UnsafeMutablePointer<FieldSlot>
     /// The byte table (C's; reading it has no lazy initialization).

@@ -7,9 +7,9 @@ import LoopRuntime
 /// the one-call `respond(...)` or the steps `head(_:)`, `header(...)`*, then
 /// one `body(...)` / `chunkedBody(...)`. Middleware may `addHeader` before the
 /// head is written. Nothing here allocates: static headers and bodies are
-/// bytes prepared at start-up, `Date` comes from the worker's cache.
+/// bytes prepared at start-up, `Date` comes from the loop's cache.
 public struct ResponseWriter: ~Copyable {
-    // safety: the session owns the output and the worker's date line, and
+    // safety: the session owns the output and the loop's date line, and
     // outlives the writer, which exists only during one `respond` call on the
     // session's thread. Pointers, not class references: no retain/release.
     let output: UnsafeMutablePointer<OutputBytes>

@@ -5,7 +5,7 @@ import Glibc
 /// Formatting a date costs far more than reading a coarse clock, so each
 /// response only checks the clock (CLOCK_REALTIME_COARSE is served from the
 /// vDSO: no system call) and re-formats at most once per second.
-/// Ownership: the worker thread that created it.
+/// Ownership: the loop thread that created it (its `LoopContext`).
 public final class DateCache {
     // safety: 37 bytes, "Date: " + IMF-fixdate (29) + CRLF, owned by this object.
     private let line: UnsafeMutableRawPointer

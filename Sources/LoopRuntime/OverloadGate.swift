@@ -13,9 +13,9 @@ import Glibc
 /// deciding for the whole turn at its start. Only while overloaded does a
 /// request cost a clock read; otherwise `sheds` is one load and a branch.
 ///
-/// A struct stored in the `WorkerContext`, so the request path reads it in
+/// A struct stored in the `LoopContext`, so the request path reads it in
 /// place (a class would cost a retain and release per request).
-/// Ownership: the worker thread whose `WorkerContext` holds it (the loop
+/// Ownership: the loop thread whose `LoopContext` holds it (the loop
 /// writes at the top of a turn, the same thread reads while serving it). An
 /// engine without a controller (threads) leaves `overloaded` false.
 public struct OverloadGate {
