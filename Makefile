@@ -17,7 +17,11 @@ FUZZ_SECONDS ?= 60
 # nginx-light as the reference server the sweeps measure beside ours,
 # python3-venv for the plotting environment.
 # python3-h11 is the second HTTP/1.1 parser the differential check compares with.
+# prometheus brings promtool, the exposition parser a real scrape uses, which
+# checks /metrics (installed without its recommends: the checker is what we need,
+# not a node exporter).
 APT_PACKAGES := liburing-dev libhwloc-dev pkg-config curl procps valgrind nginx-light python3 python3-venv python3-h11
+APT_BARE_PACKAGES := prometheus
 
 # The plotting environment: pandas and matplotlib in a virtualenv of the
 # project's own, so the system Python stays untouched.
@@ -40,13 +44,16 @@ help:
 	@echo "make fuzz FUZZ_SECONDS=600  libFuzzer over the HTTP/1.1 session (default 60 s; crashes land in .build/fuzz-artifacts)"
 
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
-	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	@missing=""; bare=""; for p in $(APT_PACKAGES) $(APT_BARE_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" && continue; \
+	    case " $(APT_BARE_PACKAGES) " in *" $$p "*) bare="$$bare $$p" ;; *) missing="$$missing $$p" ;; esac; \
 	done; \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
+	if [ -n "$$missing$$bare" ]; then \
+	    echo "installing:$$missing$$bare"; \
 	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	    $$SUDO apt-get update -qq || exit 1; \
+	    if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; fi; \
+	    if [ -n "$$bare" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$bare >/dev/null || exit 1; fi; \
 	fi
 
 build: deps
@@ -88,6 +95,7 @@ test-unit:
 test-cli: venv
 	$(SWIFT) build --product switchyard
 	PYTHON=$(CURDIR)/$(VENV_PYTHON) bash Tests/cli/smoke.sh ./.build/debug/switchyard
+	bash Tests/cli/metrics-format.sh ./.build/debug/switchyard
 
 # Our session against Python's h11 over the seed corpus (Debian's h11, the
 # system interpreter: the plotting venv does not have it).

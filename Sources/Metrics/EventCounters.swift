@@ -61,7 +61,7 @@ public final class EventCounters: @unchecked Sendable {
 }
 
 /// Current values an engine's loop can report (queue lengths), read only
-/// when `/metrics` is asked; shown as `switchyard_worker_engine_gauge`.
+/// when `/metrics` is asked; shown as `switchyard_worker_engine_state`.
 public final class EngineGauges: Sendable {
     public let worker: String
     public let names: [String]

@@ -197,11 +197,11 @@ public final class MetricsRegistry: Sendable {
         }
         let gaugeSets = state.withLock { Array($0.engineGauges.values) }.sorted { $0.worker < $1.worker }
         if !gaugeSets.isEmpty {
-            out += "# HELP switchyard_worker_engine_gauge Engine state now, per loop (queue lengths).\n"
-            out += "# TYPE switchyard_worker_engine_gauge gauge\n"
+            out += "# HELP switchyard_worker_engine_state Engine state now, per loop (queue lengths).\n"
+            out += "# TYPE switchyard_worker_engine_state gauge\n"
             for set in gaugeSets {
                 for (name, value) in zip(set.names, set.read()) {
-                    out += "switchyard_worker_engine_gauge{worker=\"\(set.worker)\",gauge=\"\(name)\"} \(value)\n"
+                    out += "switchyard_worker_engine_state{worker=\"\(set.worker)\",state=\"\(name)\"} \(value)\n"
                 }
             }
         }

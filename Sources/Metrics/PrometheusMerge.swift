@@ -1,6 +1,9 @@
 /// Merges Prometheus text from several processes: each family once, with
 /// the sum over processes first (same name and labels), then every
-/// process's own series with its labels added.
+/// process's own series with its labels added. A label the series already
+/// carries is not added again (Prometheus rejects a series that names a
+/// label twice, and with it the whole scrape): `switchyard_info` says which
+/// process it describes itself.
 public enum PrometheusMerge {
     public static func merge(_ parts: [(labels: String, text: String)]) -> String {
         var order: [String] = []
@@ -34,7 +37,11 @@ public enum PrometheusMerge {
                 }
                 let labelled: String
                 if let brace = series.firstIndex(of: "{") {
-                    labelled = "\(name){\(part.labels),\(series[series.index(after: brace)...])"
+                    let own = series[series.index(after: brace)...]
+                    let added = labels(part.labels, notIn: own)
+                    // Nothing to add: the series names its process already, and the sum shows it.
+                    if added.isEmpty { continue }
+                    labelled = "\(name){\(added),\(own)"
                 } else {
                     labelled = "\(name){\(part.labels)}"
                 }
@@ -52,6 +59,16 @@ public enum PrometheusMerge {
         }
         return out
     }
+}
+
+/// The `name="value"` pairs of `labels` whose names `series` (a series'
+/// labels after its `{`) does not already use.
+func labels(_ labels: String, notIn series: Substring) -> String {
+    labels.split(separator: ",").filter { pair in
+        guard let equals = pair.firstIndex(of: "=") else { return false }
+        let name = pair[..<equals]
+        return !series.hasPrefix(name + "=") && !series.contains("," + name + "=")
+    }.joined(separator: ",")
 }
 
 /// A sample value as Prometheus text: whole numbers without a fraction.

@@ -50,4 +50,16 @@ struct PrometheusMergeTests {
         let text = PrometheusMerge.merge([("process=\"0\"", "garbage line\n# a comment\nname_without_value\nok_total 3\n")])
         #expect(text == "ok_total 3\nok_total{process=\"0\"} 3\n")
     }
+
+    /// A series that names its process already (`switchyard_info`) gets only the labels it lacks:
+    /// Prometheus rejects a series with a label twice, and with it the whole scrape.
+    @Test func addsNoLabelTwice() {
+        let info = "switchyard_info{engine=\"epoll\",process=\"1\"} 1\n"
+        let text = PrometheusMerge.merge([("process=\"1\",generation=\"3\"", info), ("process=\"supervisor\"", "switchyard_info{process=\"supervisor\"} 1\n")])
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.contains("switchyard_info{generation=\"3\",engine=\"epoll\",process=\"1\"} 1"))
+        #expect(lines.allSatisfy { $0.ranges(of: "process=").count <= 1 })
+        // Nothing to add: the sum already is that process's series, shown once.
+        #expect(lines.filter { $0.contains("process=\"supervisor\"") } == ["switchyard_info{process=\"supervisor\"} 1"])
+    }
 }
