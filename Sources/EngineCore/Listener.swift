@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// Opening listening sockets, with errors an operator can act on.
@@ -61,6 +62,29 @@ public enum Listener {
     public static func waitReadable(_ fd: Int32, milliseconds: Int32 = 100) {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         _ = poll(&poller, 1, milliseconds)
+    }
+
+    /// Takes every connection the kernel has completed on a non-blocking
+    /// listener that nobody has accepted yet, handing each to `take`; the
+    /// last step of a drain before the listener closes. Closing a listener
+    /// resets the connections still in its queue, whose clients may have
+    /// sent their request already; taken in, they are answered (with
+    /// `Connection: close`, the loop being in its drain). A client that
+    /// connects after the close is refused, which it can retry.
+    /// Each socket is non-blocking, as event loops want; `blocking` for a
+    /// thread that waits in recv (the accepted socket does not inherit the
+    /// listener's O_NONBLOCK).
+    public static func acceptQueued(_ fd: Int32, blocking: Bool = false, _ take: (Int32) -> Void) {
+        let flags = Int32(SOCK_CLOEXEC.rawValue) | (blocking ? 0 : Int32(SOCK_NONBLOCK.rawValue))
+        while true {
+            let client = accept4(fd, nil, nil, flags)
+            if client >= 0 {
+                take(client)
+                continue
+            }
+            if errno == EINTR || errno == ECONNABORTED { continue }
+            return  // EAGAIN: the queue is empty (or out of descriptors: nothing more can be taken)
+        }
     }
 
     /// The local port a socket is bound to.

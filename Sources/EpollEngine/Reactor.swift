@@ -243,7 +243,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
     /// Stop accepting; idle connections get the drain grace for one last
     /// request; busy ones finish their response, which carries `Connection: close`.
     private func beginDrain() {
-        listenFD = core.closeListener(listenFD: listenFD, epfd: epfd)
+        listenFD = core.closeListener(listenFD: listenFD, epfd: epfd) { watch($0) }
         core.beginDrain(isIdle: { !sockets[$0].wantsWrite })
     }
 }

@@ -110,6 +110,26 @@ extension LoopCore {
         return slot
     }
 
+    /// Takes in a connection found in the listener's queue as the drain
+    /// closes it (`Listener.acceptQueued`): admitted if the budget has room,
+    /// else answered 503 and closed. It holds no unit then, so none is
+    /// given back.
+    public func admitQueued(_ fd: Int32) -> Int? {
+        if takeBudget() { return admit(fd) }
+        refuseOverBudget(fd)
+        return nil
+    }
+
+    /// A socket accepted with no budget unit (a multishot accept does not
+    /// ask first, a drain empties the queue): answered 503 and closed rather
+    /// than reset, so its client knows its request was not served.
+    public func refuseOverBudget(_ fd: Int32) {
+        loop.date.refresh()
+        SocketOptions.writeRefusal(fd, Shedding.prefix.buffer, loop.date.headerLine, Shedding.suffix.buffer)
+        close(fd)
+        counters.recordResponse(status: 503)
+    }
+
     /// The shedding response (with this second's Date line) written at
     /// `buffer`, which must hold `shedResponseCount` bytes; returns its length.
     public func shedResponse(into buffer: UnsafeMutableRawPointer) -> Int {

@@ -137,11 +137,13 @@ extension LoopCore {
         listenerDidResume()
     }
 
-    /// The drain: the listener leaves the set and closes; returns -1 for the
-    /// engine's `listenFD`.
-    public func closeListener(listenFD: Int32, epfd: Int32) -> Int32 {
+    /// The drain: the listener leaves the set, what its queue holds is taken
+    /// in (`admitQueued`, each slot passed to `admitted`), and it closes;
+    /// returns -1 for the engine's `listenFD`.
+    public func closeListener(listenFD: Int32, epfd: Int32, admitted: (Int) -> Void) -> Int32 {
         if listenFD >= 0 {
             if !listenerPaused { Epoll.remove(epfd, listenFD) }
+            Listener.acceptQueued(listenFD) { if let slot = admitQueued($0) { admitted(slot) } }
             close(listenFD)
         }
         return -1

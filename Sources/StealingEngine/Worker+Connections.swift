@@ -222,7 +222,7 @@ extension Worker {
     /// `pool.draining` when next run.
     func beginDrain() {
         pool.draining.store(true, ordering: .releasing)
-        listenFD = core.closeListener(listenFD: listenFD, epfd: waitSet)
+        listenFD = core.closeListener(listenFD: listenFD, epfd: waitSet) { watch($0) }
         core.beginDrain(
             isIdle: { !tasks[$0].wantsWrite },
             armIdle: { [self] slot, deadline in

@@ -62,7 +62,10 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             listenFD = inherited
             boundPort = Listener.boundPort(of: inherited)
         } else {
-            let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+            // Non-blocking, as an inherited one is: the acceptor polls it, so a
+            // stop needs no shutdown (which would reset the queue) to wake it.
+            let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog,
+                                               nonBlocking: true)
             listenFD = fd
             boundPort = port
         }
@@ -87,27 +90,40 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
             guard fd >= 0 else {
                 slots.release()
                 if stopping.load(ordering: .acquiring) { break }
-                if errno == EAGAIN || errno == EWOULDBLOCK { Listener.waitReadable(listenFD) }  // inherited: non-blocking
+                // Nothing queued: wait for a client or, within 100 ms, notice a stop.
+                if errno == EAGAIN || errno == EWOULDBLOCK { Listener.waitReadable(listenFD) }
                 // Out of descriptors: back off instead of spinning on the error.
                 if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
                 continue
             }
-            SocketOptions.setNoDelay(fd)
-            SocketOptions.setReceiveTimeout(fd, seconds: live.withLock { $0.readTimeout })
-            let connection = Connection(fd: fd, thread: accepted)
+            serveOnNewThread(fd, number: accepted)
             accepted &+= 1
-            connections.withLock { $0[ObjectIdentifier(connection)] = connection }
-            let started = Thread.trySpawn(name: "conn") { [self] in
-                serve(connection)
-                finish(connection)
-            }
-            if let started {
-                started.detach()
-            } else {
-                finish(connection)  // at the system's thread limit: refuse this one
-            }
+        }
+        // Clients already in the queue would be reset by the close: each is
+        // served (its response says Connection: close, the engine stopping).
+        Listener.acceptQueued(listenFD, blocking: true) { fd in
+            slots.acquire()
+            serveOnNewThread(fd, number: accepted)
+            accepted &+= 1
         }
         close(listenFD)
+    }
+
+    /// Serves an accepted socket on a thread of its own; the caller holds a slot for it.
+    private func serveOnNewThread(_ fd: Int32, number: Int) {
+        SocketOptions.setNoDelay(fd)
+        SocketOptions.setReceiveTimeout(fd, seconds: live.withLock { $0.readTimeout })
+        let connection = Connection(fd: fd, thread: number)
+        connections.withLock { $0[ObjectIdentifier(connection)] = connection }
+        let started = Thread.trySpawn(name: "conn") { [self] in
+            serve(connection)
+            finish(connection)
+        }
+        if let started {
+            started.detach()
+        } else {
+            finish(connection)  // at the system's thread limit: refuse this one
+        }
     }
 
     /// Closes under the lock that `stop` holds while it shuts sockets down, so
@@ -206,10 +222,7 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     public func stop() {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
         slots.release()  // wake the acceptor if it waits for a slot
-        // A listening socket shut down for reading makes a blocked accept
-        // return. An inherited one is shared with the supervisor and the other
-        // workers: it is non-blocking and the acceptor sees `stopping` within a poll.
-        if configuration.inheritedListeners.isEmpty { shutdown(listenFD, Int32(SHUT_RDWR)) }
+        // The listener is non-blocking: the acceptor sees `stopping` within a poll.
     }
 
     /// Closes the reading side of each connection that has been idle for

@@ -907,15 +907,25 @@ final class RingLoop: EventLoop, @unchecked Sendable {
 
     /// Stop accepting; idle connections get the drain grace for one last
     /// request; busy ones finish their response, which carries `Connection: close`.
+    /// What the listener's queue holds is taken in before it closes
+    /// (`Listener.acceptQueued`): closing would reset those clients. With
+    /// direct descriptors they are not (a plain descriptor has no place in
+    /// the ring's table), and the close resets them.
     private func beginDrain() {
         if listenFD >= 0 {
             if acceptArmed {
                 cancel(Completion.tag(.accept))
             }
+            if !direct {
+                Listener.acceptQueued(listenFD) { if let slot = core.admitQueued($0) { adopted(slot) } }
+            }
             close(listenFD)
             listenFD = -1
         }
-        for fd in waitingAccepted { closeSocket(fd) }  // accepted over budget: they hold no unit
+        // Accepted over budget: they hold no unit. Answered 503 rather than reset.
+        for fd in waitingAccepted {
+            if direct { closeSocket(fd) } else { core.refuseOverBudget(fd) }
+        }
         waitingAccepted.removeAll()
         core.beginDrain(isIdle: { !io[$0].sending && !io[$0].closing })
     }

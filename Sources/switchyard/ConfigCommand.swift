@@ -23,10 +23,10 @@ struct ConfigCommand: ParsableCommand {
             do {
                 (serve, layers) = try Serve.resolve(cli: cli)
             } catch {
-                print("invalid: \(error.description)")
+                log("error: \(error.description)", .error)
                 throw ExitCode(2)
             }
-            for warning in layers.warnings { print("warning: \(warning)") }
+            for warning in layers.warnings { log("warning: \(warning)", .warning) }
             let width = ServeSetting.all.map(\.key.count).max() ?? 0
             print("# effective settings for `switchyard serve --config \(file)`; (live): a SIGHUP applies it without a restart")
             for setting in ServeSetting.all {

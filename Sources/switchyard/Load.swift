@@ -141,7 +141,7 @@ struct Load: ParsableCommand {
             let report = try LoadGenerator.run(configuration)
             print(json ? report.json() : report.text())
         } catch {
-            log("error: \(error)")
+            log("error: \(error)", .error)
             throw ExitCode(1)
         }
     }

@@ -24,6 +24,10 @@ enum OperatorLog {
     }
 
     static func log(_ message: String, _ level: Logger.Level) {
+        // Every command's messages go through this handler, not only serve's
+        // (which sets its level from --log-level): without a bootstrap,
+        // swift-log's default handler prints its own format.
+        if !bootstrapped.load(ordering: .acquiring) { bootstrap(level: .info) }
         let logger = logger.withLock { $0 }
         logger.log(level: level, "\(message)")
     }

@@ -465,14 +465,14 @@ struct Serve: ParsableCommand {
             switchyard_set_parent_death_signal(SIGTERM)
             // The parent may have died before the request took effect.
             if getppid() == 1 {
-                log("error: --exit-with-parent: the parent process has already exited")
+                log("error: --exit-with-parent: the parent process has already exited", .error)
                 throw ExitCode(1)
             }
         }
         do {
             try server.start()
         } catch {
-            log("error: \(error)")
+            log("error: \(error)", .error)
             throw ExitCode(1)
         }
         MetricsRegistry.shared.setInfo("max_connections", String(maxConnections))

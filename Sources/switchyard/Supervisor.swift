@@ -24,7 +24,9 @@ import Topology
 ///   them on the same sockets, and once each is ready (its metrics socket is
 ///   up) the old ones are told to drain (SIGTERM). If a new worker fails, the
 ///   old ones stay and the reload is reported as rejected.
-/// - SIGTERM or SIGINT: every worker drains, then the supervisor exits 0.
+/// - SIGTERM or SIGINT: the supervisor closes its copies of the listening
+///   sockets, every worker drains (closing its own), then the supervisor
+///   exits 0. New connections are refused from then on, never queued and reset.
 ///
 /// Signals are taken synchronously with `sigtimedwait` on the main thread
 /// (the thread that spawns the workers, which their parent-death signal is tied to).
@@ -110,8 +112,15 @@ struct Supervisor {
             switch signal {
             case SIGTERM, SIGINT:
                 log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), draining every worker")
-                state.shutdown()
+                // Our copies close first: a listening socket stays open while
+                // any process holds it, and one that nobody will accept from
+                // still completes handshakes into its queue, whose clients are
+                // reset when it finally closes. Closed here, each socket closes
+                // with its worker's own copy when that worker starts to drain,
+                // and a client connecting after that is refused, which it can
+                // retry.
                 for fd in listeners { close(fd) }
+                state.shutdown()
                 log("stopped")
                 return
             case SIGHUP:

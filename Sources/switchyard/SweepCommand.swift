@@ -55,7 +55,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         guard let text = readWholeFile(spec) else {
-            log("error: cannot read the spec \(spec): \(String(cString: strerror(errno)))")
+            log("error: cannot read the spec \(spec): \(String(cString: strerror(errno)))", .error)
             throw ExitCode(2)
         }
         let known = EngineRegistry.all.map {
@@ -65,7 +65,7 @@ struct SweepCommand: ParsableCommand {
         do {
             parsed = try ExperimentSpec(parsing: text, source: spec, knownEngines: known)
         } catch {
-            log("error: \(error)")
+            log("error: \(error)", .error)
             throw ExitCode(2)
         }
         if list {
@@ -85,7 +85,7 @@ struct SweepCommand: ParsableCommand {
                 topology: topology,
                 allowOverlap: serverCpus == nil && loadCpus == nil && parsed.load.serverCPUs != nil && parsed.load.loadCPUs != nil)
         } catch {
-            log("error: \(error)")
+            log("error: \(error)", .error)
             throw ExitCode(2)
         }
         if split.isShared {
@@ -123,7 +123,7 @@ struct SweepCommand: ParsableCommand {
         do {
             outcome = try runner.run()
         } catch {
-            log("error: \(error)")
+            log("error: \(error)", .error)
             throw ExitCode(1)
         }
         print(outcome.summary.text(), terminator: "")

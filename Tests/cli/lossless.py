@@ -4,6 +4,11 @@ usage: lossless.py BINARY MODE [serve flags...]
   sigterm  32 clients send back to back; SIGTERM mid-run. Every request sent
            must be answered (the last with Connection: close), every
            connection closed cleanly, and the server must exit 0.
+  sigterm-reconnect
+           as sigterm, but a client whose response says
+           Connection: close reconnects at once and goes on, so connections
+           arrive while the workers drain. A refused connect is fine (clients
+           retry it); a connection accepted and then reset is not.
   reload   process mode: 32 clients send back to back, reconnecting after a
            Connection: close; the configuration file is edited and the
            supervisor gets SIGHUP mid-run. Every request sent is answered, no
@@ -17,7 +22,10 @@ import os, signal, socket, subprocess, sys, tempfile, threading, time
 
 binary, mode, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
 sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
-REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n"
+# Two milliseconds of work per request in the reconnecting stop, so drains
+# overlap requests in flight as they do in service.
+REQUEST = (b"GET /work?us=2000 HTTP/1.1\r\nHost: t\r\n\r\n" if mode == "sigterm-reconnect"
+           else b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n")
 config = None
 args = [binary, "serve", "--port", str(port)] + extra
 if mode in ("reload", "crash"):
@@ -104,6 +112,14 @@ if mode == "sigterm":
     server.send_signal(signal.SIGTERM)
     [t.join() for t in threads]
     code = server.wait(timeout=30)
+    if code != 0: failures.append(f"exit status {code}")
+elif mode == "sigterm-reconnect":
+    threads = [threading.Thread(target=client, args=(True,)) for _ in range(32)]
+    [t.start() for t in threads]
+    wait_for(3000)
+    server.send_signal(signal.SIGTERM)
+    code = server.wait(timeout=60)
+    stop.set(); [t.join() for t in threads]
     if code != 0: failures.append(f"exit status {code}")
 elif mode == "reload":
     threads = [threading.Thread(target=client, args=(True,)) for _ in range(32)]

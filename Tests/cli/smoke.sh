@@ -86,6 +86,8 @@ check "shutdown is logged" contains "$(cat "$log")" "stopping gracefully"
 out=$("$bin" load http://127.0.0.1:9/ --duration 0.3 2>&1); status=$?
 check "load: refused target exits non-zero" test $status -ne 0
 check "load: refused target says so" contains "$out" "refused"
+check "load: the error is an operator message at error level, like serve's" \
+    test "$(grep -c '^switchyard: error: nothing succeeded' <<<"$out")" -eq 1
 rm -f "$log"
 
 # The epoll engine, pinned, two loops.
@@ -212,6 +214,14 @@ if [ -n "${PYTHON:-}" ] || command -v python3 >/dev/null; then
     for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" {print $1}'); do
         out=$("$py" "$(dirname "$0")/lossless.py" "$bin" sigterm --engine "$engine" --threads 2 2>&1); status=$?
         check "lossless SIGTERM ($engine): $(head -1 <<<"$out")" test $status -eq 0
+        [ $status -eq 0 ] || echo "$out" | tail -n 20
+    done
+    # Clients that reconnect after Connection: close keep connecting while
+    # the workers drain: refused is fine, accepted and then reset is not.
+    for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" {print $1}'); do
+        out=$("$py" "$(dirname "$0")/lossless.py" "$bin" sigterm-reconnect --engine "$engine" --threads 2 \
+              --workers processes --processes 2 2>&1); status=$?
+        check "lossless SIGTERM, reconnecting clients, process mode ($engine): $(head -1 <<<"$out")" test $status -eq 0
         [ $status -eq 0 ] || echo "$out" | tail -n 20
     done
     for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" {print $1}'); do
