@@ -31,7 +31,7 @@ PY_PACKAGES := pandas matplotlib
 
 BIN := ./.build/release/switchyard
 
-.PHONY: deps build run serve sweep report venv test test-unit test-cli test-differential test-tsan fuzz fuzz-build bench clean help
+.PHONY: deps build run serve sweep report venv test test-unit test-cli test-differential test-tsan perf-check fuzz fuzz-build bench clean help
 
 help:
 	@echo "make run                  the quick comparison: every available engine and nginx (experiments/quick.toml), its table and report"
@@ -39,6 +39,7 @@ help:
 	@echo "make sweep NAME=latency   run experiments/NAME.toml (resumes; SWEEP_ARGS=--fresh starts over)"
 	@echo "make report NAME=latency  plots (PNG+SVG) and notebooks-data/NAME/report.md"
 	@echo "make test                 install what is missing, run every Swift test suite, then the CLI smoke test"
+	@echo "make perf-check           instructions per request of every event-loop engine (callgrind) against Tests/perf/thresholds.txt"
 	@echo "make test-tsan            the run-queue stress tests and the stealing engine's end-to-end tests under ThreadSanitizer"
 	@echo "make bench                parse+route+serialize micro-benchmark (ns and heap allocations per request)"
 	@echo "make fuzz FUZZ_SECONDS=600  libFuzzer over the HTTP/1.1 session (default 60 s; crashes land in .build/fuzz-artifacts)"
@@ -103,6 +104,11 @@ test-differential: deps
 	$(SWIFT) build --product switchyard
 	/usr/bin/python3 Tests/fuzz/differential.py --replay "./.build/debug/switchyard http-replay" \
 	    --corpus Tests/fuzz/corpus --known Tests/fuzz/known-differences.txt
+
+# The regression guard: the release build's instructions per request, every
+# event-loop engine, against the committed thresholds (fails past +2%).
+perf-check: build
+	bash Tests/perf/check.sh $(BIN)
 
 # libFuzzer + AddressSanitizer over the session (Sources/SwitchyardFuzz), in
 # its own build directory. Seeds: the corpus, each file whole (split seed 0)
