@@ -11,6 +11,8 @@
 
 extern int pthread_setname_np(pthread_t thread, const char *name);
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+// <malloc.h>: hands the allocator's free pages back to the kernel (a pool's decay).
+extern int malloc_trim(size_t pad);
 
 // io_uring_setup has no glibc wrapper, and Swift cannot call the variadic
 // syscall(2). A sweep's metadata records the kernel's io_uring features, so

@@ -52,6 +52,11 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var responseTimeout = 30.0
     /// Unsent response bytes per connection beyond which it stops being read.
     public var readAheadLimit = 256 * 1024
+    /// Event loops: seconds a free pooled buffer must stay unused before it
+    /// goes back to the allocator (0: never; the pool keeps up to 256 per class).
+    public var poolDecay = 0.5
+    /// Event loops: free buffers per size class a loop's pool always keeps.
+    public var poolKeep = 16
     /// Connections per loop beyond which new ones get 503 with Retry-After
     /// (load shedding); 0 turns it off.
     public var shedAbove = 0

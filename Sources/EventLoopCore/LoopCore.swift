@@ -84,6 +84,10 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     public var defersIdleRelease = false
     /// Slots waiting for `releaseIdleCandidates` (each once: `releaseTurn`).
     var idleCandidates: [Int] = []
+    /// When the pool next decays (ms); 0 while it holds no surplus.
+    var poolDecayAt = 0
+    /// `--pool-decay` in ms (0: the pool never gives buffers back).
+    let poolDecayMS: Int
     /// How many of them went idle in the current turn.
     var candidatesOfThisTurn = 0
     /// The turn's two clock reads: queueing delay, the overload controller,
@@ -131,6 +135,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
         self.budget = budget
         self.onClose = onClose
         counters = WorkerCounters(name: "loop-\(index)")
+        poolDecayMS = Int(configuration.poolDecay * 1000)
         wakeFD = EventFD.make()
         guard wakeFD >= 0 else { throw EngineError("cannot create an eventfd: \(errnoText())") }
         wheel = TimerWheel(now: monotonicMilliseconds())
@@ -178,7 +183,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
         // Sessions and pooled buffers are created on this thread from here
         // on, so their memory is first touched on this CPU's node.
         configuration.pinCurrentThread(index: index)
-        loop = LoopContext(counters: counters)
+        loop = LoopContext(counters: counters, keptBuffersPerClass: configuration.poolKeep)
         loop.resumer = self  // an engine whose connections move between threads sets its own
         var cpuClock = clockid_t()
         if pthread_getcpuclockid(pthread_self(), &cpuClock) == 0 { counters.setCPUClock(Int32(cpuClock)) }
@@ -216,7 +221,28 @@ public final class LoopCore: Resumer, @unchecked Sendable {
             let retry = Int32(max(1, retryListenerAt - now))
             timeout = timeout < 0 ? retry : min(timeout, retry)
         }
+        // A pool holding more free buffers than it keeps (after a burst):
+        // wake to give them back rather than hold them until traffic returns.
+        if poolDecayMS > 0 {
+            if poolDecayAt == 0 && Unmanaged.passUnretained(loop).guaranteed({ $0.buffers.holdsSurplus }) {
+                poolDecayAt = now + poolDecayMS
+            }
+            if poolDecayAt != 0 {
+                let decay = Int32(max(1, poolDecayAt - now))
+                timeout = timeout < 0 ? decay : min(timeout, decay)
+            }
+        }
         return timeout
+    }
+
+    /// The pool's interval is over: buffers free through all of it go back
+    /// to the allocator (`BufferPool.decay`), and the allocator's free pages
+    /// to the kernel: freed chunks stay resident in glibc's heap otherwise,
+    /// between the sessions allocated around them.
+    func decayPool() {
+        let released = Unmanaged.passUnretained(loop).guaranteed { $0.buffers.decay() }
+        poolDecayAt = Unmanaged.passUnretained(loop).guaranteed { $0.buffers.holdsSurplus } ? now + poolDecayMS : 0
+        if released >= 64 * 1024 { malloc_trim(0) }
     }
 
     /// Reads the loop's clock; call once after each wait returns (or, in an
@@ -232,6 +258,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
             turn = loop.clock.turn
             turns.tick(at: clock, loop: loop)
         }
+        if poolDecayAt != 0 && now >= poolDecayAt { decayPool() }
     }
 
     // MARK: closing

@@ -27,9 +27,9 @@ public final class LoopContext {
     /// this context).
     public weak var resumer: (any Resumer)?
 
-    public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256) {
+    public init(counters: WorkerCounters, maxCachedBuffersPerClass: Int = 256, keptBuffersPerClass: Int = 16) {
         self.counters = counters
-        buffers = BufferPool(counters: counters, maxCachedPerClass: maxCachedBuffersPerClass)
+        buffers = BufferPool(counters: counters, maxCachedPerClass: maxCachedBuffersPerClass, keepPerClass: keptBuffersPerClass)
         arena = RequestArena(pool: buffers)
     }
 }

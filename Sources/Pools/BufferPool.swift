@@ -27,6 +27,14 @@ public struct PooledBuffer {
 /// burst does not pin its peak memory forever. Requests larger than the
 /// largest class are served by the system allocator directly (a "miss").
 ///
+/// Decay (`decay()`, called by the loop every `--pool-decay` while the pool
+/// holds more than `keepPerClass` free buffers of a class): buffers that
+/// stayed free through a whole interval, the fewest free a class had since
+/// the last call, go back to the system allocator, down to `keepPerClass`.
+/// A burst's buffers are so returned within two quiet intervals, while a
+/// steady load, which takes them back every interval, keeps its cache. The
+/// low-water mark costs one compare per take.
+///
 /// Statistics (buffers in use, high-water mark, misses) are published on the
 /// worker's counters for `/metrics`. A buffer may come back to another
 /// worker's pool than the one it came from (a connection that moved to
@@ -42,13 +50,18 @@ public final class BufferPool {
     // size and alignment 16.
     private let slots: UnsafeMutablePointer<UnsafeMutableRawPointer>
     private var free0 = 0, free1 = 0, free2 = 0
+    /// The fewest free buffers each class held since the last `decay()`.
+    private var low0 = 0, low1 = 0, low2 = 0
+    /// Free buffers per class that decay leaves in place.
+    public let keepPerClass: Int
     private let counters: WorkerCounters
     private var inUse = 0
     private var highWater = 0
 
-    public init(counters: WorkerCounters, maxCachedPerClass: Int = 256) {
+    public init(counters: WorkerCounters, maxCachedPerClass: Int = 256, keepPerClass: Int = 16) {
         self.counters = counters
         self.maxCachedPerClass = max(0, maxCachedPerClass)
+        self.keepPerClass = max(0, keepPerClass)
         slots = .allocate(capacity: max(1, 3 * self.maxCachedPerClass))
     }
 
@@ -73,6 +86,51 @@ public final class BufferPool {
         case 1: free1 = value
         default: free2 = value
         }
+    }
+
+    @inline(__always) private func lowWater(_ sizeClass: Int) -> Int {
+        switch sizeClass {
+        case 0: low0
+        case 1: low1
+        default: low2
+        }
+    }
+
+    @inline(__always) private func setLowWater(_ sizeClass: Int, _ value: Int) {
+        switch sizeClass {
+        case 0: low0 = value
+        case 1: low1 = value
+        default: low2 = value
+        }
+    }
+
+    /// Some class may hold more free buffers than decay would keep: set when
+    /// a give crosses the floor, settled by `decay()`. A stored flag, so the
+    /// loop's check before each wait is one load.
+    public private(set) var holdsSurplus = false
+
+    /// Free buffers now, every class summed (for tests and `/metrics`).
+    public var freeBuffers: Int { free0 + free1 + free2 }
+
+    /// Gives back to the system allocator the buffers of each class that
+    /// stayed free since the last call, down to `keepPerClass`, and starts
+    /// the next interval. Returns the bytes released.
+    public func decay() -> Int {
+        var released = 0
+        for k in 0..<3 {
+            let count = freeCount(k)
+            let surplus = min(lowWater(k), count) - keepPerClass
+            var left = count
+            if surplus > 0 {
+                for i in (count - surplus)..<count { slots[k * maxCachedPerClass + i].deallocate() }
+                left = count - surplus
+                setFreeCount(k, left)
+                released += surplus * Self.capacity(of: k)
+            }
+            setLowWater(k, left)
+        }
+        holdsSurplus = free0 > keepPerClass || free1 > keepPerClass || free2 > keepPerClass
+        return released
     }
 
     /// The smallest class that holds `bytes`, or nil beyond the largest.
@@ -103,6 +161,7 @@ public final class BufferPool {
         let count = freeCount(sizeClass)
         if count > 0 {
             setFreeCount(sizeClass, count - 1)
+            if count - 1 < lowWater(sizeClass) { setLowWater(sizeClass, count - 1) }
             return PooledBuffer(base: slots[sizeClass * maxCachedPerClass + count - 1], capacity: capacity)
         }
         counters.recordPoolMiss()
@@ -118,6 +177,7 @@ public final class BufferPool {
             if count < maxCachedPerClass {
                 slots[sizeClass * maxCachedPerClass + count] = buffer.base
                 setFreeCount(sizeClass, count + 1)
+                if count == keepPerClass { holdsSurplus = true }
                 return
             }
         }

@@ -22,7 +22,9 @@ public enum UringEngine {
         variants: [EngineVariant(engine: "io_uring", suffix: "single", arguments: ["--uring-recv", "single"]) { $0.uring.receive = .single }],
         validate: { validate($0.uring) },
         details: {
-            ["io_uring on this kernel (probed now; each feature is a `serve --uring-*` flag):"] + UringProbe.shared.findings.map { "  " + $0 }
+            let defaults = UringOptions()
+            return ["io_uring on this kernel (probed now; each feature is a `serve --uring-*` flag):"] + UringProbe.shared.findings.map { "  " + $0 }
+                + ["  provided-buffer ring (multishot receive): \(defaults.buffers) x \(defaults.bufferSize) B = \(ringBytes(defaults) / 1024) KiB per loop, a fixed cost resident from start-up (--uring-buffers, --uring-buffer-size)"]
         },
         prepare: prepare,
         makeLoop: { configuration in { core in RingLoop(core: core, options: effectiveOptions(configuration)) } })
@@ -51,7 +53,16 @@ public enum UringEngine {
             throw EngineError("--uring-direct-descriptors needs --accept reuseport (an acceptor thread hands over real descriptors)")
         }
         metrics.setInfo("uring", options.summary)
+        if options.receive == .multishot {
+            metrics.setProcessValue("switchyard_uring_buffer_ring_bytes",
+                                    help: "Memory of the io_uring provided-buffer rings (buffers x size, per loop, summed): a fixed cost, resident from start-up.",
+                                    Double(ringBytes(options) * configuration.threads))
+        }
     }
+
+    /// One loop's provided-buffer ring (multishot receive): a fixed cost
+    /// per loop, whatever the number of connections.
+    public static func ringBytes(_ options: UringOptions) -> Int { options.buffers * options.bufferSize }
 
     /// Sizes the kernel accepts, checked before any ring exists.
     public static func validate(_ options: UringOptions) -> String? {

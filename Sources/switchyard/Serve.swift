@@ -126,6 +126,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Reactor engines: unsent response bytes per connection beyond which it stops being read.")
     var readAheadLimit: Int = 256 * 1024
 
+    @Option(help: "Event-loop engines: a pooled buffer unused for this long goes back to the allocator, so a burst's memory is returned (500ms, or seconds; 0: never).")
+    var poolDecay = Seconds(0.5)
+
+    @Option(help: "Event-loop engines: free buffers per size class (4, 16, 64 KiB) each loop's pool keeps through a decay.")
+    var poolKeep: Int = 16
+
     @Option(help: "Reactor engines: connections per loop beyond which new ones get 503 with Retry-After (0: off).")
     var shedAbove: Int = 0
 
@@ -295,6 +301,8 @@ struct Serve: ParsableCommand {
                               ("--response-timeout", responseTimeout)] where value.value <= 0 {
             throw ValidationError("\(flag) \(value.text): must be more than 0 seconds")
         }
+        guard poolDecay.value >= 0 else { throw ValidationError("--pool-decay \(poolDecay.text): must be 0 (never) or more seconds") }
+        guard (0...256).contains(poolKeep) else { throw ValidationError("--pool-keep \(poolKeep): must be from 0 to 256 (a pool caches at most 256 buffers per class)") }
         guard readAheadLimit >= 1024 else { throw ValidationError("--read-ahead-limit \(readAheadLimit): must be at least 1024") }
         guard maxRequestsPerConnection >= 0 else {
             throw ValidationError("--max-requests-per-connection \(maxRequestsPerConnection): must be 0 (no limit) or more")
@@ -410,6 +418,8 @@ struct Serve: ParsableCommand {
         configuration.sendTimeout = sendTimeout.value
         configuration.responseTimeout = responseTimeout.value
         configuration.readAheadLimit = readAheadLimit
+        configuration.poolDecay = poolDecay.value
+        configuration.poolKeep = poolKeep
         configuration.shedAbove = shedAbove
         configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
         configuration.overload.enabled = overloadControl

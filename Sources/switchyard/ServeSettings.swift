@@ -63,6 +63,8 @@ struct ServeSetting: Sendable {
         ServeSetting("send-timeout", live: true) { $0.sendTimeout.text },
         ServeSetting("response-timeout", live: true) { $0.responseTimeout.text },
         ServeSetting("read-ahead-limit", live: true) { String($0.readAheadLimit) },
+        ServeSetting("pool-decay") { $0.poolDecay.text },
+        ServeSetting("pool-keep") { String($0.poolKeep) },
         ServeSetting("shed-above", live: true) { String($0.shedAbove) },
         ServeSetting("max-connections-per-address") { String($0.maxConnectionsPerAddress) },
         ServeSetting("overload-control", .invertible) { String($0.overloadControl) },

@@ -89,4 +89,32 @@ struct RequestArenaTests {
         arena.reset()
         #expect(counters.snapshot().poolInUse == 1)
     }
+
+    @Test("Decay gives back what stayed free through a whole interval, down to the floor")
+    func decayAfterABurst() {
+        let pool = BufferPool(counters: WorkerCounters(), keepPerClass: 4)
+        let burst = (0..<100).map { _ in pool.take(atLeast: 1000) }
+        for buffer in burst { pool.give(buffer) }
+        #expect(pool.freeBuffers == 100 && pool.holdsSurplus)
+        // The burst took them during this interval: none stayed free through it.
+        #expect(pool.decay() == 0)
+        #expect(pool.freeBuffers == 100)
+        // A quiet interval: all but the floor go back.
+        #expect(pool.decay() == 96 * 4096)
+        #expect(pool.freeBuffers == 4 && !pool.holdsSurplus)
+    }
+
+    @Test("A steady load keeps the buffers it takes back each interval")
+    func decayKeepsWhatIsUsed() {
+        let pool = BufferPool(counters: WorkerCounters(), keepPerClass: 0)
+        for buffer in (0..<50).map({ _ in pool.take(atLeast: 1000) }) { pool.give(buffer) }
+        _ = pool.decay()
+        // Each interval 30 of the 50 are taken and given back; 20 stay free throughout.
+        for _ in 0..<3 {
+            let used = (0..<30).map { _ in pool.take(atLeast: 1000) }
+            for buffer in used { pool.give(buffer) }
+            _ = pool.decay()
+        }
+        #expect(pool.freeBuffers == 30)
+    }
 }
