@@ -78,16 +78,16 @@ extension LoopCore {
         if !directDescriptor { SocketOptions.setNoDelay(fd) }
         let generation = limitsGeneration.load(ordering: .acquiring)
         if generation != limitsGenerationSeen {
-            limits = reloadedLimits.withLock { $0 }
+            limits = SharedLimits(reloadedLimits.withLock { $0 })
             limitsGenerationSeen = generation
         }
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
             // A reload changed the limits: this connection's session takes them.
-            if connections[slot].session.limits != limits { connections[slot].session.adopt(limits) }
+            if connections[slot].session.limits !== limits { connections[slot].session.adopt(limits) }
         } else {
-            let session = ServerConnection(responder: responder, loop: loop, limits: limits)
+            let session = ServerConnection(responder: responder, loop: loop, sharing: limits)
             connections.append(LoopConnection(session: session))
             slot = connections.count - 1
             wheel.reserve(slots: connections.count)

@@ -122,7 +122,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     let reloadedLimits: Mutex<HTTPLimits>
     let limitsGeneration = Atomic(0)
     /// The limits new sessions get. Loop thread only.
-    var limits: HTTPLimits
+    var limits: SharedLimits
     var limitsGenerationSeen = 0
 
     public init(index: Int, configuration: EngineConfiguration, responder: any HTTPResponder,
@@ -140,7 +140,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
         guard wakeFD >= 0 else { throw EngineError("cannot create an eventfd: \(errnoText())") }
         wheel = TimerWheel(now: monotonicMilliseconds())
         turns = TurnClock(settings: configuration.overload, now: monotonicMicroseconds())
-        limits = configuration.limits
+        limits = SharedLimits(configuration.limits)
         reloadedLimits = Mutex(configuration.limits)
         apply(LiveSettings(configuration))
     }

@@ -1,6 +1,6 @@
 /// Size limits applied while parsing a request, and how the parser scans
-/// bytes. Every one is a CLI flag. A session holds one copy and passes it
-/// to its parser and chunked decoder, which do not store it.
+/// bytes. Every one is a CLI flag. Sessions share one copy (`SharedLimits`)
+/// and pass it to their parser and chunked decoder, which do not store it.
 public struct HTTPLimits: Sendable, Equatable {
     /// The parser's byte scanners (`--parser-simd`); `best` is what `auto` picks.
     public var parserSIMD: ParserSIMD = .best
@@ -42,4 +42,20 @@ public struct HTTPLimits: Sendable, Equatable {
 public enum HTTPVersion: Sendable, Equatable {
     case http10
     case http11
+}
+
+/// One set of request limits shared by the sessions that use it (a loop's,
+/// per configuration generation). A session keeps this reference, 8 bytes,
+/// rather than its own 56-byte copy: at 10,000 idle connections that is
+/// 480 KB, and it moved a session from glibc's 256-byte size class to
+/// 208. Immutable, so sharing needs no lock; equal only to itself, so a
+/// loop sees a reload's limits by identity.
+public final class SharedLimits: Sendable, Equatable {
+    public let value: HTTPLimits
+
+    public init(_ value: HTTPLimits = HTTPLimits()) {
+        self.value = value
+    }
+
+    public static func == (a: SharedLimits, b: SharedLimits) -> Bool { a === b }
 }

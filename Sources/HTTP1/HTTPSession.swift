@@ -26,7 +26,7 @@ import Pools
 /// Ownership: one thread at a time (the connection's).
 public final class HTTPSession: ConnectionMachine {
     /// Changes only between connections (`adopt`).
-    public private(set) var limits: HTTPLimits
+    public private(set) var limits: SharedLimits
     let responder: any HTTPResponder
     /// Strong: the session gives its buffers back to the loop's pool when
     /// it goes away, so the loop must outlive it. Changes only in `rebind`.
@@ -104,8 +104,15 @@ public final class HTTPSession: ConnectionMachine {
     /// The deferred request's answer to be, while `phase == .awaiting`.
     private(set) var pendingResponse: PendingResponse?
 
-    public init(responder: any HTTPResponder, loop: LoopContext, limits: HTTPLimits = HTTPLimits()) {
-        self.limits = limits
+    /// A session with limits of its own (tools, tests, the threads engine).
+    public convenience init(responder: any HTTPResponder, loop: LoopContext, limits: HTTPLimits = HTTPLimits()) {
+        self.init(responder: responder, loop: loop, sharing: SharedLimits(limits))
+    }
+
+    /// A session that uses `shared` limits (an event loop's, for all its sessions).
+    public init(responder: any HTTPResponder, loop: LoopContext, sharing shared: SharedLimits) {
+        self.limits = shared
+        let limits = shared.value
         self.responder = responder
         self.statusLines = responder.statusLines
         self.loop = loop
@@ -119,9 +126,10 @@ public final class HTTPSession: ConnectionMachine {
     /// Takes new request limits (a reload changed them) between
     /// connections: after `reset`, when the session holds no buffers, so
     /// the field slots and input buffer it takes next are sized by them.
-    public func adopt(_ newLimits: HTTPLimits) {
+    public func adopt(_ shared: SharedLimits) {
         precondition(!hasBuffers && start == end, "adopt(_:) is for a session between connections")
-        limits = newLimits
+        limits = shared
+        let newLimits = shared.value
         maxInputCapacity = newLimits.maxHeadBytes + newLimits.maxBodyBytes + max(newLimits.maxHeaderBytes, newLimits.maxFieldBytes) + 8192
     }
 
@@ -159,6 +167,7 @@ public final class HTTPSession: ConnectionMachine {
         input = buffer.base
         inputCapacity = buffer.capacity
         let stateBytes = RequestState.bytes
+        let limits = self.limits.value
         fieldStorage = pool.take(atLeast: stateBytes + max(limits.maxFieldCount, 1) * MemoryLayout<FieldSlot>.stride)
         let fields = (fieldStorage.base + stateBytes).bindMemory(to: FieldSlot.self, capacity: max(limits.maxFieldCount, 1))
         state = fieldStorage.base.bindMemory(to: RequestState.self, capacity: 1)
@@ -427,7 +436,7 @@ public final class HTTPSession: ConnectionMachine {
         switch phase {
         case .head:
             guard available > 0 else { return false }
-            switch parser.parseHead(request, count: available, limits: limits) {
+            switch parser.parseHead(request, count: available, limits: limits.value) {
             case .needMore:
                 return false
             case .failure(let status):
@@ -460,7 +469,7 @@ public final class HTTPSession: ConnectionMachine {
                 if !borrowing && needed > inputCapacity - start { makeRoom(atLeast: needed - available) }
                 return false
             case .chunked:
-                switch decoder.decode(request, count: available, limits: limits) {
+                switch decoder.decode(request, count: available, limits: limits.value) {
                 case .complete:
                     dispatch(bodyRange: decoder.body, consumed: decoder.scan)
                     return true
@@ -486,7 +495,8 @@ public final class HTTPSession: ConnectionMachine {
         let headPointer = UnsafePointer(state).pointer(to: \.parser.head)!
         let keepAlive = headPointer.pointee.keepAlive
         let request = requestView(head: headPointer, body: bodyRange)
-        let lastAllowed = limits.maxRequestsPerConnection > 0 && requestsCompleted &+ 1 >= limits.maxRequestsPerConnection
+        let most = limits.value.maxRequestsPerConnection
+        let lastAllowed = most > 0 && requestsCompleted &+ 1 >= most
         if lastAllowed && keepAlive && !draining { loop.counters.recordRequestLimitClose() }
         var writer = ResponseWriter(
             output: output.storage, dateLine: loop.date.linePointer, statusLines: statusLines,
