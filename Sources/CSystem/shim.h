@@ -104,3 +104,25 @@ static inline int switchyard_epoll_wait(int epfd, struct epoll_event *events, in
     return epoll_wait(epfd, events, capacity, timeout);
 }
 #endif
+
+// A stopping server's listening socket: new connection attempts (TCP
+// segments with SYN and without ACK) are dropped by a socket filter, while
+// the handshakes already under way complete into the accept queue, which the
+// drain then empties before closing the socket. A client whose SYN is
+// dropped retransmits it and, once the socket is closed, is refused; without
+// this, a client could complete its handshake between the drain's last
+// accept and the close, and be reset after sending its request. A filter on
+// a TCP socket sees the segment from its TCP header on: byte 13 holds the
+// flags. Returns 0 or -1 (errno set).
+#include <linux/filter.h>
+static inline int switchyard_refuse_new_connections(int fd) {
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 13),              // the TCP flags
+        BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x12),           // SYN | ACK
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x02, 0, 1),     // SYN alone?
+        BPF_STMT(BPF_RET | BPF_K, 0),                        // drop
+        BPF_STMT(BPF_RET | BPF_K, 0xffffffff),               // keep, whole
+    };
+    struct sock_fprog program = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program));
+}

@@ -27,6 +27,14 @@ public final class ConnectionSlots: @unchecked Sendable {
         while sem_wait(semaphore) != 0 && errno == EINTR {}
     }
 
+    /// Takes a slot if one is free, without waiting.
+    public func tryAcquire() -> Bool {
+        while sem_trywait(semaphore) != 0 {
+            if errno != EINTR { return false }
+        }
+        return true
+    }
+
     /// Returns a slot (also used to wake an acceptor blocked in `acquire`).
     public func release() {
         sem_post(semaphore)

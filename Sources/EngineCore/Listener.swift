@@ -64,6 +64,15 @@ public enum Listener {
         _ = poll(&poller, 1, milliseconds)
     }
 
+    /// Stops a listening socket from starting new connections (a socket
+    /// filter drops SYNs; see `switchyard_refuse_new_connections`) while the
+    /// handshakes under way still complete, so that the drain's
+    /// `acceptQueued` takes everyone who got in. Only for a stop: the filter
+    /// applies to every process holding the socket.
+    public static func refuseNewConnections(_ fd: Int32) {
+        _ = switchyard_refuse_new_connections(fd)  // without it, the close may still reset a late client
+    }
+
     /// Takes every connection the kernel has completed on a non-blocking
     /// listener that nobody has accepted yet, handing each to `take`; the
     /// last step of a drain before the listener closes. Closing a listener

@@ -88,6 +88,12 @@ public final class LoopGroup: Engine, @unchecked Sendable {
     private var acceptorFD: Int32 = -1
     public private(set) var boundPort = 0
     private let stopping = Atomic(false)
+    /// Listening sockets this process opened (not inherited), for `stop` to
+    /// refuse new connections on before the loops drain. Written by `start`.
+    private var ownListeners: [Int32] = []
+    /// Set by the acceptor thread once it has handed over its queue and
+    /// closed the listener (acceptor policy).
+    private let acceptorFinished = Atomic(false)
     /// Free connection slots (acceptor policy).
     private let slots: ConnectionSlots
 
@@ -139,8 +145,12 @@ public final class LoopGroup: Engine, @unchecked Sendable {
             }
             boundPort = Listener.boundPort(of: inherited[0])
         } else if usesAcceptor {
-            let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
+            // Non-blocking, as an inherited one is: the acceptor polls it, so a
+            // stop needs no shutdown (which would reset the queue) to wake it.
+            let (fd, port) = try Listener.open(host: configuration.host, port: configuration.port, backlog: configuration.backlog,
+                                               nonBlocking: true)
             acceptorFD = fd
+            ownListeners.append(fd)
             boundPort = port
         } else {
             // The first listener may ask for port 0; the others must share its port.
@@ -152,6 +162,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                     let (fd, bound) = try Listener.open(host: configuration.host, port: port, backlog: configuration.backlog,
                                                        reusePort: true, nonBlocking: true, probeFirst: first)
                     loop.listenFD = fd
+                    ownListeners.append(fd)
                     port = bound
                     first = false
                 } catch {
@@ -191,27 +202,45 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                 if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
                 continue
             }
-            let target: LoopCore
-            switch configuration.balance {
-            case .roundRobin:
-                target = loops[next].core
-                next = (next + 1) % loops.count
-            case .leastLoaded:
-                target = loops.min { $0.core.openCount.load(ordering: .relaxed) < $1.core.openCount.load(ordering: .relaxed) }!.core
-            }
-            target.enqueue(fd)
+            handOff(fd, next: &next)
+        }
+        // Clients already in the queue would be reset by the close: handed to
+        // the loops first, which `stop` holds back from draining until this
+        // is done. A socket with no slot left is closed.
+        Listener.acceptQueued(acceptorFD) { fd in
+            if slots.tryAcquire() { handOff(fd, next: &next) } else { close(fd) }
         }
         close(acceptorFD)
+        acceptorFinished.store(true, ordering: .releasing)
+    }
+
+    /// Gives an accepted socket to a loop, by the balance policy.
+    private func handOff(_ fd: Int32, next: inout Int) {
+        let target: LoopCore
+        switch configuration.balance {
+        case .roundRobin:
+            target = loops[next].core
+            next = (next + 1) % loops.count
+        case .leastLoaded:
+            target = loops.min { $0.core.openCount.load(ordering: .relaxed) < $1.core.openCount.load(ordering: .relaxed) }!.core
+        }
+        target.enqueue(fd)
     }
 
     public func stop() {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        // New clients are turned away first, so the queues the drain empties
+        // stop growing. Inherited sockets are the supervisor's to refuse: it
+        // does so on a stop, never on a reload, whose new workers share them.
+        for fd in ownListeners { Listener.refuseNewConnections(fd) }
         if acceptorFD >= 0 {
-            slots.release()
-            // A socket shut down for reading makes a blocked accept return. An
-            // inherited one is shared with the supervisor and the other
-            // workers: it is non-blocking and the acceptor sees `stopping` within a poll.
-            if configuration.inheritedListeners.isEmpty { shutdown(acceptorFD, Int32(SHUT_RDWR)) }
+            slots.release()  // wake the acceptor if it waits for a slot
+            // The listener is non-blocking: the acceptor sees `stopping` within
+            // a poll, hands what its queue holds to the loops and closes it.
+            // The loops start draining after that (a loop with nothing open
+            // would otherwise end before those connections reach it); two
+            // seconds at most.
+            for _ in 0..<2000 where !acceptorFinished.load(ordering: .acquiring) { usleep(1000) }
         }
         for loop in loops { loop.core.requestStop() }
     }

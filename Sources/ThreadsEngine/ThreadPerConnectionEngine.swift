@@ -221,6 +221,9 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 
     public func stop() {
         guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        // New clients are turned away while the queue is emptied; an
+        // inherited socket is the supervisor's to refuse (on a stop only).
+        if configuration.inheritedListeners.isEmpty { Listener.refuseNewConnections(listenFD) }
         slots.release()  // wake the acceptor if it waits for a slot
         // The listener is non-blocking: the acceptor sees `stopping` within a poll.
     }

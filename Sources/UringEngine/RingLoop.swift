@@ -353,8 +353,22 @@ final class RingLoop: EventLoop, @unchecked Sendable {
         acceptArmed = true
     }
 
+    /// The drain's end of accepting, once no accept is in flight: what the
+    /// queue holds is taken in (a close would reset it; not with direct
+    /// descriptors, where a plain descriptor has no place in the ring's
+    /// table), then the listener closes.
+    private func closeListener() {
+        guard listenFD >= 0 else { return }
+        if !direct && !tearingDown {
+            Listener.acceptQueued(listenFD) { if let slot = core.admitQueued($0) { adopted(slot) } }
+        }
+        close(listenFD)
+        listenFD = -1
+    }
+
     private func accepted(result: Int32, flags: UInt32) {
-        if flags & IORING_CQE_F_MORE == 0 { acceptArmed = false }
+        let ended = flags & IORING_CQE_F_MORE == 0
+        if ended { acceptArmed = false }
         if result >= 0 {
             if core.takeBudget() {
                 if let slot = admit(result) { adopted(slot) }
@@ -372,6 +386,8 @@ final class RingLoop: EventLoop, @unchecked Sendable {
             count(.acceptRearm)
             armAccept()
         }
+        // The accept a drain cancelled has ended: the listener can close.
+        if ended && core.draining { closeListener() }
     }
 
     private func pauseAccept(outOfDescriptors: Bool = false) {
@@ -914,13 +930,14 @@ final class RingLoop: EventLoop, @unchecked Sendable {
     private func beginDrain() {
         if listenFD >= 0 {
             if acceptArmed {
+                // The ring holds the socket open until the cancel completes,
+                // and keeps queueing clients into it: the queue is emptied and
+                // the listener closed when the accept's last completion comes
+                // (`closeListener`, from `accepted`).
                 cancel(Completion.tag(.accept))
+            } else {
+                closeListener()
             }
-            if !direct {
-                Listener.acceptQueued(listenFD) { if let slot = core.admitQueued($0) { adopted(slot) } }
-            }
-            close(listenFD)
-            listenFD = -1
         }
         // Accepted over budget: they hold no unit. Answered 503 rather than reset.
         for fd in waitingAccepted {

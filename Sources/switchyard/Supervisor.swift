@@ -119,7 +119,14 @@ struct Supervisor {
                 // with its worker's own copy when that worker starts to drain,
                 // and a client connecting after that is refused, which it can
                 // retry.
-                for fd in listeners { close(fd) }
+                // New connection attempts are dropped from here on (the
+                // handshakes under way still complete, and the workers'
+                // drains accept them), so no client lands in a queue in the
+                // moment between a worker's last accept and its close.
+                for fd in listeners {
+                    Listener.refuseNewConnections(fd)
+                    close(fd)
+                }
                 state.shutdown()
                 log("stopped")
                 return

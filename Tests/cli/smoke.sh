@@ -224,6 +224,10 @@ if [ -n "${PYTHON:-}" ] || command -v python3 >/dev/null; then
         check "lossless SIGTERM, reconnecting clients, process mode ($engine): $(head -1 <<<"$out")" test $status -eq 0
         [ $status -eq 0 ] || echo "$out" | tail -n 20
     done
+    # The acceptor policy: one listener whose thread hands connections out.
+    out=$("$py" "$(dirname "$0")/lossless.py" "$bin" sigterm-reconnect --engine epoll --threads 2 --accept acceptor 2>&1); status=$?
+    check "lossless SIGTERM, reconnecting clients, --accept acceptor (epoll): $(head -1 <<<"$out")" test $status -eq 0
+    [ $status -eq 0 ] || echo "$out" | tail -n 20
     for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" {print $1}'); do
         out=$("$py" "$(dirname "$0")/lossless.py" "$bin" reload --engine "$engine" --threads 2 2>&1); status=$?
         check "lossless reload, process mode ($engine): $(head -1 <<<"$out")" test $status -eq 0
