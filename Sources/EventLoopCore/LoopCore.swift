@@ -242,6 +242,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     func decayPool() {
         let released = Unmanaged.passUnretained(loop).guaranteed { $0.buffers.decay() }
         poolDecayAt = Unmanaged.passUnretained(loop).guaranteed { $0.buffers.holdsSurplus } ? now + poolDecayMS : 0
+        if released > 0 { counters.recordPoolRelease(bytes: released) }
         if released >= 64 * 1024 { malloc_trim(0) }
     }
 

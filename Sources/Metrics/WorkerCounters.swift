@@ -64,6 +64,8 @@ public final class WorkerCounters: @unchecked Sendable {
     @inline(__always) public func recordRequestLimitClose() { add(1, to: Slot.requestLimitCloses) }
     public func recordLateResponse() { add(1, to: Slot.lateResponses) }
     public func recordStaleResume() { add(1, to: Slot.staleResumes) }
+    /// A pool's decay gave `bytes` of free buffers back to the allocator.
+    public func recordPoolRelease(bytes: Int) { add(UInt64(max(bytes, 0)), to: Slot.poolReleasedBytes) }
     /// A request of class `priority` (HTTP1's `PriorityClass` raw value) answered 503 by the overload controller.
     @inline(__always) public func recordShed(priority: Int) { add(1, to: Slot.shedCritical + priority) }
     /// A loop's turn: `micros` spent working (not waiting), for utilisation.
@@ -132,7 +134,9 @@ enum Slot {
     /// found their connection gone (closed, timed out, slot reused).
     static let lateResponses = 51
     static let staleResumes = 52
-    static let count = 53
+    /// Bytes of pooled buffers given back to the allocator by decay.
+    static let poolReleasedBytes = 53
+    static let count = 54
 
     /// Status code to slot, built once; a 600-entry byte table keeps the hot
     /// path to one load.
@@ -176,6 +180,7 @@ public struct CounterSnapshot: Sendable {
     public var requestLimitCloses: UInt64 { values[Slot.requestLimitCloses] }
     public var lateResponses: UInt64 { values[Slot.lateResponses] }
     public var staleResumes: UInt64 { values[Slot.staleResumes] }
+    public var poolReleasedBytes: UInt64 { values[Slot.poolReleasedBytes] }
     /// 503s from the overload controller, by class raw value.
     public func shed(priority: Int) -> UInt64 { values[Slot.shedCritical + priority] }
     public var busyMicros: UInt64 { values[Slot.busyMicros] }

@@ -12,7 +12,7 @@ import Testing
         #expect(order == Array(Slot.otherStatus..<(Slot.otherStatus + order.count)))
         #expect(Slot.busyMicros == Slot.shedCritical + 3)
         let rest = [Slot.busyMicros, Slot.overloadEpisodes, Slot.queueDelayMicros, Slot.overloaded,
-                    Slot.utilizationPerMille, Slot.cpuClock, Slot.lateResponses, Slot.staleResumes, Slot.count]
+                    Slot.utilizationPerMille, Slot.cpuClock, Slot.lateResponses, Slot.staleResumes, Slot.poolReleasedBytes, Slot.count]
         #expect(rest == Array(Slot.busyMicros..<(Slot.busyMicros + rest.count)))
     }
 }

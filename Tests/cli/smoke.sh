@@ -238,6 +238,30 @@ if [ -n "${PYTHON:-}" ] || command -v python3 >/dev/null; then
     [ $status -eq 0 ] || echo "$out" | tail -n 20
 fi
 
+# Pool decay: a burst of clients that each send before reading leaves its
+# buffers free in the pool; after a quiet interval they go back (every event loop).
+for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" && $1 != "threads" {print $1}'); do
+    log=$(mktemp)
+    "$bin" serve --engine "$engine" --threads 1 --pool-decay 100ms --pool-keep 0 --port 0 2>"$log" &
+    pid=$!
+    for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.05; done
+    url=$(grep -o "http://[^ ]*" "$log" | head -1)
+    port=$(sed 's|.*:\([0-9]*\)/$|\1|' <<<"$url")
+    python3 "$(dirname "$0")/../../experiments/idle_clients.py" "$port" 64 /plaintext 64 >"$log.clients" &
+    clients=$!
+    for _ in $(seq 1 100); do grep -q ready "$log.clients" 2>/dev/null && break; sleep 0.05; done
+    released=0
+    for _ in $(seq 1 60); do
+        released=$(curl -s "${url}metrics" | awk '/^switchyard_pool_released_bytes_total / {print $2}')
+        [ "${released:-0}" -gt 0 ] && break
+        sleep 0.1
+    done
+    check "pool decay ($engine): a burst's buffers go back after a quiet interval (released ${released:-0} bytes)" test "${released:-0}" -gt 0
+    kill $clients 2>/dev/null; wait $clients 2>/dev/null
+    kill -TERM $pid; wait $pid
+    rm -f "$log" "$log.clients"
+done
+
 # IPv6: a server on ::1 and the load generator with a bracketed URL.
 if grep -q "^0\{31\}1 .* lo$" /proc/net/if_inet6 2>/dev/null; then
     log=$(mktemp)
