@@ -124,10 +124,7 @@ extension LoopCore {
     /// ask first, a drain empties the queue): answered 503 and closed rather
     /// than reset, so its client knows its request was not served.
     public func refuseOverBudget(_ fd: Int32) {
-        loop.date.refresh()
-        SocketOptions.writeRefusal(fd, Shedding.prefix.buffer, loop.date.headerLine, Shedding.suffix.buffer)
-        close(fd)
-        counters.recordResponse(status: 503)
+        answerAndClose(fd, prefix: Shedding.prefix.buffer, suffix: Shedding.suffix.buffer, status: 503, holdsUnit: false)
     }
 
     /// The shedding response (with this second's Date line) written at
@@ -153,12 +150,14 @@ extension LoopCore {
     }
 
     /// Answers a refused connection with a fixed response around this
-    /// second's Date line, in one writev, closes it and gives its budget back.
-    func answerAndClose(_ fd: Int32, prefix: UnsafeRawBufferPointer, suffix: UnsafeRawBufferPointer, status: Int) {
+    /// second's Date line, in one writev, closes it and gives its budget
+    /// unit back (if it `holdsUnit`).
+    func answerAndClose(_ fd: Int32, prefix: UnsafeRawBufferPointer, suffix: UnsafeRawBufferPointer, status: Int,
+                        holdsUnit: Bool = true) {
         loop.date.refresh()
         SocketOptions.writeRefusal(fd, prefix, loop.date.headerLine, suffix)
         close(fd)
         counters.recordResponse(status: status)
-        onClose()
+        if holdsUnit { onClose() }
     }
 }

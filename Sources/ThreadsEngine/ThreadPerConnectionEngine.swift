@@ -101,8 +101,10 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
         }
         // Clients already in the queue would be reset by the close: each is
         // served (its response says Connection: close, the engine stopping).
+        // Not waiting for a slot: the connections holding them may be idle
+        // ones that only the drain, after this, closes. Past the cap, closed.
         Listener.acceptQueued(listenFD, blocking: true) { fd in
-            slots.acquire()
+            guard slots.tryAcquire() else { close(fd); return }
             serveOnNewThread(fd, number: accepted)
             accepted &+= 1
         }

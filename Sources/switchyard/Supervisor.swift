@@ -24,9 +24,10 @@ import Topology
 ///   them on the same sockets, and once each is ready (its metrics socket is
 ///   up) the old ones are told to drain (SIGTERM). If a new worker fails, the
 ///   old ones stay and the reload is reported as rejected.
-/// - SIGTERM or SIGINT: the supervisor closes its copies of the listening
-///   sockets, every worker drains (closing its own), then the supervisor
-///   exits 0. New connections are refused from then on, never queued and reset.
+/// - SIGTERM or SIGINT: the supervisor turns new connection attempts away
+///   (a socket filter) and closes its copies of the listening sockets, every
+///   worker drains (accepting what its queue holds, then closing its own),
+///   then the supervisor exits 0. New clients are refused, never queued and reset.
 ///
 /// Signals are taken synchronously with `sigtimedwait` on the main thread
 /// (the thread that spawns the workers, which their parent-death signal is tied to).
@@ -112,17 +113,12 @@ struct Supervisor {
             switch signal {
             case SIGTERM, SIGINT:
                 log("received \(signal == SIGINT ? "SIGINT" : "SIGTERM"), draining every worker")
-                // Our copies close first: a listening socket stays open while
-                // any process holds it, and one that nobody will accept from
-                // still completes handshakes into its queue, whose clients are
-                // reset when it finally closes. Closed here, each socket closes
-                // with its worker's own copy when that worker starts to drain,
-                // and a client connecting after that is refused, which it can
-                // retry.
-                // New connection attempts are dropped from here on (the
-                // handshakes under way still complete, and the workers'
-                // drains accept them), so no client lands in a queue in the
-                // moment between a worker's last accept and its close.
+                // Before the workers drain: new connection attempts are
+                // dropped from here on (handshakes under way still complete,
+                // and the drains accept them), and our copies close, so each
+                // socket closes with its worker's copy. Kept open, a socket
+                // nobody accepts from would still queue clients, to be reset
+                // when we exit; dropped, a client retries and is refused.
                 for fd in listeners {
                     Listener.refuseNewConnections(fd)
                     close(fd)
