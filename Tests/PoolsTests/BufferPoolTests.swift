@@ -117,4 +117,29 @@ struct RequestArenaTests {
         }
         #expect(pool.freeBuffers == 30)
     }
+
+    @Test("Buffers a load allocates again after a decay raise the floor, so a varying load stops churning")
+    func decayLearnsTheLoad() {
+        let counters = WorkerCounters()
+        let pool = BufferPool(counters: counters, keepPerClass: 0)
+        func interval(using n: Int) {
+            let used = (0..<n).map { _ in pool.take(atLeast: 1000) }
+            for buffer in used { pool.give(buffer) }
+            _ = pool.decay()
+        }
+        interval(using: 40)
+        interval(using: 30)   // 10 stayed free all interval: given back
+        interval(using: 40)   // 10 allocated again: the floor rises by 10
+        let misses = counters.snapshot().poolMisses
+        for _ in 0..<4 {
+            interval(using: 30)
+            interval(using: 40)
+        }
+        #expect(counters.snapshot().poolMisses == misses)
+        #expect(pool.freeBuffers == 40)
+        // A quiet interval (nothing taken) puts the floor back: all of it goes.
+        _ = pool.decay()
+        _ = pool.decay()
+        #expect(pool.freeBuffers == 0)
+    }
 }
