@@ -126,3 +126,13 @@ static inline int switchyard_refuse_new_connections(int fd) {
     struct sock_fprog program = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program));
 }
+
+// Attaches a classic BPF program to a SO_REUSEPORT group through one of its
+// sockets (SO_ATTACH_REUSEPORT_CBPF, Linux 4.6 for TCP): for each new
+// connection the program returns the index, in joining order, of the
+// listener that gets it; an index past the group falls back to the kernel's
+// hash. Returns 0 or -1 (errno set). The program is copied by the kernel.
+static inline int switchyard_attach_reuseport_program(int fd, struct sock_filter *code, unsigned short count) {
+    struct sock_fprog program = { .len = count, .filter = code };
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof(program));
+}

@@ -38,6 +38,16 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var acceptPolicy = AcceptPolicy.reusePort
     /// How the `acceptor` policy picks a loop.
     public var balance = Balance.roundRobin
+    /// `hash` and `reuseport-hash`: hash the client's port with its address
+    /// (each connection of one client may land elsewhere; for many clients
+    /// behind one address).
+    public var hashPort = false
+    /// `reuseport-cpu` and `reuseport-hash`: if the kernel refuses the BPF
+    /// program, serve with the plain reuseport hash (logged) rather than stop.
+    public var steeringFallback = false
+    /// Tests only: attach a program the kernel must refuse, to exercise the
+    /// refusal path on a kernel that would accept the real one.
+    public var testRefuseSteering = false
     /// Seconds from a request's first byte to the end of its head; a client
     /// trickling bytes is still cut off (408).
     public var headTimeout = 10.0
@@ -99,18 +109,76 @@ extension EngineConfiguration {
     }
 }
 
-/// How accepted connections are spread over event loops.
+/// How accepted connections are spread over event loops (`--accept`).
+///
+/// Two mechanisms: the kernel picks among one SO_REUSEPORT listener per
+/// loop (`reuseport`, and the two steered by a BPF program attached to the
+/// group), or one acceptor thread accepts and hands each connection to a
+/// loop it chooses (`hash`, `p2c`, `round-robin`, `least-loaded`; `acceptor`
+/// is the older spelling that takes its choice from `--balance`).
 public enum AcceptPolicy: String, Sendable, CaseIterable {
-    /// One SO_REUSEPORT listener per loop: the kernel spreads connections.
+    /// One SO_REUSEPORT listener per loop: the kernel hashes the 4-tuple.
     case reusePort = "reuseport"
-    /// One acceptor thread hands connections to loops.
+    /// Kernel steering: the listener of the loop pinned to the CPU that
+    /// received the connection (a classic BPF program on the group).
+    case reusePortCPU = "reuseport-cpu"
+    /// Kernel steering: rendezvous (highest random weight) hashing of the
+    /// client address onto the group's listeners, in a classic BPF program.
+    case reusePortHash = "reuseport-hash"
+    /// The acceptor thread, choosing by `--balance`.
     case acceptor
+    /// The acceptor thread, consistent hashing of the client address (Maglev table).
+    case hash
+    /// The acceptor thread, the less loaded of two loops drawn at random.
+    case p2c
+    /// The acceptor thread, loops in turn.
+    case roundRobin = "round-robin"
+    /// The acceptor thread, the loop with the fewest connections.
+    case leastLoaded = "least-loaded"
+
+    /// Whether one acceptor thread hands connections out (else every loop
+    /// accepts on its own listener).
+    public var usesAcceptorThread: Bool {
+        switch self {
+        case .reusePort, .reusePortCPU, .reusePortHash: false
+        case .acceptor, .hash, .p2c, .roundRobin, .leastLoaded: true
+        }
+    }
+
+    /// How the acceptor thread chooses a loop under this policy; nil for
+    /// the kernel's policies. `.acceptor` defers to `--balance`.
+    public func acceptorChoice(balance: Balance) -> Balance? {
+        switch self {
+        case .reusePort, .reusePortCPU, .reusePortHash: nil
+        case .acceptor: balance
+        case .hash: .hash
+        case .p2c: .p2c
+        case .roundRobin: .roundRobin
+        case .leastLoaded: .leastLoaded
+        }
+    }
+
+    /// The BPF program the reuseport group gets, if any.
+    public var steering: ReuseportSteering.Kind? {
+        switch self {
+        case .reusePortCPU: .cpu
+        case .reusePortHash: .hash
+        default: nil
+        }
+    }
+
+    /// The names `--accept` takes, for error messages.
+    public static var allowedText: String { allCases.map(\.rawValue).joined(separator: ", ") }
 }
 
-/// How the acceptor picks the loop for a new connection.
+/// How the acceptor thread picks the loop for a new connection.
 public enum Balance: String, Sendable, CaseIterable {
     case roundRobin = "round-robin"
     case leastLoaded = "least-loaded"
+    /// Power of two random choices on live connections.
+    case p2c
+    /// Consistent hashing of the client address (`MaglevTable`).
+    case hash
 }
 
 /// Why an engine could not start, worded for the operator.

@@ -13,9 +13,14 @@ extension LoopCore {
 
     /// Acceptor thread: hands over an accepted, non-blocking socket.
     public func enqueue(_ fd: Int32) {
+        waitingInInbox.add(1, ordering: .relaxed)
         inbox.withLock { $0.append(fd) }
         EventFD.signal(wakeFD)
     }
+
+    /// Any thread: connections open here plus those handed over and not yet
+    /// taken in, what the acceptor's load-aware choices compare.
+    public var load: Int { openCount.load(ordering: .relaxed) + waitingInInbox.load(ordering: .relaxed) }
 
     /// Any thread: budget was freed; a paused loop may accept again.
     public func wakeIfPaused() {
@@ -79,6 +84,7 @@ extension LoopCore {
                 fds.removeAll(keepingCapacity: true)
                 return taken
             }
+            waitingInInbox.subtract(arrived.count, ordering: .relaxed)
             var i = 0
             while i < arrived.count {
                 if let slot = admit(arrived[i]) { adopt(slot) }

@@ -56,6 +56,10 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     /// Open connections; written by the loop, read by the acceptor.
     public let openCount = Atomic(0)
     let inbox = Mutex([Int32]())
+    /// Sockets handed over and not yet taken from the inbox: the acceptor
+    /// counts them as this loop's (`load`), or a burst between two turns
+    /// would all go to the loop that looked emptiest.
+    let waitingInInbox = Atomic(0)
     /// Late answers for this loop's connections (`resume`, any thread),
     /// taken by the loop when it wakes (`wokenUp`); `resumesTaken` is the
     /// loop's side of the swap, so neither allocates once grown.

@@ -96,6 +96,9 @@ public final class LoopGroup: Engine, @unchecked Sendable {
     private let acceptorFinished = Atomic(false)
     /// Free connection slots (acceptor policy).
     private let slots: ConnectionSlots
+    /// How the acceptor thread picks a loop; written by `start`, then the
+    /// acceptor thread's alone.
+    private var chooser: AcceptorChoice?
 
     public init(engineName: String, configuration: EngineConfiguration, responder: any HTTPResponder,
                 metrics: MetricsRegistry, prepare: @escaping Prepare = { _, _ in }, makeLoop: @escaping MakeLoop) {
@@ -116,7 +119,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         guard configuration.maxConnections >= count else {
             throw EngineError("--max-connections \(configuration.maxConnections): must be at least --threads (\(count))")
         }
-        let usesAcceptor = configuration.acceptPolicy == .acceptor
+        let usesAcceptor = configuration.acceptPolicy.usesAcceptorThread
         let addressLimiter = configuration.maxConnectionsPerAddress > 0
             ? AddressLimiter(limit: configuration.maxConnectionsPerAddress) : nil
         let budget = usesAcceptor ? nil : ConnectionBudget(cap: configuration.maxConnections)
@@ -171,9 +174,16 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                 }
             }
             boundPort = port
+            if let kind = configuration.acceptPolicy.steering {
+                metrics.setInfo("steering", try attachSteering(kind))
+            }
         }
         metrics.setInfo("engine", engineName)
         metrics.setInfo("accept", configuration.acceptPolicy.rawValue)
+        if let choice = configuration.acceptPolicy.acceptorChoice(balance: configuration.balance) {
+            metrics.setInfo("balance", choice.rawValue)
+            chooser = AcceptorChoice(rule: choice, loops: loops.map(\.core), hashPort: configuration.hashPort)
+        }
         metrics.setInfo("loops", String(count))
         metrics.setInfo("pin", configuration.placement?.policy.description ?? "none")
         metrics.setInfo("cpus", configuration.placement?.cpuList ?? "none")
@@ -188,13 +198,48 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         }
     }
 
+    /// `reuseport-cpu` and `reuseport-hash` on listeners this process
+    /// opened (a supervisor attaches its own group's program): the kernel
+    /// refusing the program stops the start unless `--steering-fallback`.
+    /// Returns what `/metrics` shows as `steering`.
+    private func attachSteering(_ kind: ReuseportSteering.Kind) throws(EngineError) -> String {
+        var cpus: [Int] = []
+        if kind == .cpu {
+            for index in loops.indices {
+                guard let cpu = configuration.pinnedCPU(forThread: index) else {
+                    closeOwnListeners()
+                    throw EngineError(ReuseportSteering.needsPinMessage)
+                }
+                cpus.append(cpu)
+            }
+        }
+        guard let refusal = ReuseportSteering.attach(kind, to: loops[0].listenFD, listeners: loops.count, cpus: cpus,
+                                                     hashPort: configuration.hashPort,
+                                                     refuse: configuration.testRefuseSteering) else { return kind.rawValue }
+        guard configuration.steeringFallback else {
+            closeOwnListeners()
+            throw EngineError(ReuseportSteering.refusalMessage(policy: configuration.acceptPolicy, refusal))
+        }
+        let message = ReuseportSteering.refusalMessage(policy: configuration.acceptPolicy, refusal, fallback: true)
+        let line = Array("switchyard: warning: \(message)\n".utf8)
+        line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
+        return "refused"
+    }
+
+    private func closeOwnListeners() {
+        for fd in ownListeners { close(fd) }
+        ownListeners = []
+        for loop in loops { loop.listenFD = -1 }
+    }
+
     /// Acceptor policy: block in accept, hand each connection to a loop.
     private func acceptLoop() {
-        var next = 0
+        var address = sockaddr_storage()
+        let wantsAddress = chooser!.needsAddress
         while !stopping.load(ordering: .acquiring) {
             slots.acquire()
             if stopping.load(ordering: .acquiring) { break }
-            let fd = accept4(acceptorFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            let fd = accept(into: &address, wantsAddress)
             guard fd >= 0 else {
                 slots.release()
                 if stopping.load(ordering: .acquiring) { break }
@@ -202,29 +247,36 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                 if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
                 continue
             }
-            handOff(fd, next: &next)
+            handOff(fd, from: &address)
         }
         // Clients already in the queue would be reset by the close: handed to
         // the loops first, which `stop` holds back from draining until this
         // is done. A socket with no slot left is closed.
-        Listener.acceptQueued(acceptorFD) { fd in
-            if slots.tryAcquire() { handOff(fd, next: &next) } else { close(fd) }
+        while true {
+            let fd = accept(into: &address, wantsAddress)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                break  // EAGAIN: the queue is empty
+            }
+            if slots.tryAcquire() { handOff(fd, from: &address) } else { close(fd) }
         }
         close(acceptorFD)
         acceptorFinished.store(true, ordering: .releasing)
     }
 
-    /// Gives an accepted socket to a loop, by the balance policy.
-    private func handOff(_ fd: Int32, next: inout Int) {
-        let target: LoopCore
-        switch configuration.balance {
-        case .roundRobin:
-            target = loops[next].core
-            next = (next + 1) % loops.count
-        case .leastLoaded:
-            target = loops.min { $0.core.openCount.load(ordering: .relaxed) < $1.core.openCount.load(ordering: .relaxed) }!.core
+    /// One non-blocking accept; the peer's address only when the choice reads it.
+    private func accept(into address: inout sockaddr_storage, _ wantsAddress: Bool) -> Int32 {
+        let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard wantsAddress else { return accept4(acceptorFD, nil, nil, flags) }
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        return withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept4(acceptorFD, $0, &length, flags) }
         }
-        target.enqueue(fd)
+    }
+
+    /// Gives an accepted socket to the loop the policy chooses.
+    private func handOff(_ fd: Int32, from address: inout sockaddr_storage) {
+        withUnsafePointer(to: &address) { chooser!.loop(for: $0) }.enqueue(fd)
     }
 
     public func stop() {

@@ -176,6 +176,16 @@ public final class MetricsRegistry: Sendable {
                    named.map { ($0.name, String($0.counts.responses)) })
             family("switchyard_worker_connections_open", "gauge", "Connections open on each long-lived worker.",
                    named.map { ($0.name, String($0.counts.connectionsOpen)) })
+            family("switchyard_worker_connections_accepted_total", "counter", "Connections each long-lived worker took in (its share of the accept policy).",
+                   named.map { ($0.name, String($0.counts.connectionsOpened)) })
+            // Balance across loops, worked out on read: the busiest loop over
+            // the mean (1 when all are equal, or all idle).
+            func imbalance(_ values: [Double]) -> String { sampleText(Metrics.imbalance(values)) }
+            out += "# HELP switchyard_loop_imbalance Busiest loop over the mean: live connections, connections accepted, utilisation of the last second.\n"
+            out += "# TYPE switchyard_loop_imbalance gauge\n"
+            out += "switchyard_loop_imbalance{measure=\"connections\"} \(imbalance(named.map { Double($0.counts.connectionsOpen) }))\n"
+            out += "switchyard_loop_imbalance{measure=\"accepted\"} \(imbalance(named.map { Double($0.counts.connectionsOpened) }))\n"
+            out += "switchyard_loop_imbalance{measure=\"busy\"} \(imbalance(named.map { Double($0.counts.utilizationPerMille) }))\n"
         }
         if !eventHelp.isEmpty {
             // Engine events (system calls by kind, io_uring conditions): one

@@ -4,13 +4,26 @@
 /// carries is not added again (Prometheus rejects a series that names a
 /// label twice, and with it the whole scrape): `switchyard_info` says which
 /// process it describes itself.
+///
+/// A ratio does not sum: `switchyard_loop_imbalance` across processes is
+/// worked out again over every loop of every process (the per-loop series
+/// it is made of), and each process's own figure follows as usual.
 public enum PrometheusMerge {
+    /// For each `measure` of `switchyard_loop_imbalance`, the per-loop family it is the max over mean of.
+    static let imbalanceSources = [
+        "connections": "switchyard_worker_connections_open",
+        "accepted": "switchyard_worker_connections_accepted_total",
+        "busy": "switchyard_loop_utilization",
+    ]
+
     public static func merge(_ parts: [(labels: String, text: String)]) -> String {
         var order: [String] = []
         var help: [String: String] = [:]
         var type: [String: String] = [:]
         var sums: [String: [(series: String, value: Double)]] = [:]
         var perProcess: [String: [String]] = [:]
+        var perLoop: [String: [Double]] = [:]
+        let sourceFamilies = Set(imbalanceSources.values)
         func family(_ name: String) {
             if help[name] == nil && type[name] == nil && sums[name] == nil { order.append(name) }
         }
@@ -30,6 +43,7 @@ public enum PrometheusMerge {
                 let series = String(line[..<space])
                 let name = String(series.prefix { $0 != "{" })
                 family(name)
+                if sourceFamilies.contains(name) && series.contains("worker=") { perLoop[name, default: []].append(value) }
                 if let index = sums[name, default: []].firstIndex(where: { $0.series == series }) {
                     sums[name]![index].value += value
                 } else {
@@ -53,12 +67,22 @@ public enum PrometheusMerge {
             if let text = help[name] { out += "# HELP \(name) \(text)\n" }
             if let text = type[name] { out += "# TYPE \(name) \(text)\n" }
             for (series, value) in sums[name] ?? [] {
-                out += "\(series) \(sampleText(value))\n"
+                if name == "switchyard_loop_imbalance", let measure = imbalanceSources.keys.first(where: { series.contains("\"\($0)\"") }) {
+                    out += "\(series) \(sampleText(imbalance(perLoop[imbalanceSources[measure]!] ?? [])))\n"
+                } else {
+                    out += "\(series) \(sampleText(value))\n"
+                }
             }
             for line in perProcess[name] ?? [] { out += line + "\n" }
         }
         return out
     }
+}
+
+/// The busiest over the mean (1 when all are equal or all zero).
+func imbalance(_ values: [Double]) -> Double {
+    let mean = values.reduce(0, +) / Double(max(values.count, 1))
+    return mean > 0 ? values.max()! / mean : 1
 }
 
 /// The `name="value"` pairs of `labels` whose names `series` (a series'

@@ -49,7 +49,7 @@ public enum UringEngine {
         let options = effectiveOptions(configuration)
         if let problem = UringProbe.shared.check(options) { throw EngineError(problem) }
         if let problem = validate(options) { throw EngineError(problem) }
-        if options.directDescriptors && configuration.acceptPolicy == .acceptor {
+        if options.directDescriptors && configuration.acceptPolicy.usesAcceptorThread {
             throw EngineError("--uring-direct-descriptors needs --accept reuseport (an acceptor thread hands over real descriptors)")
         }
         metrics.setInfo("uring", options.summary)

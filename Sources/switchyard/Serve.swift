@@ -102,11 +102,19 @@ struct Serve: ParsableCommand {
     @Option(help: "Thread placement: none, compact (fill cores in order, hyper-threads last), scatter (spread over packages and NUMA nodes first), or cpus:0,2,4.")
     var pin: String = "none"
 
-    @Option(help: "Reactor engines: how connections reach loops (reuseport: one listener per loop; acceptor: one thread hands them out).")
+    @Option(help: "Reactor engines: how connections reach loops. The kernel, over one listener per loop: reuseport (its 4-tuple hash), reuseport-cpu (the loop pinned to the CPU that received the connection; needs --pin), reuseport-hash (consistent hashing of the client address). One acceptor thread: hash (consistent, Maglev), p2c (less loaded of two random loops), round-robin, least-loaded; acceptor takes its choice from --balance.")
     var accept: AcceptPolicy = .reusePort
 
-    @Option(help: "Reactor engines with --accept acceptor: how a loop is chosen.")
+    @Option(help: "With --accept acceptor: how the acceptor thread chooses a loop (the older spelling of --accept round-robin|least-loaded|p2c|hash).")
     var balance: Balance = .roundRobin
+
+    @Flag(inversion: .prefixedNo, help: "--accept hash or reuseport-hash: hash the client's port with its address (spreads many clients behind one address; a client no longer keeps its loop).")
+    var hashPort = false
+
+    @Flag(help: "--accept reuseport-cpu or reuseport-hash: if the kernel refuses the BPF program, serve with the plain reuseport hash (logged) instead of refusing to start.")
+    var steeringFallback = false
+
+    @Flag(help: .hidden) var testRefuseSteering = false
 
     @Option(help: "Reactor engines: time from a request's first byte to the end of its head (408 after); 10s, 500ms, or seconds.")
     var headTimeout = Seconds(10)
@@ -290,6 +298,7 @@ struct Serve: ParsableCommand {
             throw ValidationError("--engine \(engine) is not available on this machine: \(reason) (available: \(others))")
         }
         guard processes >= 0 else { throw ValidationError("--processes \(processes): must be 0 (one per CPU) or more") }
+        if let problem = acceptProblem(engine: engine, isReactor: descriptor.isReactor) { throw ValidationError(problem) }
         guard restartLimit >= 1 else { throw ValidationError("--restart-limit \(restartLimit): must be at least 1") }
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port): must be from 0 to 65535") }
         guard threads >= 1 else { throw ValidationError("--threads \(threads): must be at least 1") }
@@ -412,6 +421,9 @@ struct Serve: ParsableCommand {
         configuration.drainIdleGrace = drainIdleGrace.value
         configuration.acceptPolicy = accept
         configuration.balance = balance
+        configuration.hashPort = hashPort
+        configuration.steeringFallback = steeringFallback
+        configuration.testRefuseSteering = testRefuseSteering
         configuration.headTimeout = headTimeout.value
         configuration.keepAliveTimeout = keepAliveTimeout.value
         configuration.bodyTimeout = bodyTimeout.value
@@ -510,6 +522,31 @@ enum WorkerMode: String, ExpressibleByArgument, CaseIterable, Sendable {
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 extension AcceptPolicy: ExpressibleByArgument {}
+
+extension Serve {
+    /// Combinations of --accept, --balance, --hash-port and --steering-fallback that mean nothing.
+    func acceptProblem(engine: String, isReactor: Bool) -> String? {
+        if !isReactor && accept != .reusePort && accept != .acceptor {
+            return "--accept \(accept.rawValue): the \(engine) engine accepts on one listener, with no loops to choose among; use --engine \(EngineRegistry.all.filter(\.isReactor).map(\.name).joined(separator: ", ")), or leave --accept out"
+        }
+        if balance != .roundRobin && accept != .acceptor {
+            return "--balance \(balance.rawValue) applies only to --accept acceptor (with --accept \(accept.rawValue) it would be ignored); say --accept \(balance.rawValue) instead"
+        }
+        let choice = accept.acceptorChoice(balance: balance)
+        if hashPort && accept != .reusePortHash && choice != .hash {
+            return "--hash-port applies only to --accept hash or reuseport-hash (got --accept \(accept.rawValue))"
+        }
+        if steeringFallback && accept.steering == nil && !(choice == .hash && workers == .processes) {
+            return "--steering-fallback applies only to --accept reuseport-cpu or reuseport-hash, or hash in process mode (got --accept \(accept.rawValue))"
+        }
+        if accept == .reusePortCPU && pin == "none" { return ReuseportSteering.needsPinMessage }
+        let listeners = threads * (workers == .processes || processSlot >= 0 ? max(1, processes) : 1)
+        if accept == .reusePortHash && listeners > ReuseportSteering.maxHashedListeners {
+            return "--accept reuseport-hash scores every listener in one BPF program, at most \(ReuseportSteering.maxHashedListeners) (here --threads x --processes = \(listeners)); use --accept hash or fewer loops"
+        }
+        return nil
+    }
+}
 extension UringOptions.ReceiveMode: ExpressibleByArgument {}
 extension Balance: ExpressibleByArgument {}
 

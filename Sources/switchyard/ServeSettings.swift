@@ -57,6 +57,8 @@ struct ServeSetting: Sendable {
         ServeSetting("pin") { $0.pin },
         ServeSetting("accept") { $0.accept.rawValue },
         ServeSetting("balance") { $0.balance.rawValue },
+        ServeSetting("hash-port", .invertible) { String($0.hashPort) },
+        ServeSetting("steering-fallback", .flag) { String($0.steeringFallback) },
         ServeSetting("head-timeout", live: true) { $0.headTimeout.text },
         ServeSetting("keep-alive-timeout", live: true) { $0.keepAliveTimeout.text },
         ServeSetting("body-timeout", live: true) { $0.bodyTimeout.text },

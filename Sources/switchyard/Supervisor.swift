@@ -87,6 +87,13 @@ struct Supervisor {
             log("error: \(error)", .error)
             throw ExitCode(1)
         }
+        do {
+            try attachSteering(listeners, count: count, perWorker: perWorker)
+        } catch {
+            for fd in listeners { close(fd) }
+            log("error: \(error.description)", .error)
+            throw ExitCode(2)  // the settings cannot work here: not worth a retry
+        }
         var template = Array("/tmp/switchyard-supervisor-XXXXXX".utf8CString)
         let directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         let counts = SharedCounts()
@@ -141,8 +148,44 @@ struct Supervisor {
         }
     }
 
+    /// The reuseport group's program, over every worker's listeners (in
+    /// slot order, so a restarted worker's sockets keep their indices and
+    /// their clients): `reuseport-cpu` and `reuseport-hash` choose a loop in
+    /// a worker; `hash` (the acceptor's Maglev table in each worker) has the
+    /// kernel choose the worker by rendezvous hashing, so a client keeps its
+    /// worker and then its loop. Other acceptor choices leave the kernel's
+    /// hash across workers: load-aware choices cannot be made in a classic
+    /// BPF program (ReuseportSteering's notes).
+    func attachSteering(_ listeners: [Int32], count: Int, perWorker: Int) throws(EngineError) {
+        let kind: ReuseportSteering.Kind
+        if let steering = serve.accept.steering {
+            kind = steering
+        } else if serve.accept.acceptorChoice(balance: serve.balance) == .hash {
+            kind = .hash
+        } else {
+            return
+        }
+        var cpus: [Int] = []
+        if kind == .cpu {
+            do {
+                let placement = try Placement.plan(try serve.pinPolicy(), threads: listeners.count, topology: try CPUTopology.discover())
+                cpus = placement.cpus.compactMap { $0 }
+            } catch {
+                throw EngineError("\(error)")
+            }
+            guard cpus.count == listeners.count else { throw EngineError(ReuseportSteering.needsPinMessage) }
+        }
+        guard let refusal = ReuseportSteering.attach(kind, to: listeners[0], listeners: listeners.count, cpus: cpus,
+                                                     hashPort: serve.hashPort, refuse: serve.testRefuseSteering) else {
+            log("reuseport steering: \(kind.rawValue) over \(listeners.count) listening sockets")
+            return
+        }
+        guard serve.steeringFallback else { throw EngineError(ReuseportSteering.refusalMessage(policy: serve.accept, refusal)) }
+        log("warning: \(ReuseportSteering.refusalMessage(policy: serve.accept, refusal, fallback: true))", .warning)
+    }
+
     static func listenersPerWorker(_ serve: Serve) -> Int {
-        serve.resolvedEngine().name == "threads" || serve.accept == .acceptor ? 1 : serve.threads
+        serve.resolvedEngine().name == "threads" || serve.accept.usesAcceptorThread ? 1 : serve.threads
     }
 
     static func usableCPUs() -> Int {
@@ -213,7 +256,13 @@ struct SupervisorState {
         self.directory = directory
         self.counts = counts
         counts.withLock { $0.reloadTime = unixSeconds() }
-        pinned = ["--host", serve.host, "--port", String(port), "--backlog", String(serve.backlog)]
+        pinned = ["--host", serve.host, "--port", String(port), "--backlog", String(serve.backlog)] + Self.steeringFlags(serve)
+    }
+
+    /// The accept policy is pinned too: the supervisor attached the group's
+    /// steering program for it (and the listeners per worker follow it).
+    static func steeringFlags(_ serve: Serve) -> [String] {
+        ["--accept", serve.accept.rawValue, serve.hashPort ? "--hash-port" : "--no-hash-port"]
     }
 
     var nothingLeft: Bool { workers.isEmpty && restartAt.isEmpty && !givenUp.isEmpty }
@@ -305,7 +354,7 @@ struct SupervisorState {
             return
         }
         var restartOnly: [String] = []
-        for key in ["host", "port", "backlog", "processes"] {
+        for key in ["host", "port", "backlog", "processes", "accept", "hash-port"] {
             let setting = ServeSetting.byKey[key]!
             if setting.render(next) != setting.render(serve) && !(key == "port" && serve.port == 0) {
                 restartOnly.append("\(key) \(setting.render(serve)) -> \(setting.render(next))")
@@ -314,7 +363,7 @@ struct SupervisorState {
         if Supervisor.listenersPerWorker(next) != perWorker || next.threads != serve.threads && perWorker > 1 {
             restartOnly.append("listening sockets per worker \(perWorker) -> \(Supervisor.listenersPerWorker(next)) (threads, accept or engine)")
             pinned = ["--host", serve.host, "--port", String(port), "--backlog", String(serve.backlog),
-                      "--threads", String(serve.threads), "--accept", serve.accept.rawValue, "--engine", serve.resolvedEngine().name]
+                      "--threads", String(serve.threads), "--engine", serve.resolvedEngine().name] + Self.steeringFlags(serve)
         }
         if !restartOnly.isEmpty {
             log("warning: needs a restart of the supervisor: \(restartOnly.joined(separator: ", ")); the rest is applied", .warning)

@@ -13,9 +13,24 @@ final class TestClient {
 
     /// Connects to 127.0.0.1:port. Reads give up after `timeout` seconds, a
     /// safety net against a hung server, not a performance assertion.
-    init(port: Int, timeout: Double = 20) throws {
+    /// `source`: the local address to connect from (any of 127/8 on
+    /// Linux), so tests can be many clients to a policy that hashes addresses.
+    init(port: Int, timeout: Double = 20, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                let message = String(cString: strerror(errno))
+                close(fd)
+                throw Failure(description: "bind to \(source): \(message)")
+            }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
