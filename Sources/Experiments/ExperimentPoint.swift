@@ -17,6 +17,9 @@ public struct ExperimentPoint: Sendable, Hashable {
     /// Extra engine flags of this variant (`matrix.flags`); empty when there
     /// are none or they do not apply (reference servers).
     public var flags: [ServerFlag] = []
+    /// Open loop: `HOT:SHARE`, a few connections sending most requests
+    /// (`matrix.skew`); nil: every connection alike.
+    public var skew: String? = nil
 
     /// The key of this point in results.csv, built from the parameters in a
     /// fixed order with `-` for "does not apply", e.g.
@@ -31,6 +34,7 @@ public struct ExperimentPoint: Sendable, Hashable {
         "engine=\(engine),threads=\(threadsText),pin=\(pinText),accept=\(acceptText)"
             + ",connections=\(connections),pipeline=\(pipeline),rate=\(rateText)"
             + (flags.isEmpty ? "" : ",flags=\(flagsText)")
+            + (skew.map { ",skew=\($0)" } ?? "")
     }
 
     /// Column texts, shared by the id and the CSV row.
@@ -68,11 +72,14 @@ extension ExperimentSpec {
                         for pipeline in matrix.pipeline {
                             for rate in rates {
                                 for flags in matrix.flags {
-                                    for engine in matrix.engines {
-                                        let point = makePoint(
-                                            engine: engine, threads: threads, pin: pin, accept: accept,
-                                            connections: connections, pipeline: pipeline, rate: rate, flags: flags)
-                                        if seen.insert(point.id).inserted { result.append(point) }
+                                    for skew in matrix.skew {
+                                        for engine in matrix.engines {
+                                            var point = makePoint(
+                                                engine: engine, threads: threads, pin: pin, accept: accept,
+                                                connections: connections, pipeline: pipeline, rate: rate, flags: flags)
+                                            point.skew = skew == "none" ? nil : skew
+                                            if seen.insert(point.id).inserted { result.append(point) }
+                                        }
                                     }
                                 }
                             }

@@ -50,6 +50,8 @@ public struct Matrix: Sendable, Equatable {
     /// other combination; `[[]]` (one empty set) when the spec has none.
     /// They apply to the project's engines only, on top of `[server]`.
     public var flags: [[ServerFlag]] = [[]]
+    /// Open-loop skews to sweep: "none" or `HOT:SHARE` (fractions).
+    public var skew: [String] = ["none"]
 }
 
 /// How an open-loop load generator spaces its requests.
@@ -194,6 +196,9 @@ public struct LoadPlacement: Sendable, Equatable {
     public var realtime = false
     /// A latency objective (seconds): goodput is counted against it; nil: none.
     public var slo: Double?
+    /// Loopback source addresses the load connects from (0: the kernel's
+    /// choice), so policies that place clients by address see many clients.
+    public var sourceAddresses = 0
 
     public init(serverCPUs: String? = nil, loadCPUs: String? = nil, realtime: Bool = false) {
         self.serverCPUs = serverCPUs

@@ -30,6 +30,8 @@ public struct ResultRow: Sendable, Equatable {
     public var rate: Double?
     /// Empty for a closed loop, where arrivals do not apply.
     public var arrivals: String
+    /// `HOT:SHARE` of a skewed open loop; empty when every connection is alike.
+    public var skew: String
     public var status: Status
     /// Why a run failed, in the runner's words; empty when ok.
     public var reason: String
@@ -71,6 +73,13 @@ public struct ResultRow: Sendable, Equatable {
     public var contextSwitchesInvoluntary: Int?
     public var peakRSSKiB: Int?
 
+    // Balance across the server's loops (every process's), busiest over the
+    // mean: live connections at the window's end, connections accepted and
+    // busy time over the window. Empty for servers without per-loop metrics.
+    public var imbalanceConnections: Double?
+    public var imbalanceAccepted: Double?
+    public var imbalanceBusy: Double?
+
     /// UTC, ISO 8601 (`2026-11-25T22:10:09Z`); see `ResultRow.timestamp()`.
     public var startedAt: String
 
@@ -90,6 +99,7 @@ public struct ResultRow: Sendable, Equatable {
         self.pipeline = point.pipeline
         self.rate = point.rate
         self.arrivals = point.rate == nil ? "" : arrivals.rawValue
+        self.skew = point.skew ?? ""
         self.status = .ok
         self.reason = ""
         self.startedAt = startedAt
@@ -180,6 +190,7 @@ extension ResultColumn {
         .int("pipeline", \.pipeline),
         .optionalDouble("rate", \.rate),
         .text("arrivals", \.arrivals),
+        .text("skew", \.skew),
         .status,
         .text("reason", \.reason),
         .optionalInt("requests", \.requests),
@@ -206,6 +217,9 @@ extension ResultColumn {
         .optionalInt("ctx_switches_voluntary", \.contextSwitchesVoluntary),
         .optionalInt("ctx_switches_involuntary", \.contextSwitchesInvoluntary),
         .optionalInt("peak_rss_kib", \.peakRSSKiB),
+        .optionalDouble("imbalance_connections", \.imbalanceConnections),
+        .optionalDouble("imbalance_accepted", \.imbalanceAccepted),
+        .optionalDouble("imbalance_busy", \.imbalanceBusy),
         .text("started_at", \.startedAt),
     ]
 }

@@ -10,7 +10,9 @@ extension ExperimentSpec {
     static let defaultRepetitions = 3
     static let defaultMix = [MixEntry(path: "/plaintext", weight: 1)]
     /// The accept policies of the reactor engines (EngineCore's `AcceptPolicy`).
-    public static let acceptPolicies = ["reuseport", "acceptor"]
+    public static let acceptPolicies = [
+        "reuseport", "reuseport-cpu", "reuseport-hash", "acceptor", "hash", "p2c", "round-robin", "least-loaded",
+    ]
     /// Engine flags the runner derives from each point; `[server]` and
     /// `matrix.flags` may not set them.
     public static let runnerFlags = ["engine", "host", "port", "threads", "pin", "accept"]
@@ -96,7 +98,7 @@ private struct SpecReader {
     /// slo (a duration: goodput is counted against it).
     mutating func loadPlacement(_ value: SpecValue) -> LoadPlacement? {
         guard let load = table(value, key: "load") else { return nil }
-        rejectUnknownKeys(load, prefix: "load.", allowed: ["server-cpus", "load-cpus", "realtime", "slo"])
+        rejectUnknownKeys(load, prefix: "load.", allowed: ["server-cpus", "load-cpus", "realtime", "slo", "source-addresses"])
         var placement = LoadPlacement()
         placement.serverCPUs = load["server-cpus"].flatMap { string($0, key: "load.server-cpus") }
         placement.loadCPUs = load["load-cpus"].flatMap { string($0, key: "load.load-cpus") }
@@ -107,6 +109,10 @@ private struct SpecReader {
                 fail("load.realtime", "expected true or false, got \(realtime.typeName)")
             }
         }
+        if load["source-addresses"] != nil {
+            placement.sourceAddresses = integer(load["source-addresses"], key: "load.source-addresses", default: 0,
+                                                allowed: "0 (the kernel chooses) to 16000000", where: { (0...16_000_000).contains($0) })
+        }
         if load["slo"] != nil {
             placement.slo = duration(load["slo"], key: "load.slo", default: 0, allowed: "more than 0 seconds") { $0 > 0 }
         }
@@ -115,7 +121,7 @@ private struct SpecReader {
 
     mutating func matrix(_ matrix: Table, knownEngines: [KnownEngine], references: [ReferenceServer]) -> Matrix {
         rejectUnknownKeys(matrix, prefix: "matrix.", allowed: [
-            "engines", "threads", "pin", "accept", "connections", "pipeline", "rate", "arrivals", "mix", "flags",
+            "engines", "threads", "pin", "accept", "connections", "pipeline", "rate", "arrivals", "mix", "flags", "skew",
         ])
 
         let engineNames = knownEngines.map(\.name) + references.map(\.name)
@@ -193,9 +199,23 @@ private struct SpecReader {
                 fail("matrix.flags", "expected an array of tables like [{}, { shed-above = 512 }], got \(value.typeName)")
             }
         }
-        return Matrix(
+        let skew: [String] = list(matrix["skew"], key: "matrix.skew", default: ["none"]) { reader, value, key in
+            guard let text = reader.string(value, key: key) else { return nil }
+            let parts = text.split(separator: ":").compactMap { Double($0) }
+            guard text == "none" || (parts.count == 2 && parts.allSatisfy { $0 > 0 && $0 < 1 }) else {
+                reader.fail(key, "expected \"none\" or HOT:SHARE, two fractions between 0 and 1 (e.g. \"0.05:0.9\"), got \"\(text)\"")
+                return nil
+            }
+            return text
+        }
+        if skew.contains(where: { $0 != "none" }) && rate.isEmpty {
+            fail("matrix.skew", "needs matrix.rate (an open loop): a closed loop keeps every connection equally busy")
+        }
+        var result = Matrix(
             engines: engines, threads: threads, pin: pin, accept: accept, connections: connections,
             pipeline: pipeline, rate: rate, arrivals: arrivals, mix: mix, flags: flagSets)
+        result.skew = skew
+        return result
     }
 
     mutating func mixEntry(_ value: SpecValue, key: String) -> MixEntry? {

@@ -54,11 +54,44 @@ public struct LoadConfiguration: Sendable {
     /// sampled at the window's end in its loaded state.
     public var closeGate: LoadGate? = nil
 
+    /// Connect from this many loopback addresses (127.0.0.1, 127.0.0.2, ...;
+    /// connection i from the i-th, wrapping), so one machine can be many
+    /// clients to a server that places them by address (`--accept hash`).
+    /// 0: the kernel picks the source. Needs an IPv4 loopback target.
+    public var sourceAddresses = 0
+    /// Open loop: a few hot connections send most requests
+    /// (`hotConnections` of each thread's connections, at least one, get
+    /// `hotShare` of its requests), as a few heavy clients do. nil: every
+    /// connection alike.
+    public var skew: Skew? = nil
+
     public init(host: String, port: Int, mix: [(path: String, weight: Double)]) {
         self.host = host
         self.port = port
         self.mix = mix
     }
+}
+
+/// A skewed open loop: `hotConnections` (a fraction) of the connections
+/// carry `hotShare` (a fraction) of the requests.
+public struct Skew: Sendable, Equatable, CustomStringConvertible {
+    public var hotConnections: Double
+    public var hotShare: Double
+
+    public init(hotConnections: Double, hotShare: Double) {
+        self.hotConnections = hotConnections
+        self.hotShare = hotShare
+    }
+
+    /// `HOT:SHARE`, both fractions, e.g. `0.05:0.9`.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let hot = Double(parts[0]), let share = Double(parts[1]),
+              hot > 0, hot < 1, share > 0, share < 1 else { return nil }
+        self.init(hotConnections: hot, hotShare: share)
+    }
+
+    public var description: String { "\(hotConnections):\(hotShare)" }
 }
 
 /// How open-loop request times are spaced.

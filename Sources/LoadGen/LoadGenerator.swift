@@ -14,6 +14,9 @@ public enum LoadGenerator {
             throw LoadError("cannot resolve host \(c.host)")
         }
         let target = address.description
+        if c.sourceAddresses > 0 && !address.isIPv4Loopback {
+            throw LoadError("source addresses (127.0.0.1 upwards) need an IPv4 loopback target (127.0.0.0/8), not \(target)")
+        }
         // Serialized once; workers copy these bytes into their outboxes.
         // An IPv6 literal goes in brackets in Host, as in a URL.
         let hostHeader = c.host.contains(":") && !c.host.hasPrefix("[") ? "[\(c.host)]" : c.host
@@ -35,8 +38,10 @@ public enum LoadGenerator {
         // histograms so the usual case never resizes.
         let highest = UInt64(Swift.max(1_000_000, c.timeout * 2e6))
         var plans: [WorkerPlan] = []
+        var firstConnection = 0
         for t in 0..<threads {
             let share = c.connections / threads + (t < c.connections % threads ? 1 : 0)
+            defer { firstConnection += share }
             plans.append(WorkerPlan(
                 index: t, connections: share, pipeline: c.pipeline, address: address,
                 target: target, requests: requests, cumulativeWeights: cumulative,
@@ -47,7 +52,10 @@ public enum LoadGenerator {
                 cpu: c.cpus.isEmpty ? nil : c.cpus[t % c.cpus.count],
                 seconds: seconds, highestLatency: highest, sloMicros: c.slo.map { UInt64(max(0, $0) * 1e6) } ?? .max,
                 cancellation: c.cancellation,
-                closeGate: c.closeGate, realtime: c.realtime))
+                closeGate: c.closeGate, realtime: c.realtime,
+                firstConnection: firstConnection, sourceAddresses: c.sourceAddresses,
+                hotConnections: c.skew.map { max(1, Int((Double(share) * $0.hotConnections).rounded(.up))) } ?? 0,
+                hotShare: c.skew?.hotShare ?? 0))
         }
         c.onMeasurementWindow?(measureStart, end)
 
@@ -99,6 +107,12 @@ public enum LoadGenerator {
         guard c.timeout > 0, c.timeout.isFinite else { throw LoadError("timeout must be positive") }
         if let rate = c.rate {
             guard rate > 0, rate.isFinite else { throw LoadError("rate must be positive") }
+        }
+        guard (0...16_000_000).contains(c.sourceAddresses) else {
+            throw LoadError("source addresses must be from 0 (the kernel chooses) to 16000000, not \(c.sourceAddresses)")
+        }
+        if c.skew != nil && c.rate == nil {
+            throw LoadError("skew needs an open loop (a rate): a closed loop keeps every connection equally busy")
         }
     }
 

@@ -9,6 +9,15 @@ struct SocketAddress: @unchecked Sendable {
     /// AF_INET or AF_INET6, for `socket`.
     var family: Int32 { Int32(storage.ss_family) }
 
+    /// An IPv4 address in 127.0.0.0/8.
+    var isIPv4Loopback: Bool {
+        guard family == AF_INET else { return false }
+        var copy = storage
+        return withUnsafePointer(to: &copy) {
+            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) >> 24 == 127 }
+        }
+    }
+
     /// The address of `host` (an IPv4 or IPv6 literal, with or without
     /// brackets, "localhost", or a name for the resolver) at `port`; nil when
     /// nothing resolves. Literals are parsed without the resolver.

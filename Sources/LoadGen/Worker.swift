@@ -63,6 +63,13 @@ struct WorkerPlan: Sendable {
     var cancellation: LoadCancellation?
     var closeGate: LoadGate?
     var realtime = false
+    /// This thread's first connection's index among all threads'.
+    var firstConnection = 0
+    /// See `LoadConfiguration.sourceAddresses`.
+    var sourceAddresses = 0
+    /// Open loop with skew: connections 0..<hotConnections get `hotShare` of the requests.
+    var hotConnections = 0
+    var hotShare = 0.0
 }
 
 /// What one thread measured; merged by `LoadGenerator.run`.
@@ -140,6 +147,7 @@ final class Worker {
     private var pendingHead = 0
     private var nextArrival: Int64 = .max
     private var cursor = 0
+    private var hotCursor = 0
     private var lastMaintenance: Int64 = 0
     /// Whether epoll_pwait2 works here; if not, waits round down to whole
     /// milliseconds and the last one before an arrival is a busy poll.
@@ -265,6 +273,12 @@ final class Worker {
         }
         // Requests leave in one write each; Nagle would hold back pipelined ones.
         SocketOptions.setNoDelay(fd)
+        if plan.sourceAddresses > 0 && !bindSource(fd, address: UInt32(0x7F00_0001) + UInt32((plan.firstConnection + i) % plan.sourceAddresses)) {
+            let code = errno
+            Glibc.close(fd)
+            connectFailed(i, code: code, now: now)
+            return
+        }
         let status = plan.address.connect(fd)
         if status != 0 && errno != EINPROGRESS {
             let code = errno
@@ -284,6 +298,20 @@ final class Worker {
         // Writable means the handshake finished (or failed: SO_ERROR says).
         connections[i].watchingWrite = true
         Epoll.add(epfd, fd, events: Epoll.readable | Epoll.writable, tag: tag(i))
+    }
+
+    /// Binds a socket to a loopback source address (host order), leaving
+    /// the port to `connect` (IP_BIND_ADDRESS_NO_PORT), which can reuse a port
+    /// across destinations.
+    private func bindSource(_ fd: Int32, address: UInt32) -> Bool {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_IP), 24 /* IP_BIND_ADDRESS_NO_PORT */, &one, socklen_t(MemoryLayout<Int32>.size))
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = address.bigEndian
+        return withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 
     private func connectFailed(_ i: Int, code: Int32, now: Int64) {
@@ -539,11 +567,24 @@ final class Worker {
 
     private func freeConnection() -> Int? {
         let count = connections.count
-        for step in 0..<count {
-            let i = (cursor + step) % count
+        if plan.hotConnections > 0 && plan.hotConnections < count {
+            // Skewed: the request goes to a hot or a cold connection first,
+            // by the hot share; to any free one if that group has none.
+            if random.unit() < plan.hotShare {
+                if let i = freeConnection(in: 0..<plan.hotConnections, cursor: &hotCursor) { return i }
+            } else if let i = freeConnection(in: plan.hotConnections..<count, cursor: &cursor) {
+                return i
+            }
+        }
+        return freeConnection(in: 0..<count, cursor: &cursor)
+    }
+
+    private func freeConnection(in range: Range<Int>, cursor: inout Int) -> Int? {
+        for step in 0..<range.count {
+            let i = range.lowerBound + (cursor + step) % range.count
             let c = connections[i]
             if c.fd >= 0 && !c.connecting && c.inflight < plan.pipeline {
-                cursor = (i + 1) % count
+                cursor = (i - range.lowerBound + 1) % range.count
                 return i
             }
         }

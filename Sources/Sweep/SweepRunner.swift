@@ -266,6 +266,8 @@ public final class SweepRunner: Sendable {
         configuration.realtime = spec.load.realtime
         configuration.slo = spec.load.slo
         configuration.seed = UInt64(run.repetition)
+        configuration.sourceAddresses = spec.load.sourceAddresses
+        configuration.skew = run.point.skew.flatMap(Skew.init(parsing:))
         configuration.cancellation = cancellation
         configuration.onMeasurementWindow = { start, end in sampler.start(window: start, end) }
         configuration.closeGate = sampler.closeGate
@@ -332,6 +334,7 @@ public final class SweepRunner: Sendable {
                                       priorityClass: $0.priorityClass, upperBound: $0.upperBound, count: $0.count)
             }
         }
+        (row.imbalanceConnections, row.imbalanceAccepted, row.imbalanceBusy) = Self.imbalances(window.metrics)
         measurement.metrics = window.metrics.map {
             ServerMetricsCSV.Row(experiment: spec.name, pointID: run.point.id, repetition: run.repetition,
                                  startedAt: row.startedAt, series: $0.series, kind: $0.kind.rawValue, value: $0.value)
@@ -413,6 +416,7 @@ public final class SweepRunner: Sendable {
             "server_cpus=" + cpuListText(options.cpus.server), "load_cpus=" + cpuListText(options.cpus.load),
             "load_threads=\(options.loadThreads)", "request_timeout=\(formatSeconds(options.requestTimeout))",
         ] + (spec.load.realtime ? ["load_realtime=true"] : []) + (spec.load.slo.map { ["load_slo=\(formatSeconds($0))"] } ?? [])
+            + (spec.load.sourceAddresses > 0 ? ["load_source_addresses=\(spec.load.sourceAddresses)"] : [])
         for reference in spec.references {
             parts.append("reference \(reference.name)=\(checksum(reference.command))")
         }

@@ -53,6 +53,12 @@ struct Load: ParsableCommand {
     @Flag(help: "Run the I/O threads under SCHED_FIFO, so they send on time on a CPU they share with the server (needs CAP_SYS_NICE).")
     var realtime = false
 
+    @Option(help: "Connect from this many loopback addresses (127.0.0.1 upwards, connection i from the i-th), so one machine is many clients to a server that places clients by address; 0: the kernel chooses. Needs a 127.x.y.z target.")
+    var sourceAddresses = 0
+
+    @Option(help: "Open loop: HOT:SHARE, a fraction of the connections that send a share of the requests (e.g. 0.05:0.9: 5% of connections send 90%).")
+    var skew: String?
+
     @Flag(help: "Print the report as JSON (with a per-second timeline).")
     var json = false
 
@@ -68,6 +74,13 @@ struct Load: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads \(threads): must be at least 1") }
         guard timeout.value > 0 else { throw ValidationError("--timeout \(timeout.text): must be more than 0 seconds") }
         _ = try cpuList()
+        guard sourceAddresses >= 0 else { throw ValidationError("--source-addresses \(sourceAddresses): must be 0 (the kernel chooses) or more") }
+        if let skew {
+            guard Skew(parsing: skew) != nil else {
+                throw ValidationError("--skew \(skew): expected HOT:SHARE, two fractions between 0 and 1 (e.g. 0.05:0.9)")
+            }
+            guard rate != nil else { throw ValidationError("--skew needs --rate (an open loop): a closed loop keeps every connection equally busy") }
+        }
     }
 
     /// host, port and path from an http:// URL.
@@ -137,6 +150,8 @@ struct Load: ParsableCommand {
         configuration.cpus = cpus
         configuration.timeout = timeout.value
         configuration.realtime = realtime
+        configuration.sourceAddresses = sourceAddresses
+        configuration.skew = skew.flatMap(Skew.init(parsing:))
         do {
             let report = try LoadGenerator.run(configuration)
             print(json ? report.json() : report.text())

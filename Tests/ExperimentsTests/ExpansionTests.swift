@@ -83,6 +83,24 @@ import Testing
         #expect(ids.contains("engine=nginx,threads=2,pin=-,accept=-,connections=64,pipeline=1,rate=2500.5"))
     }
 
+    @Test func skewIsADimensionAndUniformKeepsItsId() throws {
+        let spec = try parse("""
+            name = "t"
+            [load]
+            source-addresses = 1000
+            [matrix]
+            engines = ["epoll"]
+            accept = ["hash", "p2c"]
+            rate = [1000]
+            skew = ["none", "0.05:0.9"]
+            """)
+        let ids = spec.points.map(\.id)
+        #expect(ids.count == 4)
+        #expect(ids.contains("engine=epoll,threads=1,pin=none,accept=hash,connections=64,pipeline=1,rate=1000"))
+        #expect(ids.contains("engine=epoll,threads=1,pin=none,accept=p2c,connections=64,pipeline=1,rate=1000,skew=0.05:0.9"))
+        #expect(spec.load.sourceAddresses == 1000)
+    }
+
     @Test func enginesAreInnermostSoComparisonsRunBackToBack() {
         let points = spec.points
         #expect(points.prefix(3).map(\.engine) == ["threads", "epoll", "nginx"])

@@ -24,7 +24,7 @@ import Testing
         #expect(ResultsCSV.quote("a,b") == "\"a,b\"")
         #expect(ResultsCSV.quote("say \"hi\"") == "\"say \"\"hi\"\"\"")
         #expect(ResultsCSV.quote("two\nlines") == "\"two\nlines\"")
-        #expect(ResultsCSV.header.count == 39)
+        #expect(ResultsCSV.header.count == 43)
         #expect(ResultsCSV.header.first == "experiment" && ResultsCSV.header.last == "started_at")
     }
 

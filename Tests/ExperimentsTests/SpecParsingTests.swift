@@ -120,7 +120,7 @@ import Testing
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\npin = [\"tight\"]",
          "matrix.pin[0]: unknown pin policy \"tight\"; allowed: none, compact, scatter, cpus:LIST"),
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\naccept = [\"shared\"]",
-         "matrix.accept[0]: unknown accept policy \"shared\"; allowed: reuseport, acceptor"),
+         "matrix.accept[0]: unknown accept policy \"shared\"; allowed: reuseport, reuseport-cpu, reuseport-hash, acceptor, hash, p2c"),
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\nrate = [-5]", "matrix.rate[0]: -5 is out of range"),
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\nconections = [1]",
          "matrix.conections: unknown key; allowed: engines, threads"),
@@ -151,6 +151,12 @@ import Testing
         ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\n[[reference]]\nname = \"nginx\"\ncommand = \"x\"\nport = 1",
          "reference[0].name: \"nginx\" is not listed in matrix.engines"),
         ("name = \"t\"\n[matrix\nengines = [\"epoll\"]", "experiments/x.toml:2:"),
+        ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\nrate = [100]\nskew = [\"0.05\"]",
+         "matrix.skew[0]: expected \"none\" or HOT:SHARE, two fractions between 0 and 1 (e.g. \"0.05:0.9\"), got \"0.05\""),
+        ("name = \"t\"\n[matrix]\nengines = [\"epoll\"]\nskew = [\"0.05:0.9\"]",
+         "matrix.skew: needs matrix.rate (an open loop)"),
+        ("name = \"t\"\n[load]\nsource-addresses = -1\n[matrix]\nengines = [\"epoll\"]",
+         "load.source-addresses: -1 is out of range; allowed: 0 (the kernel chooses) to 16000000"),
     ])
     func invalidSpecsNameTheKey(text: String, expected: String) {
         let message = errors(text)

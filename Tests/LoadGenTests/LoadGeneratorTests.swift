@@ -154,6 +154,43 @@ import Testing
         #expect(report.responses2xx > configuration.connections)
     }
 
+    @Test func sourceAddressesMakeManyClients() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        var configuration = LoadConfiguration(host: "127.0.0.1", port: server.port, mix: [("/", 1)])
+        configuration.connections = 6
+        configuration.threads = 2
+        configuration.duration = 0.3
+        configuration.sourceAddresses = 3
+        let report = try LoadGenerator.run(configuration)
+        #expect(report.errors.isEmpty, "\(report.errors)")
+        // Connection i from 127.0.0.(1 + i % 3), over both threads.
+        #expect(Set(server.byAddress.keys) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"])
+        configuration.host = "::1"
+        #expect(throws: LoadError.self) { try LoadGenerator.run(configuration) }  // not an IPv4 loopback target
+    }
+
+    @Test func skewSendsMostRequestsOverTheHotConnections() throws {
+        let server = try TestServer()
+        defer { server.stop() }
+        var configuration = LoadConfiguration(host: "127.0.0.1", port: server.port, mix: [("/", 1)])
+        configuration.connections = 20
+        configuration.duration = 0.5
+        configuration.rate = 2000
+        // Room for several requests in flight, so a hot connection is rarely
+        // too busy to take its share (a request then goes to any free one).
+        configuration.pipeline = 8
+        configuration.skew = Skew(hotConnections: 0.1, hotShare: 0.9)
+        let report = try LoadGenerator.run(configuration)
+        try #require(report.requests >= 500, "only \(report.requests) requests")
+        // Two of twenty connections carry about 90% of the requests.
+        let counts = server.byConnection.values.sorted(by: >)
+        let hot = Double(counts.prefix(2).reduce(0, +)) / Double(counts.reduce(0, +))
+        #expect(hot > 0.75 && hot < 0.97, "the two busiest connections carried \(hot) of the requests: \(counts)")
+        configuration.rate = nil
+        #expect(throws: LoadError.self) { try LoadGenerator.run(configuration) }  // skew needs an open loop
+    }
+
     @Test func mixWeightsAreRespected() throws {
         let server = try TestServer()
         defer { server.stop() }

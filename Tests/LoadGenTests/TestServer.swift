@@ -19,6 +19,10 @@ final class TestServer: Sendable {
         var stallFrom: Int64 = .max
         var stallUntil: Int64 = .max
         var paths: [String: Int] = [:]
+        /// Requests by the client's source address, and by connection (the
+        /// order connections were accepted in).
+        var byAddress: [String: Int] = [:]
+        var byConnection: [Int: Int] = [:]
         var responses = 0
         var clients: Set<Int32> = []
         var stopped = false
@@ -49,6 +53,8 @@ final class TestServer: Sendable {
 
     /// Requests seen per path.
     var paths: [String: Int] { state.withLock { $0.paths } }
+    var byAddress: [String: Int] { state.withLock { $0.byAddress } }
+    var byConnection: [Int: Int] { state.withLock { $0.byConnection } }
 
     func stop() {
         let clients = state.withLock {
@@ -76,7 +82,11 @@ final class TestServer: Sendable {
                 return
             }
             accepted += 1
-            let client = accept(listener, nil, nil)
+            var peer = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let client = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &length) }
+            }
             if client < 0 {
                 if errno == EINTR { continue }
                 return
@@ -91,11 +101,13 @@ final class TestServer: Sendable {
                 return
             }
             SocketOptions.setNoDelay(client)
-            Thread.detach(name: "test-conn") { [self] in serve(client) }
+            let address = String(cString: inet_ntoa(peer.sin_addr))
+            let number = accepted
+            Thread.detach(name: "test-conn") { [self] in serve(client, address: address, number: number) }
         }
     }
 
-    private func serve(_ fd: Int32) {
+    private func serve(_ fd: Int32, address: String, number connection: Int) {
         defer {
             state.withLock { _ = $0.clients.remove(fd) }
             close(fd)
@@ -113,6 +125,8 @@ final class TestServer: Sendable {
                 let path = head.split(separator: " ", maxSplits: 2).dropFirst().first.map(String.init) ?? "?"
                 let (number, holdUntil) = state.withLock { s -> (Int, Int64) in
                     s.paths[path, default: 0] += 1
+                    s.byAddress[address, default: 0] += 1
+                    s.byConnection[connection, default: 0] += 1
                     s.responses += 1
                     let now = Self.now()
                     let hold = now >= s.stallFrom && now < s.stallUntil ? s.stallUntil : 0

@@ -37,6 +37,35 @@ import Topology
     }
 }
 
+@Suite struct ImbalanceTests {
+    static func samples(_ lines: [(String, Double)]) -> [MetricsSnapshot.Sample] {
+        lines.map { MetricsSnapshot.Sample(series: $0.0, kind: .gauge, value: $0.1) }
+    }
+
+    @Test func busiestLoopOverTheMean() {
+        let single = Self.samples([
+            (#"switchyard_worker_connections_open{worker="loop-0"}"#, 30), (#"switchyard_worker_connections_open{worker="loop-1"}"#, 10),
+            ("switchyard_connections_open", 40),
+        ])
+        #expect(SweepRunner.imbalance("switchyard_worker_connections_open", single) == 1.5)
+        #expect(SweepRunner.imbalance("switchyard_loop_busy_seconds_total", single) == nil, "no per-loop series")
+        let idle = Self.samples([(#"switchyard_worker_connections_open{worker="loop-0"}"#, 0)])
+        #expect(SweepRunner.imbalance("switchyard_worker_connections_open", idle) == 1)
+    }
+
+    @Test func processModeCountsEachProcessLoopNotTheSums() {
+        // The merge's sums over processes (no process label) are not loops.
+        let merged = Self.samples([
+            (#"switchyard_worker_connections_open{worker="loop-0"}"#, 40), (#"switchyard_worker_connections_open{worker="loop-1"}"#, 20),
+            (#"switchyard_worker_connections_open{process="0",generation="1",worker="loop-0"}"#, 30),
+            (#"switchyard_worker_connections_open{process="0",generation="1",worker="loop-1"}"#, 10),
+            (#"switchyard_worker_connections_open{process="1",generation="1",worker="loop-0"}"#, 10),
+            (#"switchyard_worker_connections_open{process="1",generation="1",worker="loop-1"}"#, 10),
+        ])
+        #expect(SweepRunner.imbalance("switchyard_worker_connections_open", merged) == 2)
+    }
+}
+
 @Suite struct ProcSamplingTests {
     @Test func statFieldsAreCountedFromTheLastParenthesis() throws {
         // A command name may hold spaces and parentheses.

@@ -42,6 +42,9 @@ struct SweepEndToEndTests {
         }
         #expect(results.first { $0.engine == "threads" }?.threads == nil, "threads has no pool: the column is empty")
         #expect(results.first { $0.engine == "epoll" }?.accept == "reuseport")
+        // Balance across loops: epoll's loops report it; threads has no loops.
+        #expect(results.filter { $0.engine == "epoll" }.allSatisfy { ($0.imbalanceConnections ?? 0) >= 1 && $0.imbalanceBusy != nil })
+        #expect(results.filter { $0.engine == "threads" }.allSatisfy { $0.imbalanceConnections == nil })
 
         // The header is exactly this version's, and every line has every column.
         let text = try #require(readText(folder + "/two/results.csv"))
