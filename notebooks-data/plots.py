@@ -6,7 +6,9 @@ Reads NAME/results.csv (one row per measurement, see Sources/Experiments/README.
 and NAME/metadata.json (and NAME/latency-heatmap.csv when the sweep wrote one, for the
 latency heat maps), writes NAME/plots/*.png and *.svg and NAME/report.md.
 tail.py adds the tail-latency section (mixes of /work?us=N classes), overload.py the
-overload section it leads with (goodput within the SLO against capacity, /health p99).
+overload section it leads with (goodput within the SLO against capacity, /health p99),
+distribution.py the accept-policy section (imbalance across loops against balls into
+bins with one and two choices, clients moved when a loop or worker is added).
 analysis.ipynb imports the same functions, so the notebook and the report agree.
 
 Only rows with status "ok" are plotted; repetitions are reduced to their median,
@@ -36,6 +38,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tail  # noqa: E402  (the tail-latency section, with queueing.py)
 import overload  # noqa: E402  (the overload section: goodput within the SLO, /health p99)
+import distribution  # noqa: E402  (the accept-policy section: imbalance against balls into bins, clients moved)
 
 # What identifies a server configuration, and what describes the load.
 CONFIG = ["engine", "threads", "pin", "accept", "flags"]
@@ -51,6 +54,10 @@ def load(folder: str | Path) -> pd.DataFrame:
     for column in ["threads", "pin", "accept", "flags"]:
         frame[column] = frame[column].fillna("-")
     frame["load"] = frame["rate"].apply(lambda r: "closed" if pd.isna(r) else f"{r:g}/s")
+    # A skewed open loop (matrix.skew) is another load at the same rate.
+    if "skew" in frame.columns:
+        frame["skew"] = frame["skew"].fillna("").astype("string")
+        frame["load"] = [load if not skew else f"{load} skew {skew}" for load, skew in zip(frame["load"], frame["skew"])]
     frame["status"] = frame["status"].astype("string")
     return frame
 
@@ -527,6 +534,7 @@ def report(folder: str | Path) -> Path:
     out += heatmaps(folder, frame)
     if "load_cpu_share" in frame.columns:
         out += tail.section(folder, frame, spec)
+    out += distribution.section(folder, frame, _save)
     path = folder / "report.md"
     path.write_text("\n".join(out))
     return path

@@ -126,6 +126,31 @@ struct Connection {
     var retryAt: Int64 = 0
     /// Consecutive connect failures, for backoff.
     var failures = 0
+    /// Open loop: whether the slot is in its group's queue of connections
+    /// that can take a request (`Worker.available`).
+    var queued = false
+}
+
+/// A fixed ring of connection indices (each at most once: `Connection.queued`).
+struct IndexRing {
+    private var slots: [Int]
+    private var head = 0
+    private(set) var count = 0
+
+    init(capacity: Int) { slots = [Int](repeating: 0, count: max(1, capacity)) }
+
+    mutating func push(_ index: Int) {
+        slots[(head + count) % slots.count] = index
+        count += 1
+    }
+
+    mutating func pop() -> Int? {
+        guard count > 0 else { return nil }
+        let index = slots[head]
+        head = (head + 1) % slots.count
+        count -= 1
+        return index
+    }
 }
 
 /// One I/O thread: its own epoll, its own connections, its own histograms.
@@ -146,8 +171,12 @@ final class Worker {
     private var pending: [Int64] = []
     private var pendingHead = 0
     private var nextArrival: Int64 = .max
-    private var cursor = 0
-    private var hotCursor = 0
+    /// Open loop: connections that can take a request, oldest first, per
+    /// group (hot, then cold; without skew every connection is cold). A
+    /// connection joins when its connect finishes or a response frees a
+    /// place in its pipeline, and is checked again when taken (it may have
+    /// closed since), so finding one is O(1) at any number of connections.
+    private var available: [IndexRing] = []
     private var lastMaintenance: Int64 = 0
     /// Whether epoll_pwait2 works here; if not, waits round down to whole
     /// milliseconds and the last one before an arrival is a busy poll.
@@ -376,6 +405,7 @@ final class Worker {
             guard events & Epoll.writable != 0 else { return }
             connections[i].connecting = false
             connections[i].failures = 0
+            makeAvailable(i)
             refill(i, now: now)
             flush(i, now: now)
             return
@@ -444,6 +474,7 @@ final class Worker {
         connections[i].head = (connections[i].head + 1) % plan.pipeline
         connections[i].inflight -= 1
         connections[i].answered = true
+        makeAvailable(i)
         guard now >= plan.measureStart else { return }
         let micros = UInt64(max(0, now - start) / 1000)
         _ = result.latency.record(micros)
@@ -565,28 +596,39 @@ final class Worker {
         }
     }
 
-    private func freeConnection() -> Int? {
-        let count = connections.count
-        if plan.hotConnections > 0 && plan.hotConnections < count {
-            // Skewed: the request goes to a hot or a cold connection first,
-            // by the hot share; to any free one if that group has none.
-            if random.unit() < plan.hotShare {
-                if let i = freeConnection(in: 0..<plan.hotConnections, cursor: &hotCursor) { return i }
-            } else if let i = freeConnection(in: plan.hotConnections..<count, cursor: &cursor) {
-                return i
-            }
+    /// Group 0 holds the hot connections of a skewed run, group 1 the rest.
+    private func group(of i: Int) -> Int { i < plan.hotConnections ? 0 : 1 }
+
+    private func makeAvailable(_ i: Int) {
+        guard plan.rate != nil, !connections[i].queued else { return }
+        if available.isEmpty {
+            available = [IndexRing(capacity: plan.hotConnections), IndexRing(capacity: connections.count - plan.hotConnections)]
         }
-        return freeConnection(in: 0..<count, cursor: &cursor)
+        connections[i].queued = true
+        available[group(of: i)].push(i)
     }
 
-    private func freeConnection(in range: Range<Int>, cursor: inout Int) -> Int? {
-        for step in 0..<range.count {
-            let i = range.lowerBound + (cursor + step) % range.count
-            let c = connections[i]
-            if c.fd >= 0 && !c.connecting && c.inflight < plan.pipeline {
-                cursor = (i - range.lowerBound + 1) % range.count
-                return i
+    /// A connection that can take one more request now, oldest available
+    /// first (so requests rotate over connections); with skew, a hot one for
+    /// `hotShare` of requests, a cold one for the rest, the other group when
+    /// the chosen one has none free.
+    private func freeConnection() -> Int? {
+        guard !available.isEmpty else { return nil }
+        let hotFirst = plan.hotConnections > 0 && plan.hotConnections < connections.count && random.unit() < plan.hotShare
+        let first = hotFirst ? 0 : 1
+        return take(from: first) ?? take(from: 1 - first)
+    }
+
+    private func take(from group: Int) -> Int? {
+        while let i = available[group].pop() {
+            connections[i].queued = false
+            guard connections[i].fd >= 0, !connections[i].connecting, connections[i].inflight < plan.pipeline else { continue }
+            // It takes this request; with room for more it waits its turn again.
+            if connections[i].inflight + 1 < plan.pipeline {
+                connections[i].queued = true
+                available[group].push(i)
             }
+            return i
         }
         return nil
     }

@@ -55,7 +55,7 @@ public struct Summary: Sendable, Equatable {
             lines.append(Line(
                 pointID: point.id, engine: point.engine, threads: point.threadsText, pin: point.pinText,
                 accept: point.acceptText, flags: point.flagsText, connections: point.connections, pipeline: point.pipeline,
-                load: point.rateText, okRuns: ok.count, failedRuns: attempts.count - ok.count,
+                load: point.rateText + (point.skew.map { " skew \($0)" } ?? ""), okRuns: ok.count, failedRuns: attempts.count - ok.count,
                 rps: median(ok.compactMap(\.rps)), p50: median(ok.compactMap(\.p50)),
                 p99: median(ok.compactMap(\.p99)), cpuPerRequest: median(ok.compactMap(\.cpuMicrosecondsPerRequest)),
                 failure: ok.isEmpty ? attempts.last?.reason : nil))

@@ -17,6 +17,16 @@ out=$("$bin" topology --json 2>&1); check "topology --json lists processing unit
 out=$("$bin" serve --pin diagonal 2>&1); check "bad --pin names the flag and the forms" contains "$out" 'takes "none", "compact", "scatter" or "cpus:LIST"'
 out=$("$bin" serve --pin cpus:4095 --port 0 2>&1); check "nonexistent CPU is named" contains "$out" "CPU 4095 does not exist"
 out=$("$bin" serve --engine epoll --accept sideways 2>&1); check "bad --accept lists the values" contains "$out" "reuseport"
+out=$("$bin" serve --engine epoll --accept p2c --balance hash 2>&1); check "--balance beside a policy that chooses is refused" contains "$out" "--balance hash applies only to --accept acceptor"
+out=$("$bin" serve --engine threads --accept reuseport-hash 2>&1); check "a distribution policy with the threads engine is refused" contains "$out" "--accept reuseport-hash: the threads engine accepts on one listener"
+out=$("$bin" serve --engine epoll --accept reuseport-cpu 2>&1); check "reuseport-cpu without --pin names --pin" contains "$out" "needs --pin"
+out=$("$bin" serve --engine epoll --hash-port 2>&1); check "--hash-port without a hashing policy is refused" contains "$out" "--hash-port applies only to --accept hash or reuseport-hash"
+out=$("$bin" serve --engine epoll --accept reuseport-hash --test-refuse-steering --port 0 2>&1); status=$?
+check "a refused BPF program stops the start, naming the cause and --steering-fallback" contains "$out" "kernel refused the reuseport BPF program (SO_ATTACH_REUSEPORT_CBPF: Invalid argument); add --steering-fallback"
+check "a refused BPF program exits non-zero" test $status -ne 0
+out=$("$bin" serve --engine epoll --workers processes --processes 1 --accept reuseport-hash --test-refuse-steering --port 0 2>&1); status=$?
+check "process mode: the supervisor's refused program stops it with exit 2" test $status -eq 2
+check "process mode: ... naming the cause" contains "$out" "kernel refused the reuseport BPF program"
 out=$("$bin" --help 2>&1); check "--help lists subcommands" contains "$out" "serve"
 out=$("$bin" serve --help 2>&1); check "serve --help documents --max-connections" contains "$out" "--max-connections"
 
@@ -232,6 +242,15 @@ if [ -n "${PYTHON:-}" ] || command -v python3 >/dev/null; then
         out=$("$py" "$(dirname "$0")/lossless.py" "$bin" reload --engine "$engine" --threads 2 2>&1); status=$?
         check "lossless reload, process mode ($engine): $(head -1 <<<"$out")" test $status -eq 0
         [ $status -eq 0 ] || echo "$out" | tail -n 20
+    done
+    # Connection distribution across worker processes: a hashing policy keeps
+    # each client address on its (process, loop), across a worker's restart.
+    for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" && $1 != "threads" {print $1}'); do
+        for accept in reuseport-hash hash; do
+            out=$("$py" "$(dirname "$0")/../../experiments/distribution_clients.py" "$bin" restart --engine "$engine" --accept "$accept" 2>&1); status=$?
+            check "process mode, --accept $accept ($engine): $(head -1 <<<"$out")" test $status -eq 0
+            [ $status -eq 0 ] || echo "$out" | tail -n 20
+        done
     done
     out=$(SWIFT_BACKTRACE=enable=no "$py" "$(dirname "$0")/lossless.py" "$bin" crash --engine epoll 2>&1); status=$?
     check "crash contained, worker restarted: $(head -1 <<<"$out")" test $status -eq 0
