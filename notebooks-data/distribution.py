@@ -7,11 +7,19 @@ Figures, from results.csv (medians of the repetitions):
 - imbalance_busy: busiest loop's busy time over the mean, over the window;
 - p99 and server CPU per request.
 
-Theory: m connections placed one by one on n loops, the expected busiest over
-the mean, by simulation (numpy): one random choice (a hash of a random 4-tuple
-or address: `reuseport`, `reuseport-hash`, `hash`) and the less loaded of two
-random choices (`p2c`). Round-robin and least-loaded keep every loop within
-one connection of the others when nothing closes (max/mean = ceil(m/n)/(m/n)).
+Theory: m balls placed one by one on n loops, the expected busiest over the
+mean, by simulation (numpy): one random choice and the less loaded of two
+random choices. What m is depends on the policy:
+- `reuseport` hashes each connection's 4-tuple: one random choice per
+  connection; `p2c` two choices per connection; `round-robin` and
+  `least-loaded` keep every loop within one connection of the others when
+  nothing closes (max/mean = ceil(m/n)/(m/n)). Here m is the load's
+  connections plus one: the runner's /metrics connection is open when the
+  end of the window is read.
+- `hash` and `reuseport-hash` place client *addresses*: m is the number of
+  distinct addresses (`[load] source-addresses`, at most the connections),
+  each carrying connections/addresses connections, so max/mean is that of
+  m balls (the scrape's connection joins the loop of 127.0.0.1's connections).
 
 moved.csv (experiments/distribution-moved.sh): the share of client addresses
 that landed on another loop after a loop (or worker process) was added,
@@ -52,13 +60,33 @@ def balls_into_bins(m: int, n: int, choices: int, trials: int = 400, seed: int =
     return float(np.mean(ratios))
 
 
-def theory(connections: list[int], loops: int) -> pd.DataFrame:
+def balls(policy: str, connections: int, sources: int) -> int:
+    if policy in ("hash", "reuseport-hash"):
+        return min(connections, sources) if sources > 0 else 1
+    return connections + 1
+
+
+def expected(policy: str, connections: int, sources: int, loops: int) -> float:
+    m = balls(policy, connections, sources)
+    if policy in ("round-robin", "least-loaded"):
+        return math.ceil(m / loops) / (m / loops)
+    if policy in ONE_CHOICE:
+        return balls_into_bins(m, loops, 1, 400 if m <= 1000 else 60)
+    if policy == "p2c":
+        return balls_into_bins(m, loops, 2, 400 if m <= 1000 else 60)
+    return float("nan")
+
+
+def theory(connections: list[int], loops: int, sources: int) -> pd.DataFrame:
+    """The curves drawn beside the measurements: one choice and two choices
+    for m = connections + 1, and one choice over the client addresses."""
     rows = []
     for m in connections:
         trials = 400 if m <= 1000 else 60
-        rows.append({"connections": m, "one": balls_into_bins(m, loops, 1, trials),
-                     "two": balls_into_bins(m, loops, 2, trials),
-                     "even": math.ceil(m / loops) / (m / loops)})
+        rows.append({"connections": m, "one": balls_into_bins(m + 1, loops, 1, trials),
+                     "addresses": balls_into_bins(balls("hash", m, sources), loops, 1, trials),
+                     "two": balls_into_bins(m + 1, loops, 2, trials),
+                     "even": math.ceil((m + 1) / loops) / ((m + 1) / loops)})
     return pd.DataFrame(rows)
 
 
@@ -82,6 +110,7 @@ def plot(folder: Path, measured: pd.DataFrame, bounds: pd.DataFrame, save) -> li
         axes[0].plot(group["connections"], group["imbalance_connections"], marker="o", label=policy)
         axes[1].plot(group["connections"], group["imbalance_busy"], marker="o", label=policy)
     axes[0].plot(bounds["connections"], bounds["one"], "k--", label="theory: one random choice")
+    axes[0].plot(bounds["connections"], bounds["addresses"], "k-.", label="theory: one choice per client address")
     axes[0].plot(bounds["connections"], bounds["two"], "k:", label="theory: two choices")
     axes[0].plot(bounds["connections"], bounds["even"], color="grey", linewidth=0.8, label="theory: in turn")
     skewed = measured[measured["skew"] != "none"]
@@ -118,37 +147,36 @@ def moved_section(folder: Path) -> list[str]:
     return out + [""]
 
 
-def section(folder: Path, frame: pd.DataFrame, save) -> list[str]:
+def section(folder: Path, frame: pd.DataFrame, spec: dict, save) -> list[str]:
     """The report's markdown for an accept-policy sweep, or [] when the sweep is not one."""
     folder = Path(folder)
     if not applies(frame):
         return []
+    sources = int(spec.get("load", {}).get("source-addresses", 0))
     measured = table(frame)
     loops = int(pd.to_numeric(measured["threads"], errors="coerce").max())
-    bounds = theory(sorted(measured["connections"].unique()), loops)
+    bounds = theory(sorted(measured["connections"].unique()), loops, sources)
     paths = plot(folder, measured, bounds, save)
     out = ["## Connection distribution across loops", "",
-           f"Busiest loop over the mean across {loops} loops (1.00 is perfect). Theory for live connections, "
-           "m connections placed one by one: one random choice (what a hash of the client is, for any set of "
-           "distinct clients) and the less loaded of two random choices; policies that place in turn stay "
-           "within one connection.", "",
+           f"Busiest loop over the mean across {loops} loops (1.00 is perfect). Theory for live connections: "
+           "balls into bins with one random choice (`reuseport` per connection; `hash` and `reuseport-hash` per "
+           f"client address, {sources or 'one'} addresses here, so at most that many balls) and with two "
+           "(`p2c`); `round-robin` and `least-loaded` stay within one connection. The load's connections "
+           "plus the runner's own /metrics connection are counted (one more than the column says). "
+           "Accepted: over the server's life, which for long-lived connections is the warm-up's.", "",
            f"![Imbalance](plots/{paths[0].name}) ([SVG](plots/{paths[1].name}))", "",
            "| skew | connections | policy | connections max/mean | theory | busy max/mean | accepted max/mean | "
            "p99 µs | CPU µs/req | runs |",
            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    by_m = bounds.set_index("connections")
+    cache: dict = {}
     for _, row in measured.iterrows():
         m = row["connections"]
-        if row["accept"] in ONE_CHOICE:
-            expected = by_m.loc[m, "one"]
-        elif row["accept"] == "p2c":
-            expected = by_m.loc[m, "two"]
-        elif row["accept"] in ("round-robin", "least-loaded"):
-            expected = by_m.loc[m, "even"]
-        else:
-            expected = float("nan")
+        key = (row["accept"], m)
+        if key not in cache:
+            cache[key] = expected(row["accept"], int(m), sources, loops)
+        theory_value = cache[key]
         out.append(f"| {row['skew']} | {m:,} | `{row['accept']}` | {row['imbalance_connections']:.2f} | "
-                   f"{expected:.2f} | {row['imbalance_busy']:.2f} | {row['imbalance_accepted']:.2f} | "
+                   f"{theory_value:.2f} | {row['imbalance_busy']:.2f} | {row['imbalance_accepted']:.2f} | "
                    f"{row['p99_us']:.0f} | {row['cpu_us_per_request']:.2f} | {row['runs']:.0f} |")
     out.append("")
     out += moved_section(folder)

@@ -534,7 +534,7 @@ def report(folder: str | Path) -> Path:
     out += heatmaps(folder, frame)
     if "load_cpu_share" in frame.columns:
         out += tail.section(folder, frame, spec)
-    out += distribution.section(folder, frame, _save)
+    out += distribution.section(folder, frame, spec, _save)
     path = folder / "report.md"
     path.write_text("\n".join(out))
     return path

@@ -8,6 +8,10 @@ import Glibc
 /// in one process, `slot x loops + loop` in process mode (the supervisor
 /// opens them all, in that order, and keeps them for the service's life, so
 /// a restarted worker gets back its own listeners and the same clients).
+/// Rendezvous scores are seeded by each listener's identity (`slot << 16 |
+/// loop`, `identities`), not its index, so a service restarted with more
+/// loops per worker or more workers keeps every client whose listener
+/// still exists, unless the new listener outscores it.
 ///
 /// What a classic program can do here (and why these two):
 /// - It runs on the SYN, with the payload at offset 0 (nothing: the kernel
@@ -23,7 +27,8 @@ import Glibc
 ///   `SK_REUSEPORT` with a map (`bpf()`, CAP_BPF), which this project does not
 ///   load. Rendezvous hashing is as consistent as hashing gets (adding a
 ///   listener moves exactly the clients that now score highest on it, 1/N
-///   of them in expectation) at O(N) per connection, paid in the kernel.
+///   of them in expectation, and no client between two old listeners) at
+///   O(N) per connection, paid in the kernel.
 public enum ReuseportSteering {
     public enum Kind: String, Sendable {
         case cpu
@@ -32,6 +37,14 @@ public enum ReuseportSteering {
 
     /// Listeners a rendezvous program can score within the instruction limit.
     public static let maxHashedListeners = 200
+    /// The kernel's limit on a classic program's length (BPF_MAXINSNS).
+    static let maxInstructions = 4096
+
+    /// The identity of each listener of a group of `slots` workers with
+    /// `loops` listeners each, in joining order (one process: slot 0).
+    public static func identities(slots: Int, loops: Int) -> [UInt32] {
+        (0..<slots).flatMap { slot in (0..<loops).map { UInt32(slot) << 16 | UInt32($0) } }
+    }
 
     public static let needsPinMessage =
         "--accept reuseport-cpu steers a connection to the loop pinned to the CPU that received it, so it needs --pin (compact, scatter or cpus:LIST)"
@@ -47,14 +60,17 @@ public enum ReuseportSteering {
 
     /// Attaches `kind`'s program to the group `fd` belongs to.
     /// - Parameters:
-    ///   - listeners: sockets in the group.
+    ///   - identities: each listener's identity, in index order (`identities(slots:loops:)`).
     ///   - cpus: `kind == .cpu`: the CPU of each listener's loop, in index order.
     ///   - hashPort: `kind == .hash`: hash the client's port too.
     ///   - refuse: tests only: attach an empty program, which the kernel refuses.
     /// - Returns: nil, or why the kernel refused (errno text).
-    public static func attach(_ kind: Kind, to fd: Int32, listeners: Int, cpus: [Int], hashPort: Bool,
+    public static func attach(_ kind: Kind, to fd: Int32, identities: [UInt32], cpus: [Int], hashPort: Bool,
                               refuse: Bool = false) -> String? {
-        var code = refuse ? [] : program(kind, listeners: listeners, cpus: cpus, hashPort: hashPort)
+        var code = refuse ? [] : program(kind, identities: identities, cpus: cpus, hashPort: hashPort)
+        guard code.count <= maxInstructions else {
+            return "the program for \(identities.count) listeners needs \(code.count) instructions, over the kernel's \(maxInstructions); at most \(maxHashedListeners) listeners"
+        }
         let status = code.withUnsafeMutableBufferPointer {
             // safety: the kernel copies the program during the call.
             switchyard_attach_reuseport_program(fd, $0.baseAddress, UInt16($0.count))
@@ -63,10 +79,10 @@ public enum ReuseportSteering {
     }
 
     /// The program for `kind` (public for tests, which run it in `CBPF`).
-    public static func program(_ kind: Kind, listeners: Int, cpus: [Int], hashPort: Bool) -> [sock_filter] {
+    public static func program(_ kind: Kind, identities: [UInt32], cpus: [Int], hashPort: Bool) -> [sock_filter] {
         switch kind {
         case .cpu: cpuProgram(cpus: cpus)
-        case .hash: hashProgram(listeners: listeners, hashPort: hashPort)
+        case .hash: hashProgram(identities: identities, hashPort: hashPort)
         }
     }
 
@@ -107,9 +123,9 @@ public enum ReuseportSteering {
 
     /// The client's key (its source address, folded to 32 bits, and with
     /// `hashPort` its port), mixed; then for each listener i the score
-    /// `mix(key ^ seed(i))`, keeping the highest. `rendezvous` is the same
-    /// computation in Swift.
-    static func hashProgram(listeners: Int, hashPort: Bool) -> [sock_filter] {
+    /// `mix(key ^ seed(identity of i))`, keeping the highest index.
+    /// `rendezvous` is the same computation in Swift.
+    static func hashProgram(identities: [UInt32], hashPort: Bool) -> [sock_filter] {
         let net = UInt32(bitPattern: Op.network)
         var v4: [sock_filter] = [statement(Op.loadWord, net &+ 12)]          // source address
         if hashPort {
@@ -141,8 +157,8 @@ public enum ReuseportSteering {
         code += v6
         code += mix32()
         code.append(statement(Op.store, 0))                                    // M[0]: the client's hash
-        for listener in 0..<listeners {
-            code += [statement(Op.loadMemory, 0), statement(Op.xorK, seed(listener))]
+        for (listener, identity) in identities.enumerated() {
+            code += [statement(Op.loadMemory, 0), statement(Op.xorK, seed(identity))]
             code += mix32()
             if listener == 0 {
                 code += [statement(Op.store, 1), statement(Op.loadImmediate, 0), statement(Op.store, 2)]
@@ -167,8 +183,8 @@ public enum ReuseportSteering {
 
     static let portMultiplier: UInt32 = 0x9E37_79B1
 
-    static func seed(_ listener: Int) -> UInt32 {
-        mix32(UInt32(truncatingIfNeeded: listener) &* 0x9E37_79B9 &+ 0x7F4A_7C15)
+    static func seed(_ identity: UInt32) -> UInt32 {
+        mix32(identity &* 0x9E37_79B9 &+ 0x7F4A_7C15)
     }
 
     // MARK: the same computation in Swift
@@ -188,12 +204,13 @@ public enum ReuseportSteering {
         mix32(port.map { ipv4 ^ (UInt32($0) &* portMultiplier) } ?? ipv4)
     }
 
-    /// The listener rendezvous hashing gives a (mixed) key among `listeners`.
-    public static func rendezvous(_ key: UInt32, listeners: Int) -> Int {
+    /// The index of the listener rendezvous hashing gives a (mixed) key
+    /// among listeners of these identities.
+    public static func rendezvous(_ key: UInt32, identities: [UInt32]) -> Int {
         var best: UInt32 = 0
         var chosen = 0
-        for listener in 0..<listeners {
-            let score = mix32(key ^ seed(listener))
+        for (listener, identity) in identities.enumerated() {
+            let score = mix32(key ^ seed(identity))
             if listener == 0 || score > best {
                 best = score
                 chosen = listener

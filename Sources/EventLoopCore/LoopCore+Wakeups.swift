@@ -84,10 +84,12 @@ extension LoopCore {
                 fds.removeAll(keepingCapacity: true)
                 return taken
             }
-            waitingInInbox.subtract(arrived.count, ordering: .relaxed)
             var i = 0
             while i < arrived.count {
                 if let slot = admit(arrived[i]) { adopt(slot) }
+                // One at a time, after its admission: the acceptor never
+                // sees this loop emptier than it is.
+                waitingInInbox.subtract(1, ordering: .relaxed)
                 i += 1
             }
         }

@@ -213,7 +213,8 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                 cpus.append(cpu)
             }
         }
-        guard let refusal = ReuseportSteering.attach(kind, to: loops[0].listenFD, listeners: loops.count, cpus: cpus,
+        guard let refusal = ReuseportSteering.attach(kind, to: loops[0].listenFD,
+                                                     identities: ReuseportSteering.identities(slots: 1, loops: loops.count), cpus: cpus,
                                                      hashPort: configuration.hashPort,
                                                      refuse: configuration.testRefuseSteering) else { return kind.rawValue }
         guard configuration.steeringFallback else {

@@ -74,8 +74,9 @@ public struct ResultRow: Sendable, Equatable {
     public var peakRSSKiB: Int?
 
     // Balance across the server's loops (every process's), busiest over the
-    // mean: live connections at the window's end, connections accepted and
-    // busy time over the window. Empty for servers without per-loop metrics.
+    // mean: live connections at the window's end, connections accepted over
+    // the server's life, busy time over the window. Empty for servers
+    // without per-loop metrics.
     public var imbalanceConnections: Double?
     public var imbalanceAccepted: Double?
     public var imbalanceBusy: Double?

@@ -1,12 +1,18 @@
 /// Balance across a server's loops from its per-loop series over one
 /// measured window, as `results.csv` records it.
 extension SweepRunner {
-    /// Busiest over mean of live connections (at the window's end),
-    /// connections accepted and busy time (over the window), across every
-    /// loop of every process; nil where the server has no per-loop series.
-    static func imbalances(_ samples: [MetricsSnapshot.Sample]) -> (Double?, Double?, Double?) {
+    /// Busiest over mean, across every loop of every process, of live
+    /// connections at the window's end and busy time over the window (from
+    /// `samples`, the window's differences and end gauges), and of
+    /// connections accepted over the server's life (from `totals`, the
+    /// counters at the window's end: long-lived connections are accepted
+    /// during the warm-up, and in the window the only new ones are the
+    /// runner's own scrapes). nil where the server has no per-loop series.
+    /// Both counts include the runner's scrape connections: one open at the
+    /// window's end, and a few accepted (its health polls and scrapes).
+    static func imbalances(_ samples: [MetricsSnapshot.Sample], totals: [MetricsSnapshot.Sample]) -> (Double?, Double?, Double?) {
         (imbalance("switchyard_worker_connections_open", samples),
-         imbalance("switchyard_worker_connections_accepted_total", samples),
+         imbalance("switchyard_worker_connections_accepted_total", totals),
          imbalance("switchyard_loop_busy_seconds_total", samples))
     }
 

@@ -334,7 +334,7 @@ public final class SweepRunner: Sendable {
                                       priorityClass: $0.priorityClass, upperBound: $0.upperBound, count: $0.count)
             }
         }
-        (row.imbalanceConnections, row.imbalanceAccepted, row.imbalanceBusy) = Self.imbalances(window.metrics)
+        (row.imbalanceConnections, row.imbalanceAccepted, row.imbalanceBusy) = Self.imbalances(window.metrics, totals: window.totalsAtEnd)
         measurement.metrics = window.metrics.map {
             ServerMetricsCSV.Row(experiment: spec.name, pointID: run.point.id, repetition: run.repetition,
                                  startedAt: row.startedAt, series: $0.series, kind: $0.kind.rawValue, value: $0.value)

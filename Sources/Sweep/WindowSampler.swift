@@ -16,6 +16,10 @@ final class WindowSampler: Sendable {
         /// Counter differences and end-of-window gauges; empty for servers
         /// without /metrics (references) or when a scrape failed.
         var metrics: [MetricsSnapshot.Sample]
+        /// Counters' totals at the window's end (not differences), for the
+        /// figures over the server's life: connections accepted per loop
+        /// (long-lived connections are all accepted before the window).
+        var totalsAtEnd: [MetricsSnapshot.Sample] = []
         /// The latency histograms second by second: (second, cells).
         var seconds: [(second: Int, cells: [HistogramCell])] = []
     }
@@ -65,6 +69,7 @@ final class WindowSampler: Sendable {
             if let metricsBefore, let metricsAfter {
                 window.metrics = metricsAfter.since(metricsBefore).filter { !HistogramSeconds.isHistogramSeries($0.series) }
             }
+            window.totalsAtEnd = metricsAfter?.samples.filter { $0.series.hasPrefix("switchyard_worker_connections_accepted_total{") } ?? []
             window.seconds = seconds
             result.withLock { $0 = window }
         }

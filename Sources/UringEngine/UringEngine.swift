@@ -50,7 +50,7 @@ public enum UringEngine {
         if let problem = UringProbe.shared.check(options) { throw EngineError(problem) }
         if let problem = validate(options) { throw EngineError(problem) }
         if options.directDescriptors && configuration.acceptPolicy.usesAcceptorThread {
-            throw EngineError("--uring-direct-descriptors needs --accept reuseport (an acceptor thread hands over real descriptors)")
+            throw EngineError("--uring-direct-descriptors needs one of the kernel's policies, --accept reuseport, reuseport-cpu or reuseport-hash (an acceptor thread hands over real descriptors; got --accept \(configuration.acceptPolicy.rawValue))")
         }
         metrics.setInfo("uring", options.summary)
         if options.receive == .multishot {

@@ -536,11 +536,12 @@ extension Serve {
         if hashPort && accept != .reusePortHash && choice != .hash {
             return "--hash-port applies only to --accept hash or reuseport-hash (got --accept \(accept.rawValue))"
         }
-        if steeringFallback && accept.steering == nil && !(choice == .hash && workers == .processes) {
+        let processMode = workers == .processes || processSlot >= 0
+        if steeringFallback && accept.steering == nil && !(choice == .hash && processMode) {
             return "--steering-fallback applies only to --accept reuseport-cpu or reuseport-hash, or hash in process mode (got --accept \(accept.rawValue))"
         }
         if accept == .reusePortCPU && pin == "none" { return ReuseportSteering.needsPinMessage }
-        let listeners = threads * (workers == .processes || processSlot >= 0 ? max(1, processes) : 1)
+        let listeners = threads * (processMode ? (processes > 0 ? processes : Supervisor.usableCPUs()) : 1)
         if accept == .reusePortHash && listeners > ReuseportSteering.maxHashedListeners {
             return "--accept reuseport-hash scores every listener in one BPF program, at most \(ReuseportSteering.maxHashedListeners) (here --threads x --processes = \(listeners)); use --accept hash or fewer loops"
         }

@@ -175,7 +175,8 @@ struct Supervisor {
             }
             guard cpus.count == listeners.count else { throw EngineError(ReuseportSteering.needsPinMessage) }
         }
-        guard let refusal = ReuseportSteering.attach(kind, to: listeners[0], listeners: listeners.count, cpus: cpus,
+        guard let refusal = ReuseportSteering.attach(kind, to: listeners[0],
+                                                     identities: ReuseportSteering.identities(slots: count, loops: perWorker), cpus: cpus,
                                                      hashPort: serve.hashPort, refuse: serve.testRefuseSteering) else {
             log("reuseport steering: \(kind.rawValue) over \(listeners.count) listening sockets")
             return
@@ -260,9 +261,10 @@ struct SupervisorState {
     }
 
     /// The accept policy is pinned too: the supervisor attached the group's
-    /// steering program for it (and the listeners per worker follow it).
+    /// steering program for it (`--balance hash` included), and the
+    /// listeners per worker follow it.
     static func steeringFlags(_ serve: Serve) -> [String] {
-        ["--accept", serve.accept.rawValue, serve.hashPort ? "--hash-port" : "--no-hash-port"]
+        ["--accept", serve.accept.rawValue, "--balance", serve.balance.rawValue, serve.hashPort ? "--hash-port" : "--no-hash-port"]
     }
 
     var nothingLeft: Bool { workers.isEmpty && restartAt.isEmpty && !givenUp.isEmpty }
@@ -354,7 +356,7 @@ struct SupervisorState {
             return
         }
         var restartOnly: [String] = []
-        for key in ["host", "port", "backlog", "processes", "accept", "hash-port"] {
+        for key in ["host", "port", "backlog", "processes", "accept", "balance", "hash-port"] {
             let setting = ServeSetting.byKey[key]!
             if setting.render(next) != setting.render(serve) && !(key == "port" && serve.port == 0) {
                 restartOnly.append("\(key) \(setting.render(serve)) -> \(setting.render(next))")

@@ -149,4 +149,25 @@ struct DistributionTests {
         #expect(try server.client().get("/health").status == 200)
         #expect(try server.client().get("/metrics").text.contains("steering=\"refused\""))
     }
+
+    @Test("io_uring's direct descriptors refuse the acceptor thread's policies, naming the flags",
+          .enabled(if: reactorEngineNames.contains("io_uring"), "io_uring cannot run here"),
+          arguments: [AcceptPolicy.hash, .p2c])
+    func directDescriptors(accept: AcceptPolicy) throws {
+        do {
+            _ = try TestServer(engine: "io_uring") {
+                $0.acceptPolicy = accept
+                $0.uring.directDescriptors = true
+            }
+            Issue.record("direct descriptors started with --accept \(accept.rawValue)")
+        } catch let error as EngineError {
+            #expect(error.description.contains("--uring-direct-descriptors needs one of the kernel's policies"))
+            #expect(error.description.contains("got --accept \(accept.rawValue)"))
+        }
+        let steered = try TestServer(engine: "io_uring") {
+            $0.acceptPolicy = .reusePortHash
+            $0.uring.directDescriptors = true
+        }
+        #expect(try steered.client().get("/health").status == 200)
+    }
 }

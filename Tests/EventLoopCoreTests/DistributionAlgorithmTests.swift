@@ -29,8 +29,8 @@ struct DistributionAlgorithmTests {
         let keys = 100_000
         for i in 0..<keys {
             let key = ReuseportSteering.key(ipv4: 0x0A00_0000 | UInt32(i), port: nil)
-            let was = ReuseportSteering.rendezvous(key, listeners: 8)
-            let now = ReuseportSteering.rendezvous(key, listeners: 9)
+            let was = ReuseportSteering.rendezvous(key, identities: ReuseportSteering.identities(slots: 1, loops: 8))
+            let now = ReuseportSteering.rendezvous(key, identities: ReuseportSteering.identities(slots: 1, loops: 9))
             if was != now {
                 movedKeys += 1
                 #expect(now == 8, "a key moved between two old listeners")
@@ -40,6 +40,27 @@ struct DistributionAlgorithmTests {
         // Within 10% of 1/9 (the goal); rendezvous is exactly minimal.
         #expect(abs(maglev - 1.0 / 9) < 0.1 / 9, "Maglev moved \(maglev)")
         #expect(abs(rendezvous - 1.0 / 9) < 0.1 / 9, "rendezvous moved \(rendezvous)")
+    }
+
+    @Test("Rendezvous in process mode: a worker's listener keeps its clients when loops per worker grow")
+    func processModeIdentities() {
+        // Two workers with two loops each, then with three: listener
+        // indices shift (worker 1's first loop goes from 2 to 3), identities do not.
+        let before = ReuseportSteering.identities(slots: 2, loops: 2)
+        let after = ReuseportSteering.identities(slots: 2, loops: 3)
+        var moved = 0
+        let keys = 60_000
+        for i in 0..<keys {
+            let key = ReuseportSteering.key(ipv4: 0x0A00_0000 | UInt32(i), port: nil)
+            let was = before[ReuseportSteering.rendezvous(key, identities: before)]
+            let now = after[ReuseportSteering.rendezvous(key, identities: after)]
+            if was != now {
+                moved += 1
+                #expect(now & 0xFFFF == 2, "a key moved to an old listener")
+            }
+        }
+        // 2 of 6 listeners are new: a third of clients move, within 10%.
+        #expect(abs(Double(moved) / Double(keys) - 1.0 / 3) < 0.1 / 3, "moved \(moved) of \(keys)")
     }
 
     @Test("Client keys: an IPv4-mapped IPv6 address is the IPv4 client")
@@ -137,14 +158,14 @@ struct DistributionAlgorithmTests {
 
     @Test("The rendezvous program chooses as the Swift reference does", arguments: [false, true])
     func hashProgram(port: Bool) {
-        for listeners in [1, 2, 5, 16] {
-            let program = ReuseportSteering.program(.hash, listeners: listeners, cpus: [], hashPort: port)
+        for identities in [[0], [0, 1], ReuseportSteering.identities(slots: 1, loops: 5), ReuseportSteering.identities(slots: 4, loops: 4)] {
+            let program = ReuseportSteering.program(.hash, identities: identities, cpus: [], hashPort: port)
             #expect(program.count <= 4096)
             for i in 0..<200 {
                 let address = 0x7F00_0000 | UInt32(i) &* 2_654_435_761 >> 8
                 let clientPort = UInt16(truncatingIfNeeded: 40_000 + i * 7)
                 let expected = ReuseportSteering.rendezvous(
-                    ReuseportSteering.key(ipv4: address, port: port ? clientPort : nil), listeners: listeners)
+                    ReuseportSteering.key(ipv4: address, port: port ? clientPort : nil), identities: identities)
                 #expect(Self.run(program, network: Self.packet(ipv4: address, port: clientPort)) == UInt32(expected))
                 // IP options move the TCP header; the port is found after them.
                 #expect(Self.run(program, network: Self.packet(ipv4: address, port: clientPort, ihl: 7)) == UInt32(expected))
@@ -152,15 +173,18 @@ struct DistributionAlgorithmTests {
             // IPv6: the four words folded by xor, then the same steps.
             let words: [UInt32] = [0x2001_0db8, 0, 0x1234, 0x5678]
             let folded = words.reduce(0, ^)
-            let v6 = ReuseportSteering.rendezvous(ReuseportSteering.key(ipv4: folded, port: port ? 443 : nil), listeners: listeners)
+            let v6 = ReuseportSteering.rendezvous(ReuseportSteering.key(ipv4: folded, port: port ? 443 : nil), identities: identities)
             #expect(Self.run(program, network: Self.packet(ipv6: words, port: 443)) == UInt32(v6))
         }
-        #expect(ReuseportSteering.program(.hash, listeners: ReuseportSteering.maxHashedListeners, cpus: [], hashPort: true).count <= 4096)
+        let most = ReuseportSteering.identities(slots: 1, loops: ReuseportSteering.maxHashedListeners)
+        #expect(ReuseportSteering.program(.hash, identities: most, cpus: [], hashPort: true).count <= ReuseportSteering.maxInstructions)
+        let tooMany = ReuseportSteering.identities(slots: 1, loops: 240)
+        #expect(ReuseportSteering.attach(.hash, to: -1, identities: tooMany, cpus: [], hashPort: true)?.contains("over the kernel's 4096") == true)
     }
 
     @Test("The CPU program returns the listener on the receiving CPU, or past the group")
     func cpuProgram() {
-        let program = ReuseportSteering.program(.cpu, listeners: 4, cpus: [3, 1, 6, 1], hashPort: false)
+        let program = ReuseportSteering.program(.cpu, identities: ReuseportSteering.identities(slots: 1, loops: 4), cpus: [3, 1, 6, 1], hashPort: false)
         let syn = Self.packet(ipv4: 0x7F00_0001, port: 5000)
         #expect(Self.run(program, network: syn, cpu: 3) == 0)
         #expect(Self.run(program, network: syn, cpu: 6) == 2)

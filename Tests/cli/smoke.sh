@@ -27,6 +27,18 @@ check "a refused BPF program exits non-zero" test $status -ne 0
 out=$("$bin" serve --engine epoll --workers processes --processes 1 --accept reuseport-hash --test-refuse-steering --port 0 2>&1); status=$?
 check "process mode: the supervisor's refused program stops it with exit 2" test $status -eq 2
 check "process mode: ... naming the cause" contains "$out" "kernel refused the reuseport BPF program"
+# Process mode with the acceptor's hash: the supervisor attaches the program
+# across workers, and --steering-fallback is accepted by every worker too.
+log=$(mktemp)
+"$bin" serve --engine epoll --workers processes --processes 2 --accept hash --steering-fallback --port 0 2>"$log" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving http" "$log" && break; sleep 0.1; done
+url=$(grep -o "http://[^ ]*" "$log" | head -1)
+for _ in $(seq 1 100); do [ "$(curl -s "${url}plaintext")" = "Hello, World!" ] && break; sleep 0.1; done
+check "process mode, --accept hash --steering-fallback: the workers serve" test "$(curl -s "${url}plaintext")" = "Hello, World!"
+check "process mode, --accept hash: the supervisor steers workers by address" contains "$(cat "$log")" "reuseport steering: hash over 2 listening sockets"
+kill -TERM $pid; wait $pid
+rm -f "$log"
 out=$("$bin" --help 2>&1); check "--help lists subcommands" contains "$out" "serve"
 out=$("$bin" serve --help 2>&1); check "serve --help documents --max-connections" contains "$out" "--max-connections"
 
