@@ -99,7 +99,8 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     out["runs"] = grouped.size()
     out = out.reset_index()
     out["order"] = out["accept"].map(lambda a: POLICY_ORDER.index(a) if a in POLICY_ORDER else 99)
-    return out.sort_values(["skew", "connections", "order"]).drop(columns="order")
+    out["uniform_first"] = out["skew"] != "none"
+    return out.sort_values(["uniform_first", "connections", "order"]).drop(columns=["order", "uniform_first"])
 
 
 def plot(folder: Path, measured: pd.DataFrame, bounds: pd.DataFrame, save) -> list[Path]:
