@@ -55,7 +55,8 @@ let package = Package(
         .target(name: "EngineCore", dependencies: ["LoopRuntime", "HTTP1", "Metrics", "CSystem", "Topology"], exclude: ["README.md"]),
         // What every event-loop engine shares: slots, deadlines, budget, shedding, drain.
         .target(
-            name: "EventLoopCore", dependencies: ["LoopRuntime", "EngineCore", "HTTP1", "Metrics", "CSystem"],
+            name: "EventLoopCore",
+            dependencies: ["LoopRuntime", "EngineCore", "HTTP1", "Metrics", "CSystem", .product(name: "Atomics", package: "swift-atomics")],
             exclude: ["README.md"], swiftSettings: hotPath),
         .target(name: "ThreadsEngine", dependencies: ["LoopRuntime", "EngineCore", "HTTP1", "Metrics"], exclude: ["README.md"]),
         .target(

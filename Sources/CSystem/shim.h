@@ -136,3 +136,52 @@ static inline int switchyard_attach_reuseport_program(int fd, struct sock_filter
     struct sock_fprog program = { .len = count, .filter = code };
     return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof(program));
 }
+
+// Process mode, load-aware accept across workers: an accepted socket is
+// handed to another worker's acceptor over a Unix datagram socket, with
+// SCM_RIGHTS, and a 32-bit tag (the loop it goes to). Returns 0 or -1
+// (errno set); the sender still owns `fd` and closes its copy.
+#include <sys/un.h>
+static inline int switchyard_send_descriptor(int sock, const char *path, int fd, uint32_t tag) {
+    struct sockaddr_un to;
+    memset(&to, 0, sizeof(to));
+    to.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(to.sun_path)) { errno = ENAMETOOLONG; return -1; }
+    strcpy(to.sun_path, path);
+    struct iovec part = { .iov_base = &tag, .iov_len = sizeof(tag) };
+    union { char bytes[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr message = { .msg_name = &to, .msg_namelen = sizeof(to), .msg_iov = &part, .msg_iovlen = 1,
+                              .msg_control = control.bytes, .msg_controllen = sizeof(control.bytes) };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    return sendmsg(sock, &message, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof(tag) ? 0 : -1;
+}
+
+// The other side: a descriptor (close-on-exec) and its tag, or -1 (errno
+// set; EAGAIN when nothing waits). A message without a descriptor is -1, EBADMSG.
+static inline int switchyard_receive_descriptor(int sock, uint32_t *tag) {
+    struct iovec part = { .iov_base = tag, .iov_len = sizeof(*tag) };
+    union { char bytes[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } control;
+    struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1, .msg_control = control.bytes,
+                              .msg_controllen = sizeof(control.bytes) };
+    ssize_t count = recvmsg(sock, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (count < 0) return -1;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    if (count != (ssize_t)sizeof(*tag) || header == NULL || header->cmsg_type != SCM_RIGHTS) {
+        if (header != NULL && header->cmsg_type == SCM_RIGHTS) { int stray; memcpy(&stray, CMSG_DATA(header), sizeof(int)); close(stray); }
+        errno = EBADMSG;
+        return -1;
+    }
+    int fd;
+    memcpy(&fd, CMSG_DATA(header), sizeof(int));
+    return fd;
+}
+
+// memfd_create through syscall(2): glibc declares it only under _GNU_SOURCE.
+static inline int switchyard_memfd(const char *name) {
+    return (int)syscall(SYS_memfd_create, name, 1u /* MFD_CLOEXEC */);
+}

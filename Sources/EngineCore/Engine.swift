@@ -48,6 +48,10 @@ public struct EngineConfiguration: Sendable, Equatable {
     /// Tests only: attach a program the kernel must refuse, to exercise the
     /// refusal path on a kernel that would accept the real one.
     public var testRefuseSteering = false
+    /// Process mode with a load-aware acceptor choice (`p2c`,
+    /// `least-loaded`): the table of every worker's loop loads and where the
+    /// other workers' acceptors listen for hand-offs. nil otherwise.
+    public var sharedLoads: SharedLoadsPlan?
     /// Seconds from a request's first byte to the end of its head; a client
     /// trickling bytes is still cut off (408).
     public var headTimeout = 10.0
@@ -169,6 +173,29 @@ public enum AcceptPolicy: String, Sendable, CaseIterable {
 
     /// The names `--accept` takes, for error messages.
     public static var allowedText: String { allCases.map(\.rawValue).joined(separator: ", ") }
+}
+
+/// Process mode: where the workers' acceptors meet (`EventLoopCore.SharedLoads`).
+public struct SharedLoadsPlan: Sendable, Equatable {
+    /// A memfd of `processes x loops` 64-bit loads, made by the supervisor.
+    public var tableFD: Int32
+    public var slot: Int
+    public var processes: Int
+    /// The supervisor's directory; worker k of configuration generation g
+    /// binds `acceptor-k-g.sock` there.
+    public var directory: String
+    public var generation: Int
+
+    public init(tableFD: Int32, slot: Int, processes: Int, directory: String, generation: Int) {
+        self.tableFD = tableFD
+        self.slot = slot
+        self.processes = processes
+        self.directory = directory
+        self.generation = generation
+    }
+
+    /// Whether the acceptor's choice reads loads (and so is made across workers).
+    public static func applies(to choice: Balance?) -> Bool { choice == .p2c || choice == .leastLoaded }
 }
 
 /// How the acceptor thread picks the loop for a new connection.

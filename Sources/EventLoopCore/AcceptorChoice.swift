@@ -17,18 +17,31 @@ import Glibc
 ///   on the same loop every time, and a change of the number of loops moves
 ///   about 1/N of clients. Affinity, not balance: the spread is that of balls
 ///   into bins with one choice.
+///
+/// In process mode, `p2c` and `least-loaded` choose over every worker's
+/// loops (`SharedLoads`): the answer may be another worker's loop.
 struct AcceptorChoice {
+    /// Where a connection goes: one of this worker's loops, or loop `loop`
+    /// of worker `worker`.
+    enum Target {
+        case here(LoopCore)
+        case worker(Int, loop: Int)
+    }
+
     let rule: Balance
     let loops: [LoopCore]
     let table: MaglevTable?
     let hashPort: Bool
+    /// Process mode, load-aware rules: every worker's loads.
+    let shared: SharedLoads?
     private var next = 0
     private var random: UInt64
 
-    init(rule: Balance, loops: [LoopCore], hashPort: Bool) {
+    init(rule: Balance, loops: [LoopCore], hashPort: Bool, shared: SharedLoads? = nil) {
         self.rule = rule
         self.loops = loops
         self.hashPort = hashPort
+        self.shared = SharedLoadsPlan.applies(to: rule) ? shared : nil
         table = rule == .hash ? MaglevTable(loops: loops.count) : nil
         // Seeded per process and start, so two workers do not draw alike.
         var now = timespec()
@@ -39,7 +52,31 @@ struct AcceptorChoice {
     /// Whether `loop(for:)` needs the peer's address from accept.
     var needsAddress: Bool { rule == .hash }
 
-    /// The loop for a connection accepted from `address` (read only by `hash`).
+    /// Where a connection accepted from `address` goes (`address` is read only by `hash`).
+    mutating func target(for address: UnsafePointer<sockaddr_storage>) -> Target {
+        guard let shared else { return .here(loop(for: address)) }
+        // Over every worker's loops: this worker's own loads are read live
+        // (they count hand-offs not yet taken in), the others' from the table.
+        let count = shared.count
+        let own = shared.plan.slot * shared.loops
+        func load(_ index: Int) -> Int {
+            index >= own && index < own + shared.loops ? loops[index - own].load : shared.load(index)
+        }
+        var chosen: Int
+        if rule == .leastLoaded {
+            chosen = own
+            for index in 0..<count where load(index) < load(chosen) { chosen = index }
+        } else {
+            let first = Int(nextRandom() % UInt64(count))
+            var second = Int(nextRandom() % UInt64(count - 1))
+            if second >= first { second += 1 }
+            chosen = load(second) < load(first) ? second : first
+        }
+        if chosen >= own && chosen < own + shared.loops { return .here(loops[chosen - own]) }
+        return .worker(chosen / shared.loops, loop: chosen % shared.loops)
+    }
+
+    /// The loop of this worker for a connection accepted from `address`.
     mutating func loop(for address: UnsafePointer<sockaddr_storage>) -> LoopCore {
         switch rule {
         case .roundRobin:

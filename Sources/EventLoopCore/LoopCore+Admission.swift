@@ -104,6 +104,7 @@ extension LoopCore {
         connection.peer = peer
         open += 1
         openCount.store(open, ordering: .relaxed)
+        publishedLoad?.store(open, ordering: .relaxed)
         counters.recordConnectionOpened()
         if draining { connection.session.beginDraining() }
         wheel.arm(slot, at: admissionDeadline)

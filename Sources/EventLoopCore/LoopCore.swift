@@ -1,3 +1,4 @@
+import Atomics
 import CSystem
 import EngineCore
 import Glibc
@@ -60,6 +61,9 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     /// counts them as this loop's (`load`), or a burst between two turns
     /// would all go to the loop that looked emptiest.
     let waitingInInbox = Atomic(0)
+    /// Process mode with a load-aware acceptor: this loop's cell of the
+    /// workers' shared table, stored beside `openCount`. Set before the loop runs.
+    public var publishedLoad: UnsafeAtomic<Int>?
     /// Late answers for this loop's connections (`resume`, any thread),
     /// taken by the loop when it wakes (`wokenUp`); `resumesTaken` is the
     /// loop's side of the swap, so neither allocates once grown.
@@ -285,6 +289,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
         freeSlots.append(slot)
         open -= 1
         openCount.store(open, ordering: .relaxed)
+        publishedLoad?.store(open, ordering: .relaxed)
         counters.recordConnectionClosed()
         onClose()
         return listenerMayResume

@@ -99,6 +99,9 @@ public final class LoopGroup: Engine, @unchecked Sendable {
     /// How the acceptor thread picks a loop; written by `start`, then the
     /// acceptor thread's alone.
     private var chooser: AcceptorChoice?
+    /// Process mode, `p2c` or `least-loaded`: every worker's loads and the
+    /// hand-off socket. Written by `start`.
+    private var shared: SharedLoads?
 
     public init(engineName: String, configuration: EngineConfiguration, responder: any HTTPResponder,
                 metrics: MetricsRegistry, prepare: @escaping Prepare = { _, _ in }, makeLoop: @escaping MakeLoop) {
@@ -182,7 +185,20 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         metrics.setInfo("accept", configuration.acceptPolicy.rawValue)
         if let choice = configuration.acceptPolicy.acceptorChoice(balance: configuration.balance) {
             metrics.setInfo("balance", choice.rawValue)
-            chooser = AcceptorChoice(rule: choice, loops: loops.map(\.core), hashPort: configuration.hashPort)
+            if let plan = configuration.sharedLoads, SharedLoadsPlan.applies(to: choice), plan.processes > 1 {
+                let shared = try SharedLoads(plan: plan, loops: count)
+                for (index, loop) in loops.enumerated() { loop.core.publishedLoad = shared.publisher(forLoop: index) }
+                self.shared = shared
+                metrics.setInfo("balance_scope", "workers")
+                metrics.setLabelledCounters(
+                    "switchyard_acceptor_handoffs_total",
+                    help: "Accepted sockets the acceptor handed to another worker's loop (sent), took from another worker (received), or kept because the other worker was gone (failed).",
+                    label: "outcome") {
+                        [("sent", shared.sent.load(ordering: .relaxed)), ("received", shared.received.load(ordering: .relaxed)),
+                         ("failed", shared.failed.load(ordering: .relaxed))]
+                    }
+            }
+            chooser = AcceptorChoice(rule: choice, loops: loops.map(\.core), hashPort: configuration.hashPort, shared: shared)
         }
         metrics.setInfo("loops", String(count))
         metrics.setInfo("pin", configuration.placement?.policy.description ?? "none")
@@ -194,7 +210,9 @@ public final class LoopGroup: Engine, @unchecked Sendable {
             threads.append(Thread.spawn(name: "loop-\(loop.core.index)") { loop.run() })
         }
         if usesAcceptor {
-            acceptorThread = Thread.spawn(name: "acceptor") { [self] in acceptLoop() }
+            acceptorThread = Thread.spawn(name: "acceptor") { [self] in
+                if let shared { sharedAcceptLoop(shared) } else { acceptLoop() }
+            }
         }
     }
 
@@ -263,6 +281,69 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         }
         close(acceptorFD)
         acceptorFinished.store(true, ordering: .releasing)
+    }
+
+    /// Process mode, load-aware choice over every worker's loops: as
+    /// `acceptLoop`, but a connection may go to another worker (`SharedLoads`),
+    /// and the acceptor also takes what other workers hand here. It never
+    /// blocks on the connection cap (a hand-off may arrive meanwhile): without
+    /// a free slot it waits for the socket or a hand-off. A hand-off that
+    /// finds no slot left here is closed.
+    private func sharedAcceptLoop(_ shared: SharedLoads) {
+        var address = sockaddr_storage()
+        while !stopping.load(ordering: .acquiring) {
+            takeHandOffs(shared)
+            guard slots.tryAcquire() else {
+                wait(for: shared, listener: false)
+                continue
+            }
+            let fd = accept(into: &address, false)
+            guard fd >= 0 else {
+                slots.release()
+                if errno == EAGAIN || errno == EWOULDBLOCK { wait(for: shared, listener: true) }
+                if errno == EMFILE || errno == ENFILE || errno == ENOMEM { usleep(10_000) }
+                continue
+            }
+            switch chooser!.target(for: &address) {
+            case .here(let loop):
+                loop.enqueue(fd)
+            case .worker(let slot, let loop):
+                if shared.pass(fd, toWorker: slot, loop: loop) {
+                    close(fd)  // the other worker has its own copy
+                    slots.release()
+                } else {
+                    withUnsafePointer(to: &address) { chooser!.loop(for: $0) }.enqueue(fd)
+                }
+            }
+        }
+        // Stopping: nobody can find this worker's name any more, then what
+        // was handed here already, then this worker's own queue (kept here:
+        // the other workers are draining too).
+        unlink(shared.ownPath)
+        takeHandOffs(shared)
+        while true {
+            let fd = accept(into: &address, false)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                break
+            }
+            if slots.tryAcquire() { withUnsafePointer(to: &address) { chooser!.loop(for: $0) }.enqueue(fd) } else { close(fd) }
+        }
+        close(acceptorFD)
+        acceptorFinished.store(true, ordering: .releasing)
+    }
+
+    private func takeHandOffs(_ shared: SharedLoads) {
+        while let (fd, loop) = shared.receive() {
+            if slots.tryAcquire() { loops[loop].core.enqueue(fd) } else { close(fd) }
+        }
+    }
+
+    /// Up to 100 ms for a hand-off, or (`listener`) a connection to accept.
+    private func wait(for shared: SharedLoads, listener: Bool) {
+        var polled = [pollfd(fd: shared.socket, events: Int16(POLLIN), revents: 0),
+                      pollfd(fd: acceptorFD, events: Int16(POLLIN), revents: 0)]
+        _ = poll(&polled, listener ? 2 : 1, 100)
     }
 
     /// One non-blocking accept; the peer's address only when the choice reads it.

@@ -21,6 +21,7 @@ public final class MetricsRegistry: Sendable {
         var engineGauges: [ObjectIdentifier: EngineGauges] = [:]
         /// Process-level values (configuration generation, last reload), by name.
         var processValues: [String: (help: String, type: String, value: Double)] = [:]
+        var labelledCounters: [String: (help: String, label: String, read: @Sendable () -> [(String, Int)])] = [:]
     }
     private let state = Mutex(State())
 
@@ -73,6 +74,13 @@ public final class MetricsRegistry: Sendable {
     /// For the control plane (reloads), not the request path: it takes the lock.
     public func setProcessValue(_ name: String, help: String, type: String = "gauge", _ value: Double) {
         state.withLock { $0.processValues[name] = (help, type, value) }
+    }
+
+    /// A process-level counter family with one label, read when `/metrics`
+    /// is rendered (atomics kept by whoever counts; no lock to count).
+    public func setLabelledCounters(_ name: String, help: String, label: String,
+                                    read: @escaping @Sendable () -> [(String, Int)]) {
+        state.withLock { $0.labelledCounters[name] = (help, label, read) }
     }
 
     public func totals() -> CounterSnapshot {
@@ -217,6 +225,10 @@ public final class MetricsRegistry: Sendable {
                     out += "switchyard_worker_engine_state{worker=\"\(set.worker)\",state=\"\(name)\"} \(value)\n"
                 }
             }
+        }
+        for (name, entry) in state.withLock({ $0.labelledCounters }).sorted(by: { $0.key < $1.key }) {
+            out += "# HELP \(name) \(entry.help)\n# TYPE \(name) counter\n"
+            for (value, count) in entry.read() { out += "\(name){\(entry.label)=\"\(value)\"} \(count)\n" }
         }
         for (name, entry) in state.withLock({ $0.processValues }).sorted(by: { $0.key < $1.key }) {
             out += "# HELP \(name) \(entry.help)\n# TYPE \(name) \(entry.type)\n"

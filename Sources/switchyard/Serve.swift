@@ -43,6 +43,8 @@ struct Serve: ParsableCommand {
     @Option(help: .hidden) var processSlot: Int = -1
     @Option(help: .hidden) var processDir: String?
     @Option(help: .hidden) var configGeneration: Int = 1
+    /// Process mode: the supervisor's table of loop loads is the descriptor after the listeners.
+    @Flag(help: .hidden) var sharedLoads = false
 
     @Flag(help: "Stop gracefully when the process that started this one exits (`switchyard sweep` sets it, so a sweep killed outright leaves no server running).")
     var exitWithParent = false
@@ -445,6 +447,11 @@ struct Serve: ParsableCommand {
             maxFieldCount: maxFields, maxBodyBytes: maxBody, maxRequestsPerConnection: maxRequestsPerConnection,
             parserSIMD: (try? resolvedParserSIMD()) ?? .scalar)
         configuration.inheritedListeners = (0..<inheritListeners).map { Int32(3 + $0) }
+        if sharedLoads && processSlot >= 0 {
+            configuration.sharedLoads = SharedLoadsPlan(tableFD: Int32(3 + inheritListeners), slot: processSlot,
+                                                        processes: max(1, processes), directory: processDir ?? "",
+                                                        generation: configGeneration)
+        }
         return configuration
     }
 

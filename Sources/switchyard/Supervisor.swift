@@ -111,6 +111,19 @@ struct Supervisor {
 
         var state = SupervisorState(serve: serve, cli: cli, listeners: listeners, perWorker: perWorker, port: port,
                                     directory: directory, counts: counts)
+        // p2c and least-loaded choose over every worker's loops: a table of
+        // their loads that every worker maps (EventLoopCore's SharedLoads).
+        if count > 1 && SharedLoadsPlan.applies(to: serve.accept.acceptorChoice(balance: serve.balance)) {
+            let table = switchyard_memfd("switchyard-loop-loads")
+            guard table >= 0, ftruncate(table, off_t(count * serve.threads * MemoryLayout<Int>.stride)) == 0 else {
+                log("error: cannot make the shared table of loop loads: \(errnoText())", .error)
+                throw ExitCode(1)
+            }
+            state.loadTable = fcntl(table, F_DUPFD_CLOEXEC, 100)
+            close(table)
+            state.pinned += ["--threads", String(serve.threads)]  // the table has a cell per loop
+            log("acceptors choose over every worker's loops (\(count) x \(serve.threads), --accept \(serve.accept.rawValue))")
+        }
         state.processCount = count
         for slot in 0..<count { state.start(slot: slot, generation: 1) }
         var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
@@ -238,6 +251,8 @@ struct SupervisorState {
     let counts: SharedCounts
     /// Workers in all (for each worker's share of the placement plan).
     var processCount = 1
+    /// The memfd of every worker's loop loads (process mode, p2c or least-loaded), passed after the listeners.
+    var loadTable: Int32?
     var workers: [Supervisor.Worker] = []
     var generation = 1
     /// Per slot: recent deaths (ms), when to restart (ms; 0: not due), given up.
@@ -276,10 +291,11 @@ struct SupervisorState {
         let arguments = [exe, "serve"] + cli + pinned + [
             "--workers", "single", "--processes", String(processCount), "--inherit-listeners", String(perWorker), "--process-slot", String(slot),
             "--process-dir", directory, "--config-generation", String(generation), "--exit-with-parent",
-        ]
-        let files = (0..<perWorker).map {
+        ] + (loadTable != nil ? ["--shared-loads"] : [])
+        var files = (0..<perWorker).map {
             ChildProcess.FileAction.duplicate(source: listeners[slot * perWorker + $0], target: Int32(3 + $0))
         }
+        if let loadTable { files.append(.duplicate(source: loadTable, target: Int32(3 + perWorker))) }
         let pid: pid_t
         switch ChildProcess.spawn(arguments, files: files, ownProcessGroup: false) {
         case .success(let started): pid = started

@@ -264,6 +264,14 @@ if [ -n "${PYTHON:-}" ] || command -v python3 >/dev/null; then
             [ $status -eq 0 ] || echo "$out" | tail -n 20
         done
     done
+    # p2c and least-loaded choose over every worker's loops, handing sockets between workers.
+    for engine in $("$bin" engines 2>&1 | awk 'NR > 1 && NF == 0 {exit} NR > 1 && $2 == "yes" && $1 != "threads" {print $1}'); do
+        for accept in p2c least-loaded; do
+            out=$("$py" "$(dirname "$0")/../../experiments/distribution_clients.py" "$bin" level --engine "$engine" --accept "$accept" 2>&1); status=$?
+            check "process mode, --accept $accept ($engine): $(head -1 <<<"$out")" test $status -eq 0
+            [ $status -eq 0 ] || echo "$out" | tail -n 20
+        done
+    done
     out=$(SWIFT_BACKTRACE=enable=no "$py" "$(dirname "$0")/lossless.py" "$bin" crash --engine epoll 2>&1); status=$?
     check "crash contained, worker restarted: $(head -1 <<<"$out")" test $status -eq 0
     [ $status -eq 0 ] || echo "$out" | tail -n 20
