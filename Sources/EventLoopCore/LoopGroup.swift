@@ -88,6 +88,8 @@ public final class LoopGroup: Engine, @unchecked Sendable {
     private var acceptorFD: Int32 = -1
     public private(set) var boundPort = 0
     private let stopping = Atomic(false)
+    /// Set by the first `stop`, so a second one does nothing.
+    private let stopCalled = Atomic(false)
     /// Listening sockets this process opened (not inherited), for `stop` to
     /// refuse new connections on before the loops drain. Written by `start`.
     private var ownListeners: [Int32] = []
@@ -173,6 +175,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                     first = false
                 } catch {
                     for l in loops where l.listenFD >= 0 { close(l.listenFD) }
+                    ownListeners = []  // closed: `stop` must not touch their numbers
                     throw error
                 }
             }
@@ -362,11 +365,14 @@ public final class LoopGroup: Engine, @unchecked Sendable {
     }
 
     public func stop() {
-        guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        guard !stopCalled.exchange(true, ordering: .sequentiallyConsistent) else { return }
         // New clients are turned away first, so the queues the drain empties
         // stop growing. Inherited sockets are the supervisor's to refuse: it
         // does so on a stop, never on a reload, whose new workers share them.
+        // Before `stopping` is set: once it is, the acceptor may close its
+        // listener, and its number may already name another socket.
         for fd in ownListeners { Listener.refuseNewConnections(fd) }
+        stopping.store(true, ordering: .sequentiallyConsistent)
         if acceptorFD >= 0 {
             slots.release()  // wake the acceptor if it waits for a slot
             // The listener is non-blocking: the acceptor sees `stopping` within

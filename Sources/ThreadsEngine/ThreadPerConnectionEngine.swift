@@ -35,6 +35,8 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
 
     /// Set once by `stop`; the acceptor and connections watch it.
     private let stopping = Atomic(false)
+    /// Set by the first `stop`, so a second one does nothing.
+    private let stopCalled = Atomic(false)
     /// Free connection slots.
     private let slots: ConnectionSlots
     /// Live connections, for the graceful stop to reach idle ones.
@@ -222,10 +224,13 @@ public final class ThreadPerConnectionEngine: Engine, @unchecked Sendable {
     }
 
     public func stop() {
-        guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        guard !stopCalled.exchange(true, ordering: .sequentiallyConsistent) else { return }
         // New clients are turned away while the queue is emptied; an
         // inherited socket is the supervisor's to refuse (on a stop only).
+        // Before `stopping` is set: once it is, the acceptor may close the
+        // listener, and its number may already name another socket.
         if configuration.inheritedListeners.isEmpty { Listener.refuseNewConnections(listenFD) }
+        stopping.store(true, ordering: .sequentiallyConsistent)
         slots.release()  // wake the acceptor if it waits for a slot
         // The listener is non-blocking: the acceptor sees `stopping` within a poll.
     }

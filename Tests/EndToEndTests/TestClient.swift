@@ -15,19 +15,23 @@ final class TestClient {
     /// safety net against a hung server, not a performance assertion.
     /// `source`: the local address to connect from (any of 127/8 on
     /// Linux), so tests can be many clients to a policy that hashes addresses.
+    ///
+    /// The socket is stored only once connected: a class whose initializer
+    /// throws after every property is set runs its deinit, which would close
+    /// the descriptor a second time, by then perhaps another test's socket.
     init(port: Int, timeout: Double = 20, source: String? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
         if let source {
             var local = sockaddr_in()
             local.sin_family = sa_family_t(AF_INET)
             local.sin_addr.s_addr = inet_addr(source)
             let bound = withUnsafePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard bound == 0 else {
                 let message = String(cString: strerror(errno))
-                close(fd)
+                close(socketFD)
                 throw Failure(description: "bind to \(source): \(message)")
             }
         }
@@ -36,15 +40,16 @@ final class TestClient {
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard status == 0 else {
             let message = String(cString: strerror(errno))
-            close(fd)
+            close(socketFD)
             throw Failure(description: "connect to port \(port): \(message)")
         }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(socketFD, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        fd = socketFD
     }
 
     deinit { close(fd) }

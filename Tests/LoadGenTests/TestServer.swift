@@ -57,12 +57,14 @@ final class TestServer: Sendable {
     var byConnection: [Int: Int] { state.withLock { $0.byConnection } }
 
     func stop() {
-        let clients = state.withLock {
+        // Under the lock: a connection thread removes its descriptor from
+        // the set (under the lock) before closing it, so no descriptor shut
+        // here can have been closed and reused by another test's socket.
+        state.withLock {
             $0.stopped = true
-            return $0.clients
+            for fd in $0.clients { shutdown(fd, Int32(SHUT_RDWR)) }
         }
         shutdown(listener, Int32(SHUT_RDWR))
-        for fd in clients { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     deinit { close(listener) }
