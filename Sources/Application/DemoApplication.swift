@@ -112,7 +112,8 @@ extension Application {
                 writer.respond(.notFound, contentType: .textPlain, body: StaticFiles.notConfigured)
                 return
             }
-            files.serve(parameters["path"] ?? UnsafeRawBufferPointer(start: nil, count: 0), arena: request.loop.arena, &writer)
+            files.serve(parameters["path"] ?? UnsafeRawBufferPointer(start: nil, count: 0), headers: request.headers,
+                        arena: request.loop.arena, &writer)
         }
         let ok = StaticResponse(contentType: .textPlain, body: "ok\n")
         try app.route(.get, "/health") { _, _, writer in

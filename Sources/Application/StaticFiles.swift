@@ -9,9 +9,13 @@ import Pools
 /// opened is then resolved with `realpath` and must still lie under the root,
 /// so a symbolic link cannot lead out either.
 ///
-/// All temporary memory (the decoded path, the C string, the resolved path)
-/// comes from the request arena, and content types are matched on bytes: a
-/// static file is served without a heap allocation.
+/// All temporary memory (the decoded path, the C string, the resolved path,
+/// the validators) comes from the request arena, and content types are
+/// matched on bytes: a static file is served without a heap allocation.
+///
+/// Every file response carries a strong `ETag`, `Last-Modified` and
+/// `Accept-Ranges: bytes`; conditional requests get 304 and a single byte
+/// range 206 (`FileValidators` says which rules apply and how).
 public final class StaticFiles: Sendable {
     /// The root, resolved (no symbolic links, no trailing slash).
     public let root: String
@@ -40,8 +44,10 @@ public final class StaticFiles: Sendable {
         rootBytes = StaticBytes(self.root)
     }
 
-    /// Answers a request for `relativePath` (the raw bytes after `/static/`).
-    public func serve(_ relativePath: UnsafeRawBufferPointer, arena: RequestArena, _ writer: inout ResponseWriter) {
+    /// Answers a request for `relativePath` (the raw bytes after `/static/`);
+    /// `headers` are read for the conditionals and `Range`.
+    public func serve(_ relativePath: UnsafeRawBufferPointer, headers: HTTPHeaders? = nil, arena: RequestArena,
+                      _ writer: inout ResponseWriter) {
         // "<root>/<decoded path>\0", built in the arena.
         let path = arena.allocate(byteCount: rootBytes.count + relativePath.count + 2, alignment: 1)
         path.baseAddress!.copyMemory(from: rootBytes.base, byteCount: rootBytes.count)
@@ -96,13 +102,92 @@ public final class StaticFiles: Sendable {
             writer.respond(.forbidden, contentType: .textPlain, body: Self.forbidden)
             return
         }
-        // The body is the file itself, a segment of the response (sendfile
-        // where the engine can): not copied into the output. The descriptor
-        // is the output's from here on; a file that shrinks before it is
-        // sent closes the connection (its length is already promised).
-        writer.head(.ok)
-        writer.body(contentType: ContentTypes.forPath(relative),
-                    file: FileRange(descriptor: fd, offset: 0, count: size, closeWhenSent: true))
+        // Validators, in the arena.
+        let etagBytes = arena.allocate(byteCount: FileValidators.maxETagBytes, alignment: 1)
+        let mtimeNanoseconds = Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec)
+        let etag = UnsafeRawBufferPointer(rebasing: etagBytes[0..<FileValidators.etag(
+            inode: UInt64(info.st_ino), size: size, mtimeNanoseconds: mtimeNanoseconds, into: etagBytes)])
+        let dateBytes = arena.allocate(byteCount: 29, alignment: 1)
+        FileValidators.httpDate(Int(info.st_mtim.tv_sec), into: dateBytes)
+        let lastModified = UnsafeRawBufferPointer(dateBytes)
+        var range = FileValidators.Range.whole
+        if let headers {
+            if notModified(headers, etag: etag, modifiedAt: Int(info.st_mtim.tv_sec)) {
+                // The descriptor goes with the (bodiless) response, closed at once.
+                writer.head(.notModified)
+                writer.header("ETag", etag)
+                writer.header("Last-Modified", lastModified)
+                writer.body(contentType: nil, file: FileRange(descriptor: fd, offset: 0, count: size, closeWhenSent: true))
+                return
+            }
+            if let asked = headers.first("range"), rangeApplies(headers, etag: etag, lastModified: lastModified) {
+                range = FileValidators.range(asked, size: size)
+            }
+        }
+        let contentType = ContentTypes.forPath(relative)
+        switch range {
+        case .whole:
+            // The body is the file itself, a segment of the response (sendfile
+            // where the engine can): not copied into the output. The descriptor
+            // is the output's from here on; a file that shrinks before it is
+            // sent closes the connection (its length is already promised).
+            writer.head(.ok)
+            writeValidators(&writer, etag: etag, lastModified: lastModified)
+            writer.body(contentType: contentType, file: FileRange(descriptor: fd, offset: 0, count: size, closeWhenSent: true))
+        case .part(let offset, let count):
+            writer.head(.partialContent)
+            writeValidators(&writer, etag: etag, lastModified: lastModified)
+            writer.header("Content-Range", contentRange(arena, offset: offset, count: count, size: size))
+            writer.body(contentType: contentType, file: FileRange(descriptor: fd, offset: offset, count: count, closeWhenSent: true))
+        case .unsatisfiable:
+            close(fd)
+            writer.head(.rangeNotSatisfiable)
+            writer.header("Content-Range", contentRange(arena, offset: nil, count: 0, size: size))
+            writer.body(contentType: nil, UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    private func writeValidators(_ writer: inout ResponseWriter, etag: UnsafeRawBufferPointer, lastModified: UnsafeRawBufferPointer) {
+        writer.header("ETag", etag)
+        writer.header("Last-Modified", lastModified)
+        writer.header(Self.acceptRanges)
+    }
+
+    static let acceptRanges = StaticHeader(name: "Accept-Ranges", value: "bytes")
+
+    /// RFC 9110 section 13.2.2, steps 3 and 4, for GET and HEAD: 304 when
+    /// `If-None-Match` matches, or (without it) the file has not changed
+    /// since `If-Modified-Since` (a date in the future is ignored).
+    private func notModified(_ headers: HTTPHeaders, etag: UnsafeRawBufferPointer, modifiedAt: Int) -> Bool {
+        if let tags = headers.first("if-none-match") { return FileValidators.noneMatch(tags, etag: etag) }
+        guard let since = headers.first("if-modified-since").flatMap(FileValidators.parseHTTPDate) else { return false }
+        return since <= time(nil) && modifiedAt <= since
+    }
+
+    /// `If-Range`: the range applies only while the file is the one the
+    /// client has part of (its strong ETag, or exactly its Last-Modified).
+    private func rangeApplies(_ headers: HTTPHeaders, etag: UnsafeRawBufferPointer, lastModified: UnsafeRawBufferPointer) -> Bool {
+        guard let condition = headers.first("if-range") else { return true }
+        if FileValidators.rangeTagMatches(condition, etag: etag) { return true }
+        return condition.count == lastModified.count && memcmp(condition.baseAddress!, lastModified.baseAddress!, condition.count) == 0
+    }
+
+    /// `bytes FIRST-LAST/SIZE`, or `bytes */SIZE` (unsatisfiable), in the arena.
+    private func contentRange(_ arena: RequestArena, offset: Int?, count: Int, size: Int) -> UnsafeRawBufferPointer {
+        let out = arena.allocate(byteCount: 72, alignment: 1)
+        let prefix: StaticString = "bytes "
+        out.baseAddress!.copyMemory(from: prefix.utf8Start, byteCount: prefix.utf8CodeUnitCount)
+        var n = prefix.utf8CodeUnitCount
+        if let offset {
+            n = FileValidators.appendDecimal(offset, out, at: n)
+            out[n] = 0x2D; n += 1
+            n = FileValidators.appendDecimal(offset + count - 1, out, at: n)
+        } else {
+            out[n] = 0x2A; n += 1
+        }
+        out[n] = 0x2F; n += 1
+        n = FileValidators.appendDecimal(size, out, at: n)
+        return UnsafeRawBufferPointer(rebasing: out[0..<n])
     }
 
     enum PathCheck { case ok, empty, forbidden }

@@ -8,6 +8,7 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
     public static let ok = HTTPStatus(200)
     public static let created = HTTPStatus(201)
     public static let noContent = HTTPStatus(204)
+    public static let partialContent = HTTPStatus(206)
     public static let movedPermanently = HTTPStatus(301)
     public static let notModified = HTTPStatus(304)
     public static let badRequest = HTTPStatus(400)
@@ -18,6 +19,7 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
     public static let lengthRequired = HTTPStatus(411)
     public static let contentTooLarge = HTTPStatus(413)
     public static let uriTooLong = HTTPStatus(414)
+    public static let rangeNotSatisfiable = HTTPStatus(416)
     public static let expectationFailed = HTTPStatus(417)
     public static let headerFieldsTooLarge = HTTPStatus(431)
     public static let internalServerError = HTTPStatus(500)
@@ -51,6 +53,7 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
         case 413: "Content Too Large"
         case 414: "URI Too Long"
         case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
         case 417: "Expectation Failed"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"

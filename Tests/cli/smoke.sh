@@ -89,6 +89,10 @@ url=$(grep -o "http://[^ ]*" "$log" | head -1)
 check "server announces its URL" test -n "$url"
 check "GET /plaintext" test "$(curl -s "${url}plaintext")" = "Hello, World!"
 check "GET /static serves a file" contains "$(curl -s "${url}static/smoke.sh")" "CLI as an operator"
+check "HEAD /static: validators and Accept-Ranges, no body" contains "$(curl -sI "${url}static/smoke.sh")" "Accept-Ranges: bytes"
+check "GET /static with a Range: 206 and just those bytes" test "$(curl -s -r 0-10 "${url}static/smoke.sh")" = "#!/usr/bin/"
+etag=$(curl -sI "${url}static/smoke.sh" | tr -d '\r' | sed -n 's/^ETag: //p')
+check "If-None-Match with the ETag: 304" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "${url}static/smoke.sh")" = 304
 check "405 carries Allow" contains "$(curl -si -X DELETE "${url}json")" "Allow: GET, HEAD"
 check "metrics count the requests" contains "$(curl -s "${url}metrics")" 'switchyard_http_responses_total{status="200"}'
 check "switchyard_info says which parser variant runs" contains "$(curl -s "${url}metrics")" 'parser_simd="\(scalar\|sse42\|avx2\)"'
