@@ -13,9 +13,12 @@ import Glibc
 ///   it is absent, `If-Modified-Since` (a date in the future is ignored);
 ///   either gives 304. `If-Range` (strong comparison, or the exact date)
 ///   decides whether `Range` applies.
-/// - `Range`: one `bytes=` range (`a-b`, `a-`, `-n`) gives 206; several are
-///   answered with the whole file (200), which RFC 9110 allows (a server may
-///   ignore Range); a range that starts past the end gives 416 with
+/// - `Range`: `bytes=` ranges (`a-b`, `a-`, `-n`): one gives 206 with
+///   `Content-Range`; up to `maxRanges` ascending, disjoint ones give 206
+///   `multipart/byteranges`; more, or out of order or overlapping, the whole
+///   file (200: RFC 9110 lets a server ignore Range, and many small or
+///   overlapping ranges are a known way to make a server work for little);
+///   only unsatisfiable ones (starting at or past the end) give 416 with
 ///   `Content-Range: bytes */LENGTH`; anything not `bytes=` is ignored.
 enum FileValidators {
     /// The longest ETag: two quotes, three 16-digit hex numbers, two dashes.
@@ -161,12 +164,22 @@ enum FileValidators {
         a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
 
-    enum Range: Equatable {
-        /// Serve the whole file (no Range, not `bytes`, malformed, or several ranges).
+    /// What a `Range` header asks of a file.
+    enum Ranges: Equatable {
+        /// Serve the whole file: no `bytes=` unit, malformed, an inverted
+        /// range, more than `maxRanges`, or ranges out of order or overlapping.
         case whole
-        case part(offset: Int, count: Int)
+        /// Every range starts at or past the end (416).
         case unsatisfiable
+        /// This many ranges, written to the caller's memory, ascending and
+        /// disjoint (1: a single part; more: `multipart/byteranges`).
+        case parts(Int)
     }
+
+    /// The most ranges one request gets; more is answered with the whole
+    /// file (many small ranges cost more than the file: RFC 9110 section 14.2
+    /// lets a server ignore them).
+    static let maxRanges = 8
 
     /// A run of decimal digits at `i` (moved past it); nil if none, or too large.
     private static func digits(_ header: UnsafeRawBufferPointer, _ i: inout Int) -> Int? {
@@ -180,31 +193,51 @@ enum FileValidators {
         return i > start ? value : nil
     }
 
-    /// The one byte range a `Range` header asks of a file of `size` bytes.
-    static func range(_ header: UnsafeRawBufferPointer, size: Int) -> Range {
+    /// Parses `Range` for a file of `size` bytes into `out` (room for
+    /// `maxRanges`). Unsatisfiable ranges among satisfiable ones are dropped.
+    static func ranges(_ header: UnsafeRawBufferPointer, size: Int,
+                       into out: UnsafeMutablePointer<(offset: Int, count: Int)>) -> Ranges {
         let unit: StaticString = "bytes="
         guard header.count > unit.utf8CodeUnitCount else { return .whole }
         for k in 0..<unit.utf8CodeUnitCount where header[k] | 0x20 != unit.utf8Start[k] | 0x20 { return .whole }
         var i = unit.utf8CodeUnitCount
-        skipSpace(header, &i)
-        let first = digits(header, &i)
-        guard i < header.count, header[i] == 0x2D else { return .whole }
-        i += 1
-        let last = digits(header, &i)
-        skipSpace(header, &i)
-        guard i == header.count else { return .whole }  // several ranges, or trailing bytes
-        switch (first, last) {
-        case (nil, nil):
-            return .whole
-        case (nil, let suffix?):  // the last `suffix` bytes
-            guard suffix > 0, size > 0 else { return .unsatisfiable }
-            let count = min(suffix, size)
-            return .part(offset: size - count, count: count)
-        case (let start?, let end):
-            if let end, end < start { return .whole }  // invalid: ignored
-            guard start < size else { return .unsatisfiable }
-            let stop = min(end ?? size - 1, size - 1)
-            return .part(offset: start, count: stop - start + 1)
+        var count = 0
+        var any = false
+        while true {
+            skipSpace(header, &i)
+            if i < header.count && header[i] == 0x2C { i += 1; continue }  // an empty list element
+            guard i < header.count else { break }
+            let first = digits(header, &i)
+            guard i < header.count, header[i] == 0x2D else { return .whole }
+            i += 1
+            let last = digits(header, &i)
+            any = true
+            switch (first, last) {
+            case (nil, nil):
+                return .whole
+            case (nil, let suffix?):  // the last `suffix` bytes
+                if suffix > 0 && size > 0 {
+                    guard count < maxRanges else { return .whole }
+                    let length = min(suffix, size)
+                    out[count] = (size - length, length)
+                    count += 1
+                }
+            case (let start?, let end):
+                if let end, end < start { return .whole }  // invalid: the header is ignored
+                if start < size {
+                    guard count < maxRanges else { return .whole }
+                    out[count] = (start, min(end ?? size - 1, size - 1) - start + 1)
+                    count += 1
+                }
+            }
+            skipSpace(header, &i)
+            guard i == header.count || header[i] == 0x2C else { return .whole }
         }
+        guard any else { return .whole }
+        guard count > 0 else { return .unsatisfiable }
+        for k in 1..<max(count, 1) where out[k].offset < out[k - 1].offset + out[k - 1].count {
+            return .whole  // out of order or overlapping: the whole file, once
+        }
+        return .parts(count)
     }
 }

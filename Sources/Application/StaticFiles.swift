@@ -110,7 +110,10 @@ public final class StaticFiles: Sendable {
         let dateBytes = arena.allocate(byteCount: 29, alignment: 1)
         FileValidators.httpDate(Int(info.st_mtim.tv_sec), into: dateBytes)
         let lastModified = UnsafeRawBufferPointer(dateBytes)
-        var range = FileValidators.Range.whole
+        let wanted = arena.allocate(byteCount: FileValidators.maxRanges * MemoryLayout<(offset: Int, count: Int)>.stride,
+                                    alignment: MemoryLayout<(offset: Int, count: Int)>.alignment)
+            .bindMemory(to: (offset: Int, count: Int).self).baseAddress!
+        var ranges = FileValidators.Ranges.whole
         if let headers {
             if notModified(headers, etag: etag, modifiedAt: Int(info.st_mtim.tv_sec)) {
                 // The descriptor goes with the (bodiless) response, closed at once.
@@ -121,11 +124,11 @@ public final class StaticFiles: Sendable {
                 return
             }
             if let asked = headers.first("range"), rangeApplies(headers, etag: etag, lastModified: lastModified) {
-                range = FileValidators.range(asked, size: size)
+                ranges = FileValidators.ranges(asked, size: size, into: wanted)
             }
         }
         let contentType = ContentTypes.forPath(relative)
-        switch range {
+        switch ranges {
         case .whole:
             // The body is the file itself, a segment of the response (sendfile
             // where the engine can): not copied into the output. The descriptor
@@ -134,17 +137,87 @@ public final class StaticFiles: Sendable {
             writer.head(.ok)
             writeValidators(&writer, etag: etag, lastModified: lastModified)
             writer.body(contentType: contentType, file: FileRange(descriptor: fd, offset: 0, count: size, closeWhenSent: true))
-        case .part(let offset, let count):
+        case .parts(1):
+            let (offset, count) = wanted[0]
             writer.head(.partialContent)
             writeValidators(&writer, etag: etag, lastModified: lastModified)
             writer.header("Content-Range", contentRange(arena, offset: offset, count: count, size: size))
             writer.body(contentType: contentType, file: FileRange(descriptor: fd, offset: offset, count: count, closeWhenSent: true))
+        case .parts(let parts):
+            writeMultipart(&writer, fd: fd, parts: UnsafeBufferPointer(start: wanted, count: parts), size: size,
+                           contentType: contentType, etag: etag, lastModified: lastModified, arena: arena)
         case .unsatisfiable:
             close(fd)
             writer.head(.rangeNotSatisfiable)
             writer.header("Content-Range", contentRange(arena, offset: nil, count: 0, size: size))
             writer.body(contentType: nil, UnsafeRawBufferPointer(start: nil, count: 0))
         }
+    }
+
+    /// 206 `multipart/byteranges` (RFC 9110 section 14.6): each range as a
+    /// part with its own Content-Type and Content-Range, the ranges as file
+    /// segments of the one descriptor (closed after the last). The boundary
+    /// is the ETag's characters behind a fixed prefix. Part heads are made
+    /// in the arena first, so Content-Length is known before the head ends.
+    private func writeMultipart(_ writer: inout ResponseWriter, fd: Int32, parts: UnsafeBufferPointer<(offset: Int, count: Int)>,
+                                size: Int, contentType: StaticHeader, etag: UnsafeRawBufferPointer,
+                                lastModified: UnsafeRawBufferPointer, arena: RequestArena) {
+        // "switchyard-" + the ETag without its quotes.
+        let prefix: StaticString = "switchyard-"
+        let boundary = arena.allocate(byteCount: prefix.utf8CodeUnitCount + etag.count, alignment: 1)
+        boundary.baseAddress!.copyMemory(from: prefix.utf8Start, byteCount: prefix.utf8CodeUnitCount)
+        let tag = UnsafeRawBufferPointer(rebasing: etag[1..<(etag.count - 1)])
+        (boundary.baseAddress! + prefix.utf8CodeUnitCount).copyMemory(from: tag.baseAddress!, byteCount: tag.count)
+        let boundaryCount = prefix.utf8CodeUnitCount + tag.count
+        let typeName: StaticString = "multipart/byteranges; boundary="
+        let type = arena.allocate(byteCount: typeName.utf8CodeUnitCount + boundaryCount, alignment: 1)
+        type.baseAddress!.copyMemory(from: typeName.utf8Start, byteCount: typeName.utf8CodeUnitCount)
+        (type.baseAddress! + typeName.utf8CodeUnitCount).copyMemory(from: boundary.baseAddress!, byteCount: boundaryCount)
+        // Each part's head: CRLF "--" boundary CRLF, its Content-Type line,
+        // its Content-Range line, CRLF; then the closing delimiter.
+        let headRoom = 6 + boundaryCount + contentType.line.count + 72
+        let heads = arena.allocate(byteCount: headRoom * parts.count + boundaryCount + 8, alignment: 1)
+        let starts = arena.allocate(byteCount: (parts.count + 1) * MemoryLayout<Int>.stride, alignment: MemoryLayout<Int>.alignment)
+            .bindMemory(to: Int.self).baseAddress!
+        var n = 0
+        var length = 0
+        for (k, part) in parts.enumerated() {
+            starts[k] = n
+            n = appendBytes(heads, at: n, "\r\n--")
+            n = appendBytes(heads, at: n, UnsafeRawBufferPointer(rebasing: boundary[0..<boundaryCount]))
+            n = appendBytes(heads, at: n, "\r\n")
+            n = appendBytes(heads, at: n, contentType.line.buffer)
+            n = appendBytes(heads, at: n, "Content-Range: ")
+            n = appendBytes(heads, at: n, contentRange(arena, offset: part.offset, count: part.count, size: size))
+            n = appendBytes(heads, at: n, "\r\n\r\n")
+            length += part.count
+        }
+        starts[parts.count] = n
+        n = appendBytes(heads, at: n, "\r\n--")
+        n = appendBytes(heads, at: n, UnsafeRawBufferPointer(rebasing: boundary[0..<boundaryCount]))
+        n = appendBytes(heads, at: n, "--\r\n")
+        length += n
+        writer.head(.partialContent)
+        writeValidators(&writer, etag: etag, lastModified: lastModified)
+        writer.header("Content-Type", UnsafeRawBufferPointer(type))
+        writer.body(contentType: nil, contentLength: length) { body in
+            for (k, part) in parts.enumerated() {
+                body.append(UnsafeRawBufferPointer(rebasing: heads[starts[k]..<starts[k + 1]]))
+                body.append(file: FileRange(descriptor: fd, offset: part.offset, count: part.count,
+                                            closeWhenSent: k == parts.count - 1))
+            }
+            body.append(UnsafeRawBufferPointer(rebasing: heads[starts[parts.count]..<n]))
+        }
+    }
+
+    private func appendBytes(_ out: UnsafeMutableRawBufferPointer, at: Int, _ bytes: UnsafeRawBufferPointer) -> Int {
+        (out.baseAddress! + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        return at + bytes.count
+    }
+
+    private func appendBytes(_ out: UnsafeMutableRawBufferPointer, at: Int, _ text: StaticString) -> Int {
+        (out.baseAddress! + at).copyMemory(from: text.utf8Start, byteCount: text.utf8CodeUnitCount)
+        return at + text.utf8CodeUnitCount
     }
 
     private func writeValidators(_ writer: inout ResponseWriter, etag: UnsafeRawBufferPointer, lastModified: UnsafeRawBufferPointer) {

@@ -221,6 +221,17 @@ public struct ResponseWriter: ~Copyable {
         stage = .done
     }
 
+    /// Ends the response with a body of `contentLength` bytes made of
+    /// serialized bytes and file ranges, in order (`multipart/byteranges`):
+    /// `compose` appends them; the length it promises is the caller's to keep.
+    /// HEAD and bodiless statuses discard the parts (and close owned files).
+    public mutating func body(contentType: StaticHeader?, contentLength: Int, composing compose: (inout ComposedBody) -> Void) {
+        endHead(contentType: contentType, contentLength: contentLength)
+        var composer = ComposedBody(output: output, discard: isHead || !status.allowsBody)
+        compose(&composer)
+        stage = .done
+    }
+
     /// Ends the response with a chunked body (HTTP/1.1), or a measured body
     /// for an HTTP/1.0 client, which does not know chunked framing.
     public mutating func chunkedBody(contentType: StaticHeader?, writing fill: (inout ChunkedBodyWriter) -> Void) {
@@ -334,4 +345,24 @@ public struct ChunkedBodyWriter: ~Copyable {
     }
 
     public mutating func write(_ bytes: StaticBytes) { write(bytes.buffer) }
+}
+
+/// The parts of a composed body (`ResponseWriter.body(contentType:contentLength:composing:)`).
+public struct ComposedBody {
+    let output: UnsafeMutablePointer<OutputBytes>
+    let discard: Bool
+
+    /// Bytes copied into the output.
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        if !discard { output.pointee.append(bytes) }
+    }
+
+    /// A file range sent from the file (see `body(contentType:file:)`).
+    public mutating func append(file: FileRange) {
+        if !discard {
+            output.pointee.splice(.file(file))
+        } else if file.closeWhenSent {
+            close(file.descriptor)
+        }
+    }
 }

@@ -60,7 +60,11 @@ struct StaticFileTests {
             ("bytes=5-1000", 206, " static\n", "bytes 5-12/13"),
             ("bytes=13-", 416, "", "bytes */13"),
             ("bytes=-0", 416, "", "bytes */13"),
-            ("bytes=0-1,3-4", 200, "hello static\n", nil),
+            ("bytes=0-1,1-3", 200, "hello static\n", nil),  // overlapping: the whole file
+            ("bytes=3-4,0-1", 200, "hello static\n", nil),  // out of order: the whole file
+            ("bytes=0-0,2-2,4-4,6-6,8-8,10-10,11-11,12-12,1-1", 200, "hello static\n", nil),  // more than 8
+            ("bytes=20-30,2-3", 206, "ll", "bytes 2-3/13"),  // the unsatisfiable one dropped
+            ("bytes=20-30,40-", 416, "", "bytes */13"),
             ("bytes=4-2", 200, "hello static\n", nil),
             ("lines=1-2", 200, "hello static\n", nil),
         ]
@@ -72,12 +76,44 @@ struct StaticFileTests {
         }
         let etag = try #require(try client.get("/static/hello.txt").header("ETag"))
         let lastModified = try #require(try client.get("/static/hello.txt").header("Last-Modified"))
+        // Several ranges: multipart/byteranges, each part with its own head.
+        let multi = try client.get("/static/hello.txt", headers: "Range: bytes=0-1, 6-8\r\n")
+        #expect(multi.status == 206 && multi.header("Content-Range") == nil)
+        let type = try #require(multi.header("Content-Type"))
+        #expect(type.hasPrefix("multipart/byteranges; boundary="))
+        let boundary = String(type.dropFirst("multipart/byteranges; boundary=".count))
+        let part = "Content-Type: text/plain; charset=utf-8\r\n"
+        #expect(multi.text == "\r\n--\(boundary)\r\n\(part)Content-Range: bytes 0-1/13\r\n\r\nhe"
+            + "\r\n--\(boundary)\r\n\(part)Content-Range: bytes 6-8/13\r\n\r\nsta\r\n--\(boundary)--\r\n")
         #expect(try client.get("/static/hello.txt", headers: "Range: bytes=0-4\r\nIf-Range: \(etag)\r\n").status == 206)
         #expect(try client.get("/static/hello.txt", headers: "Range: bytes=0-4\r\nIf-Range: \(lastModified)\r\n").status == 206)
         let stale = try client.get("/static/hello.txt", headers: "Range: bytes=0-4\r\nIf-Range: \"stale\"\r\n")
         #expect(stale.status == 200 && stale.text == "hello static\n")
         #expect(try client.get("/static/hello.txt", headers: "Range: bytes=0-4\r\nIf-Range: W/\(etag)\r\n").status == 200)
         #expect(try client.get("/health").text == "ok\n")
+    }
+
+    /// Traversal attempts from published advisories (Apache CVE-2021-41773
+    /// and CVE-2021-42013's `.%2e` and double encoding, IIS's overlong UTF-8
+    /// and backslashes, NUL truncation) and a symbolic link out of the root:
+    /// none may read outside the root.
+    @Test("Traversal attempts never leave the root", arguments: engineNames)
+    func traversal(engine: String) throws {
+        let server = try TestServer(engine: engine)
+        let link = "\(server.staticDirectory)/escape"
+        symlink("/etc", link)
+        defer { unlink(link) }
+        let client = try server.client()
+        for path in ["../../../../etc/passwd", "%2e%2e/%2e%2e/%2e%2e/etc/passwd", "%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+                     ".%2e/.%2e/.%2e/etc/passwd", "%252e%252e/%252e%252e/etc/passwd", "..%5c..%5cetc%5cpasswd",
+                     "..\\..\\etc\\passwd", "%2e%2e%00/etc/passwd", "....//....//etc/passwd", "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+                     "sub/../../etc/passwd", "sub/%2e%2e/%2e%2e/etc/passwd", "escape/passwd", "escape/../escape/passwd"] {
+            // A fresh connection each: a target the parser refuses (400) closes it.
+            let response = try server.client().get("/static/\(path)")
+            #expect([400, 403, 404].contains(response.status), "\(path): \(response.status)")
+            #expect(!response.text.contains("root:"), "\(path)")
+        }
+        #expect(try client.get("/static/hello.txt").text == "hello static\n")
     }
 
     @Test("Dates: IMF-fixdate round trip; other forms refused")
