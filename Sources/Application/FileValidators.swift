@@ -1,4 +1,5 @@
 import Glibc
+import LoopRuntime
 
 /// RFC 9110's validators and byte ranges for static files, on bytes: no
 /// String and no allocation per request (output goes to the caller's arena
@@ -63,32 +64,9 @@ enum FileValidators {
         return at + width
     }
 
-    private static let days: StaticString = "SunMonTueWedThuFriSat"
-    private static let months: StaticString = "JanFebMarAprMayJunJulAugSepOctNovDec"
-
-    /// The IMF-fixdate of `seconds` (29 bytes) into `out`.
+    /// The IMF-fixdate of `seconds` (29 bytes) into `out` (LoopRuntime's `HTTPDate`).
     static func httpDate(_ seconds: Int, into out: UnsafeMutableRawBufferPointer) {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        let d = Int(parts.tm_wday) * 3, m = Int(parts.tm_mon) * 3
-        for k in 0..<3 {
-            out[k] = days.utf8Start[d + k]
-            out[8 + k] = months.utf8Start[m + k]
-        }
-        out[3] = 0x2C; out[4] = 0x20
-        twoDigits(parts.tm_mday, out, at: 5); out[7] = 0x20; out[11] = 0x20
-        let year = parts.tm_year + 1900
-        twoDigits(year / 100, out, at: 12); twoDigits(year % 100, out, at: 14); out[16] = 0x20
-        twoDigits(parts.tm_hour, out, at: 17); out[19] = 0x3A
-        twoDigits(parts.tm_min, out, at: 20); out[22] = 0x3A
-        twoDigits(parts.tm_sec, out, at: 23)
-        out[25] = 0x20; out[26] = 0x47; out[27] = 0x4D; out[28] = 0x54
-    }
-
-    private static func twoDigits(_ v: Int32, _ out: UnsafeMutableRawBufferPointer, at i: Int) {
-        out[i] = UInt8(0x30 + v / 10)
-        out[i + 1] = UInt8(0x30 + v % 10)
+        HTTPDate.format(seconds, into: out.baseAddress!)
     }
 
     /// Seconds since the epoch of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`);
@@ -97,11 +75,7 @@ enum FileValidators {
     static func parseHTTPDate(_ b: UnsafeRawBufferPointer) -> Int? {
         guard b.count == 29, b[3] == 0x2C, b[4] == 0x20, b[7] == 0x20, b[11] == 0x20, b[16] == 0x20,
               b[19] == 0x3A, b[22] == 0x3A, b[25] == 0x20, b[26] == 0x47, b[27] == 0x4D, b[28] == 0x54 else { return nil }
-        var month = -1
-        for m in 0..<12 where b[8] == months.utf8Start[3 * m] && b[9] == months.utf8Start[3 * m + 1] && b[10] == months.utf8Start[3 * m + 2] {
-            month = m
-        }
-        guard month >= 0, let day = number(b, 5, 2), let year = number(b, 12, 4), let hour = number(b, 17, 2),
+        guard let month = HTTPDate.month(UnsafeRawBufferPointer(rebasing: b[8..<11])), let day = number(b, 5, 2), let year = number(b, 12, 4), let hour = number(b, 17, 2),
               let minute = number(b, 20, 2), let second = number(b, 23, 2),
               (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
         var parts = tm()
