@@ -51,11 +51,24 @@ public enum ReuseportSteering {
 
     /// The operator's message when the kernel refuses the program: an
     /// error, or with `fallback` the warning of serving without it.
-    public static func refusalMessage(policy: AcceptPolicy, _ refusal: String, fallback: Bool = false) -> String {
+    static func refusalMessage(policy: AcceptPolicy, _ refusal: String, fallback: Bool = false) -> String {
         let what = "--accept \(policy.rawValue): the kernel refused the reuseport BPF program (\(refusal))"
         return fallback
             ? "\(what); serving with the kernel's plain reuseport hash (--steering-fallback)"
             : "\(what); add --steering-fallback to serve with the kernel's plain reuseport hash instead, or choose another --accept (\(AcceptPolicy.allowedText))"
+    }
+
+    /// Attaches `kind`'s program, and says what a refusal means for the
+    /// start: an error naming the cause and `--steering-fallback`, or with
+    /// `fallback` the warning to log (serving on with the kernel's hash).
+    /// Returns nil when the program is attached.
+    public static func install(_ kind: Kind, to fd: Int32, identities: [UInt32], cpus: [Int], hashPort: Bool,
+                               refuse: Bool, policy: AcceptPolicy, fallback: Bool) throws(EngineError) -> String? {
+        guard let refusal = attach(kind, to: fd, identities: identities, cpus: cpus, hashPort: hashPort, refuse: refuse) else {
+            return nil
+        }
+        guard fallback else { throw EngineError(refusalMessage(policy: policy, refusal)) }
+        return refusalMessage(policy: policy, refusal, fallback: true)
     }
 
     /// Attaches `kind`'s program to the group `fd` belongs to.

@@ -103,8 +103,7 @@ extension LoopCore {
         connection.requestsSeen = 0
         connection.peer = peer
         open += 1
-        openCount.store(open, ordering: .relaxed)
-        publishedLoad?.store(open, ordering: .relaxed)
+        publishOpen()
         counters.recordConnectionOpened()
         if draining { connection.session.beginDraining() }
         wheel.arm(slot, at: admissionDeadline)

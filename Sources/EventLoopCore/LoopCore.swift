@@ -64,6 +64,14 @@ public final class LoopCore: Resumer, @unchecked Sendable {
     /// Process mode with a load-aware acceptor: this loop's cell of the
     /// workers' shared table, stored beside `openCount`. Set before the loop runs.
     public var publishedLoad: UnsafeAtomic<Int>?
+
+    /// `open` for other threads: the acceptor's `openCount`, and in process
+    /// mode the workers' shared table. On admit and release, not per request.
+    @inline(__always)
+    func publishOpen() {
+        openCount.store(open, ordering: .relaxed)
+        publishedLoad?.store(open, ordering: .relaxed)
+    }
     /// Late answers for this loop's connections (`resume`, any thread),
     /// taken by the loop when it wakes (`wokenUp`); `resumesTaken` is the
     /// loop's side of the swap, so neither allocates once grown.
@@ -288,8 +296,7 @@ public final class LoopCore: Resumer, @unchecked Sendable {
         connection.session.reset()
         freeSlots.append(slot)
         open -= 1
-        openCount.store(open, ordering: .relaxed)
-        publishedLoad?.store(open, ordering: .relaxed)
+        publishOpen()
         counters.recordConnectionClosed()
         onClose()
         return listenerMayResume

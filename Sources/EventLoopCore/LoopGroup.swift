@@ -234,16 +234,18 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                 cpus.append(cpu)
             }
         }
-        guard let refusal = ReuseportSteering.attach(kind, to: loops[0].listenFD,
-                                                     identities: ReuseportSteering.identities(slots: 1, loops: loops.count), cpus: cpus,
-                                                     hashPort: configuration.hashPort,
-                                                     refuse: configuration.testRefuseSteering) else { return kind.rawValue }
-        guard configuration.steeringFallback else {
+        let warning: String?
+        do {
+            warning = try ReuseportSteering.install(
+                kind, to: loops[0].listenFD, identities: ReuseportSteering.identities(slots: 1, loops: loops.count), cpus: cpus,
+                hashPort: configuration.hashPort, refuse: configuration.testRefuseSteering,
+                policy: configuration.acceptPolicy, fallback: configuration.steeringFallback)
+        } catch {
             closeOwnListeners()
-            throw EngineError(ReuseportSteering.refusalMessage(policy: configuration.acceptPolicy, refusal))
+            throw error
         }
-        let message = ReuseportSteering.refusalMessage(policy: configuration.acceptPolicy, refusal, fallback: true)
-        let line = Array("switchyard: warning: \(message)\n".utf8)
+        guard let warning else { return kind.rawValue }
+        let line = Array("switchyard: warning: \(warning)\n".utf8)
         line.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
         return "refused"
     }
@@ -271,9 +273,14 @@ public final class LoopGroup: Engine, @unchecked Sendable {
             }
             handOff(fd, from: &address)
         }
-        // Clients already in the queue would be reset by the close: handed to
-        // the loops first, which `stop` holds back from draining until this
-        // is done. A socket with no slot left is closed.
+        finishAccepting(&address, wantsAddress)
+    }
+
+    /// The acceptor's last step: clients already in the queue would be reset
+    /// by the close, so they are handed to this process's loops first (`stop`
+    /// holds the loops back from draining until this is done); a socket with
+    /// no slot left is closed. Then the listener closes.
+    private func finishAccepting(_ address: inout sockaddr_storage, _ wantsAddress: Bool) {
         while true {
             let fd = accept(into: &address, wantsAddress)
             if fd < 0 {
@@ -315,7 +322,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
                     close(fd)  // the other worker has its own copy
                     slots.release()
                 } else {
-                    withUnsafePointer(to: &address) { chooser!.loop(for: $0) }.enqueue(fd)
+                    handOff(fd, from: &address)
                 }
             }
         }
@@ -324,16 +331,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         // the other workers are draining too).
         unlink(shared.ownPath)
         takeHandOffs(shared)
-        while true {
-            let fd = accept(into: &address, false)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                break
-            }
-            if slots.tryAcquire() { withUnsafePointer(to: &address) { chooser!.loop(for: $0) }.enqueue(fd) } else { close(fd) }
-        }
-        close(acceptorFD)
-        acceptorFinished.store(true, ordering: .releasing)
+        finishAccepting(&address, false)
     }
 
     private func takeHandOffs(_ shared: SharedLoads) {
@@ -359,7 +357,7 @@ public final class LoopGroup: Engine, @unchecked Sendable {
         }
     }
 
-    /// Gives an accepted socket to the loop the policy chooses.
+    /// Gives an accepted socket to the loop of this process the policy chooses.
     private func handOff(_ fd: Int32, from address: inout sockaddr_storage) {
         withUnsafePointer(to: &address) { chooser!.loop(for: $0) }.enqueue(fd)
     }

@@ -188,14 +188,13 @@ struct Supervisor {
             }
             guard cpus.count == listeners.count else { throw EngineError(ReuseportSteering.needsPinMessage) }
         }
-        guard let refusal = ReuseportSteering.attach(kind, to: listeners[0],
-                                                     identities: ReuseportSteering.identities(slots: count, loops: perWorker), cpus: cpus,
-                                                     hashPort: serve.hashPort, refuse: serve.testRefuseSteering) else {
+        if let warning = try ReuseportSteering.install(
+            kind, to: listeners[0], identities: ReuseportSteering.identities(slots: count, loops: perWorker), cpus: cpus,
+            hashPort: serve.hashPort, refuse: serve.testRefuseSteering, policy: serve.accept, fallback: serve.steeringFallback) {
+            log("warning: \(warning)", .warning)
+        } else {
             log("reuseport steering: \(kind.rawValue) over \(listeners.count) listening sockets")
-            return
         }
-        guard serve.steeringFallback else { throw EngineError(ReuseportSteering.refusalMessage(policy: serve.accept, refusal)) }
-        log("warning: \(ReuseportSteering.refusalMessage(policy: serve.accept, refusal, fallback: true))", .warning)
     }
 
     static func listenersPerWorker(_ serve: Serve) -> Int {
